@@ -1,0 +1,30 @@
+//! `kat-core`: the vocabulary every other crate of the pipeline shares.
+//!
+//! It holds the object model (OpenKAT's OOIs and their `Type|key|parts`
+//! references), scan levels, plugin manifests, the job-environment rules and
+//! the error kinds. It depends on no other workspace crate and on no I/O
+//! library, so plugins, runners and services can all use it.
+//!
+//! # Layout
+//! - [`error`]: `ErrorKind` and the crate's `CoreError`.
+//! - [`reference`]: `Reference`, parsed from and printed as `Type|key|parts`.
+//! - [`ooi`]: `Ooi`, a typed object with its fields, and the type registry.
+//! - [`scan_level`]: `ScanLevel` (clearance 0 to 4).
+//! - [`plugin`]: `boefje.json` / `normalizer.json` manifests and `schema.json`.
+//! - [`env_rules`]: which setting names a job may carry, and the `BOEFJE_` prefix rule.
+//! - [`secret`]: `Secret<T>`, a value that never prints.
+
+#![forbid(unsafe_code)]
+
+pub mod env_rules;
+pub mod error;
+pub mod ooi;
+pub mod plugin;
+pub mod reference;
+pub mod scan_level;
+pub mod secret;
+
+pub use error::{CoreError, ErrorKind};
+pub use ooi::Ooi;
+pub use reference::Reference;
+pub use scan_level::ScanLevel;

@@ -1,0 +1,242 @@
+//! `Ooi`: one object of the graph (an "object of interest" in OpenKAT).
+//!
+//! An object is its type plus a JSON map of fields; its primary key (a
+//! [`Reference`]) is derived from the natural-key fields declared in
+//! [`types`]. The JSON shape is OpenKAT's: the fields at top level beside
+//! `object_type` and `primary_key`.
+
+pub mod types;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::error::CoreError;
+use crate::reference::Reference;
+use types::{type_spec, FieldKind};
+
+/// A typed object with its fields and derived primary key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ooi {
+    primary_key: Reference,
+    fields: Map<String, Value>,
+}
+
+impl Ooi {
+    /// Build an object from its type and fields, checking every field and
+    /// deriving the primary key.
+    pub fn new(object_type: &str, mut fields: Map<String, Value>) -> Result<Ooi, CoreError> {
+        let spec = type_spec(object_type).ok_or_else(|| CoreError::UnknownObjectType(object_type.to_string()))?;
+        fields.remove("object_type");
+        fields.remove("primary_key");
+        fields.remove("scan_profile");
+        fields.remove("user_id");
+        let invalid = |field: &str, reason: &str| CoreError::InvalidField {
+            object_type: object_type.to_string(),
+            field: field.to_string(),
+            reason: reason.to_string(),
+        };
+        for (name, value) in &fields {
+            let Some(field) = spec.field(name) else {
+                return Err(invalid(name, "is not a field of this type"));
+            };
+            match (field.kind, value) {
+                (_, Value::Null) if field.optional => {}
+                (FieldKind::Text, Value::String(_)) => {}
+                (FieldKind::Int, Value::Number(n)) if n.is_i64() || n.is_u64() => {}
+                (FieldKind::Ref { targets, .. }, Value::String(s)) => {
+                    let r = Reference::parse(s).map_err(|e| invalid(name, &e.to_string()))?;
+                    if !targets.is_empty() && !targets.contains(&r.object_type()) {
+                        return Err(invalid(name, &format!("must reference one of {targets:?}")));
+                    }
+                }
+                (FieldKind::Text, _) => return Err(invalid(name, "must be a string")),
+                (FieldKind::Int, _) => return Err(invalid(name, "must be an integer")),
+                (FieldKind::Ref { .. }, _) => return Err(invalid(name, "must be a reference string")),
+            }
+        }
+        let mut parts = Vec::with_capacity(spec.natural_key.len());
+        for name in spec.natural_key {
+            let part = match fields.get(*name) {
+                Some(Value::String(s)) => match spec.field(name).map(|f| f.kind) {
+                    Some(FieldKind::Ref { targets, .. }) if targets.is_empty() => s.clone(),
+                    Some(FieldKind::Ref { .. }) => Reference::parse(s).map(|r| r.natural_key().to_string()).map_err(|e| invalid(name, &e.to_string()))?,
+                    _ => s.clone(),
+                },
+                Some(Value::Number(n)) => n.to_string(),
+                _ => return Err(invalid(name, "is required: it is part of the natural key")),
+            };
+            if part.is_empty() {
+                return Err(invalid(name, "must not be empty: it is part of the natural key"));
+            }
+            parts.push(part);
+        }
+        for field in spec.fields {
+            if !field.optional && !fields.contains_key(field.name) {
+                return Err(invalid(field.name, "is required"));
+            }
+        }
+        let primary_key = Reference::from_parts(object_type, &parts).map_err(|e| invalid(spec.natural_key.last().copied().unwrap_or(""), &e.to_string()))?;
+        Ok(Ooi { primary_key, fields })
+    }
+
+    /// Start building an object of `object_type` field by field.
+    pub fn build(object_type: &str) -> OoiBuilder {
+        OoiBuilder { object_type: object_type.to_string(), fields: Map::new() }
+    }
+
+    /// The object's type, e.g. `Hostname`.
+    pub fn object_type(&self) -> &str {
+        self.primary_key.object_type()
+    }
+
+    /// The primary key.
+    pub fn reference(&self) -> &Reference {
+        &self.primary_key
+    }
+
+    /// The fields (without `object_type` and `primary_key`).
+    pub fn fields(&self) -> &Map<String, Value> {
+        &self.fields
+    }
+
+    /// One field's value.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.fields.get(name)
+    }
+
+    /// Every non-null reference field with its target, e.g. `("network", Network|internet)`.
+    pub fn references(&self) -> Vec<(&'static str, Reference)> {
+        let Some(spec) = type_spec(self.object_type()) else { return Vec::new() };
+        spec.fields
+            .iter()
+            .filter(|f| matches!(f.kind, FieldKind::Ref { .. }))
+            .filter_map(|f| match self.fields.get(f.name) {
+                Some(Value::String(s)) => Reference::parse(s).ok().map(|r| (f.name, r)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Set a field that is not part of the natural key (such as `dns_zone`).
+    pub fn set(&mut self, name: &str, value: Value) -> Result<(), CoreError> {
+        let mut fields = self.fields.clone();
+        fields.insert(name.to_string(), value);
+        let updated = Ooi::new(self.object_type(), fields)?;
+        if updated.primary_key != self.primary_key {
+            return Err(CoreError::InvalidField {
+                object_type: self.object_type().to_string(),
+                field: name.to_string(),
+                reason: "is part of the natural key and cannot change".to_string(),
+            });
+        }
+        *self = updated;
+        Ok(())
+    }
+
+    /// The object as OpenKAT's JSON: `object_type`, `primary_key` and the fields.
+    pub fn to_json(&self) -> Value {
+        let mut map = Map::with_capacity(self.fields.len() + 2);
+        map.insert("object_type".into(), Value::String(self.object_type().to_string()));
+        map.insert("primary_key".into(), Value::String(self.primary_key.to_string()));
+        for (k, v) in &self.fields {
+            map.insert(k.clone(), v.clone());
+        }
+        Value::Object(map)
+    }
+
+    /// Parse OpenKAT's JSON shape (an object with `object_type`).
+    pub fn from_json(value: &Value) -> Result<Ooi, CoreError> {
+        let map = value.as_object().ok_or_else(|| CoreError::UnknownObjectType("(not a JSON object)".into()))?;
+        let object_type = map.get("object_type").and_then(Value::as_str).ok_or_else(|| CoreError::UnknownObjectType("(missing object_type)".into()))?;
+        Ooi::new(object_type, map.clone())
+    }
+}
+
+impl Serialize for Ooi {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Ooi {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Ooi::from_json(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Builds an [`Ooi`] one field at a time; see [`Ooi::build`].
+#[derive(Debug)]
+pub struct OoiBuilder {
+    object_type: String,
+    fields: Map<String, Value>,
+}
+
+impl OoiBuilder {
+    /// Set a field.
+    pub fn field(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.fields.insert(name.to_string(), value.into());
+        self
+    }
+
+    /// Set a reference field from an object's primary key.
+    pub fn reference(self, name: &str, target: &Reference) -> Self {
+        self.field(name, target.as_str())
+    }
+
+    /// Validate and derive the primary key.
+    pub fn finish(self) -> Result<Ooi, CoreError> {
+        Ooi::new(&self.object_type, self.fields)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hostname(name: &str) -> Ooi {
+        Ooi::build("Hostname").field("network", "Network|internet").field("name", name).finish().expect("valid hostname")
+    }
+
+    #[test]
+    fn primary_keys_follow_natural_keys() {
+        assert_eq!(hostname("example.nl").reference().as_str(), "Hostname|internet|example.nl");
+        let ip = Ooi::build("IPAddressV4").field("network", "Network|internet").field("address", "1.2.3.4").finish().expect("ip");
+        let port = Ooi::build("IPPort").reference("address", ip.reference()).field("protocol", "tcp").field("port", 22).field("state", "open").finish().expect("port");
+        assert_eq!(port.reference().as_str(), "IPPort|internet|1.2.3.4|tcp|22");
+        let a = Ooi::build("DNSARecord")
+            .reference("hostname", hostname("example.nl").reference())
+            .field("dns_record_type", "A")
+            .field("value", "1.2.3.4")
+            .reference("address", ip.reference())
+            .finish()
+            .expect("a record");
+        assert_eq!(a.reference().as_str(), "DNSARecord|internet|example.nl|A|1.2.3.4");
+        assert_eq!(a.references().len(), 2);
+    }
+
+    #[test]
+    fn json_round_trips_in_openkat_shape() {
+        let h = hostname("example.nl");
+        let json = h.to_json();
+        assert_eq!(json["object_type"], "Hostname");
+        assert_eq!(json["primary_key"], "Hostname|internet|example.nl");
+        assert_eq!(json["name"], "example.nl");
+        let back: Ooi = serde_json::from_value(json).expect("parses back");
+        assert_eq!(back, h);
+    }
+
+    #[test]
+    fn bad_objects_are_refused_with_the_field_named() {
+        let err = Ooi::build("Hostname").field("name", "x").finish().expect_err("no network");
+        assert!(err.to_string().contains("\"network\""), "{err}");
+        let err = Ooi::build("IPPort").field("address", "Hostname|internet|x").field("protocol", "tcp").field("port", 1).finish().expect_err("wrong target");
+        assert!(err.to_string().contains("must reference"), "{err}");
+        let err = Ooi::build("IPPort").field("address", "IPAddressV4|internet|1.1.1.1").field("protocol", "tcp").field("port", "x").finish().expect_err("port text");
+        assert!(err.to_string().contains("integer"), "{err}");
+        assert!(Ooi::build("Nope").finish().is_err());
+        let mut h = hostname("a.nl");
+        assert!(h.set("name", "b.nl".into()).is_err());
+        assert!(h.set("dns_zone", "DNSZone|internet|a.nl".into()).is_ok());
+    }
+}

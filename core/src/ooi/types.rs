@@ -1,0 +1,190 @@
+//! The registry of object types: their fields, natural keys and the
+//! clearance limits on each reference field, following OpenKAT's models.
+//!
+//! A reference field carries `max_issue` (the highest level an object passes
+//! to the object it references) and `max_inherit` (the highest level it takes
+//! from it); `None` means no limit.
+
+/// What a field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A string.
+    Text,
+    /// An integer.
+    Int,
+    /// A reference to an object of one of `targets` (empty: any type).
+    Ref {
+        /// The object types it may point to.
+        targets: &'static [&'static str],
+        /// The highest level this object issues to the referenced one.
+        max_issue: Option<u8>,
+        /// The highest level this object inherits from the referenced one.
+        max_inherit: Option<u8>,
+    },
+}
+
+/// One field of an object type.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldSpec {
+    /// The field name, as in OpenKAT's JSON.
+    pub name: &'static str,
+    /// What it holds.
+    pub kind: FieldKind,
+    /// Whether it may be absent or null.
+    pub optional: bool,
+}
+
+/// An object type: its name, fields and natural key.
+#[derive(Debug)]
+pub struct ObjectTypeSpec {
+    /// The type name, e.g. `Hostname`.
+    pub name: &'static str,
+    /// The fields, natural-key fields included.
+    pub fields: &'static [FieldSpec],
+    /// The fields whose values make the primary key, in order.
+    pub natural_key: &'static [&'static str],
+    /// True when the last key field is free text that may hold `|`.
+    pub last_key_may_contain_bar: bool,
+}
+
+impl ObjectTypeSpec {
+    /// The field with this name.
+    pub fn field(&self, name: &str) -> Option<&FieldSpec> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+const fn text(name: &'static str) -> FieldSpec {
+    FieldSpec { name, kind: FieldKind::Text, optional: false }
+}
+const fn opt_text(name: &'static str) -> FieldSpec {
+    FieldSpec { name, kind: FieldKind::Text, optional: true }
+}
+const fn int(name: &'static str) -> FieldSpec {
+    FieldSpec { name, kind: FieldKind::Int, optional: false }
+}
+const fn opt_int(name: &'static str) -> FieldSpec {
+    FieldSpec { name, kind: FieldKind::Int, optional: true }
+}
+const fn reference(
+    name: &'static str,
+    targets: &'static [&'static str],
+    max_issue: Option<u8>,
+    max_inherit: Option<u8>,
+    optional: bool,
+) -> FieldSpec {
+    FieldSpec { name, kind: FieldKind::Ref { targets, max_issue, max_inherit }, optional }
+}
+
+const IP: &[&str] = &["IPAddressV4", "IPAddressV6"];
+const NETWORK: &[&str] = &["Network"];
+const HOSTNAME: &[&str] = &["Hostname"];
+
+macro_rules! dns_record {
+    ($name:literal, $($extra:expr),* $(,)?) => {
+        ObjectTypeSpec {
+            name: $name,
+            fields: &[
+                reference("hostname", HOSTNAME, Some(0), Some(2), false),
+                text("dns_record_type"),
+                text("value"),
+                opt_int("ttl"),
+                $($extra),*
+            ],
+            natural_key: &["hostname", "dns_record_type", "value"],
+            last_key_may_contain_bar: true,
+        }
+    };
+}
+
+/// Every object type the model knows.
+pub static OBJECT_TYPES: &[ObjectTypeSpec] = &[
+    ObjectTypeSpec { name: "Network", fields: &[text("name")], natural_key: &["name"], last_key_may_contain_bar: false },
+    ObjectTypeSpec {
+        name: "Hostname",
+        fields: &[
+            reference("network", NETWORK, Some(0), None, false),
+            text("name"),
+            reference("dns_zone", &["DNSZone"], Some(1), Some(2), true),
+            reference("registered_domain", HOSTNAME, Some(1), Some(2), true),
+        ],
+        natural_key: &["network", "name"],
+        last_key_may_contain_bar: false,
+    },
+    ObjectTypeSpec {
+        name: "DNSZone",
+        fields: &[
+            reference("hostname", HOSTNAME, Some(2), Some(1), false),
+            reference("parent", &["DNSZone"], Some(0), Some(0), true),
+        ],
+        natural_key: &["hostname"],
+        last_key_may_contain_bar: false,
+    },
+    ObjectTypeSpec {
+        name: "IPAddressV4",
+        fields: &[reference("network", NETWORK, Some(0), None, false), text("address"), reference("netblock", &[], Some(0), Some(4), true)],
+        natural_key: &["network", "address"],
+        last_key_may_contain_bar: false,
+    },
+    ObjectTypeSpec {
+        name: "IPAddressV6",
+        fields: &[reference("network", NETWORK, Some(0), None, false), text("address"), reference("netblock", &[], Some(0), Some(4), true)],
+        natural_key: &["network", "address"],
+        last_key_may_contain_bar: false,
+    },
+    dns_record!("DNSARecord", reference("address", &["IPAddressV4"], None, Some(0), false)),
+    dns_record!("DNSAAAARecord", reference("address", &["IPAddressV6"], None, Some(0), false)),
+    dns_record!("DNSCNAMERecord", reference("target_hostname", HOSTNAME, None, Some(0), false)),
+    dns_record!("DNSMXRecord", reference("mail_hostname", HOSTNAME, Some(1), Some(0), true), opt_int("preference")),
+    dns_record!("DNSNSRecord", reference("name_server_hostname", HOSTNAME, Some(1), Some(0), false)),
+    dns_record!(
+        "DNSSOARecord",
+        reference("soa_hostname", HOSTNAME, Some(1), Some(0), false),
+        opt_int("serial"),
+        opt_int("retry"),
+        opt_int("refresh"),
+        opt_int("expire"),
+        opt_int("minimum"),
+    ),
+    dns_record!("DNSTXTRecord",),
+    ObjectTypeSpec {
+        name: "NXDOMAIN",
+        fields: &[reference("hostname", HOSTNAME, Some(0), Some(2), false)],
+        natural_key: &["hostname"],
+        last_key_may_contain_bar: false,
+    },
+    ObjectTypeSpec {
+        name: "IPPort",
+        fields: &[reference("address", IP, Some(0), Some(4), false), text("protocol"), int("port"), opt_text("state")],
+        natural_key: &["address", "protocol", "port"],
+        last_key_may_contain_bar: false,
+    },
+    ObjectTypeSpec { name: "Service", fields: &[text("name")], natural_key: &["name"], last_key_may_contain_bar: false },
+    ObjectTypeSpec {
+        name: "IPService",
+        fields: &[reference("ip_port", &["IPPort"], Some(0), Some(4), false), reference("service", &["Service"], Some(0), Some(0), false)],
+        natural_key: &["ip_port", "service"],
+        last_key_may_contain_bar: false,
+    },
+    ObjectTypeSpec {
+        name: "KATFindingType",
+        fields: &[text("id"), opt_text("description"), opt_text("risk_severity")],
+        natural_key: &["id"],
+        last_key_may_contain_bar: false,
+    },
+    ObjectTypeSpec {
+        name: "Finding",
+        fields: &[
+            reference("ooi", &[], Some(0), Some(4), false),
+            reference("finding_type", &["KATFindingType"], Some(0), Some(0), false),
+            opt_text("description"),
+        ],
+        natural_key: &["ooi", "finding_type"],
+        last_key_may_contain_bar: false,
+    },
+];
+
+/// The spec of a type by name.
+pub fn type_spec(name: &str) -> Option<&'static ObjectTypeSpec> {
+    OBJECT_TYPES.iter().find(|t| t.name == name)
+}

@@ -1,0 +1,152 @@
+//! Plugin manifests in OpenKAT's format: `boefje.json`, `normalizer.json`
+//! and the settings schema `schema.json`.
+//!
+//! Built-in plugins embed their manifests with `include_str!`; the parsers
+//! here report which file and field is wrong.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::CoreError;
+use crate::scan_level::ScanLevel;
+
+/// A boefje's `boefje.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoefjeManifest {
+    /// Unique id, e.g. `dns-records`.
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What it does.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Object types it runs on.
+    #[serde(default)]
+    pub consumes: Vec<String>,
+    /// Mime types of its raw output.
+    #[serde(default)]
+    pub produces: Vec<String>,
+    /// The clearance an object needs before this boefje may run on it.
+    #[serde(default)]
+    pub scan_level: ScanLevel,
+    /// Container image, for container boefjes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci_image: Option<String>,
+    /// Arguments to the container image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub oci_arguments: Vec<String>,
+    /// Recurring schedule as a cron expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// Recurring schedule in minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<u64>,
+}
+
+/// A normalizer's `normalizer.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NormalizerManifest {
+    /// Unique id, e.g. `kat_dns_normalize`.
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What it does.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Mime types of raw files it reads.
+    #[serde(default)]
+    pub consumes: Vec<String>,
+    /// Object types it may produce.
+    #[serde(default)]
+    pub produces: Vec<String>,
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(name: &str, text: &str) -> Result<T, CoreError> {
+    serde_json::from_str(text).map_err(|e| CoreError::InvalidManifest {
+        name: name.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+impl BoefjeManifest {
+    /// Parse a `boefje.json`; `name` says which file, for the error.
+    pub fn parse(name: &str, text: &str) -> Result<Self, CoreError> {
+        parse(name, text)
+    }
+}
+
+impl NormalizerManifest {
+    /// Parse a `normalizer.json`; `name` says which file, for the error.
+    pub fn parse(name: &str, text: &str) -> Result<Self, CoreError> {
+        parse(name, text)
+    }
+}
+
+/// A plugin's `schema.json`: the JSON Schema of its settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingsSchema(Value);
+
+impl SettingsSchema {
+    /// Parse a `schema.json`; it must be a JSON object.
+    pub fn parse(name: &str, text: &str) -> Result<Self, CoreError> {
+        let value: Value = parse(name, text)?;
+        if !value.is_object() {
+            return Err(CoreError::InvalidManifest { name: name.into(), reason: "schema must be a JSON object".into() });
+        }
+        Ok(SettingsSchema(value))
+    }
+
+    /// The schema as JSON.
+    pub fn as_json(&self) -> &Value {
+        &self.0
+    }
+
+    /// The declared property names.
+    pub fn keys(&self) -> Vec<&str> {
+        self.0.get("properties").and_then(Value::as_object).map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default()
+    }
+
+    /// The `type` declared for a property (`string`, `integer`, ...).
+    pub fn property_type(&self, key: &str) -> Option<&str> {
+        self.property(key)?.get("type")?.as_str()
+    }
+
+    /// Whether a property is secret (`writeOnly: true` or `format: password`).
+    pub fn is_secret(&self, key: &str) -> bool {
+        self.property(key).is_some_and(|p| p.get("writeOnly") == Some(&Value::Bool(true)) || p.get("format").and_then(Value::as_str) == Some("password"))
+    }
+
+    /// The property names listed as `required`.
+    pub fn required(&self) -> Vec<&str> {
+        self.0.get("required").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+    }
+
+    fn property(&self, key: &str) -> Option<&Value> {
+        self.0.get("properties")?.get(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_openkat_boefje_manifest() {
+        let m = BoefjeManifest::parse("boefje.json", r#"{"id":"dns-records","name":"DnsRecords","consumes":["Hostname"],"produces":["boefje/dns-records"],"scan_level":1}"#).expect("parses");
+        assert_eq!(m.scan_level, ScanLevel::L1);
+        assert_eq!(m.consumes, ["Hostname"]);
+        let err = BoefjeManifest::parse("x/boefje.json", r#"{"id":"a","scan_level":9}"#).expect_err("bad level");
+        assert!(err.to_string().contains("x/boefje.json"), "{err}");
+    }
+
+    #[test]
+    fn schema_knows_types_and_secrets() {
+        let s = SettingsSchema::parse("schema.json", r#"{"properties":{"A":{"type":"integer"},"TOKEN":{"type":"string","writeOnly":true},"P":{"type":"string","format":"password"}},"required":["A"]}"#).expect("parses");
+        assert_eq!(s.property_type("A"), Some("integer"));
+        assert!(s.is_secret("TOKEN") && s.is_secret("P") && !s.is_secret("A"));
+        assert_eq!(s.required(), ["A"]);
+        assert!(SettingsSchema::parse("schema.json", "[]").is_err());
+    }
+}

@@ -1,0 +1,187 @@
+//! `Reference`: OpenKAT's primary key of an object, `Type|natural|key|parts`.
+//!
+//! The first part names the object type; the rest are the values of its
+//! natural-key fields, where a field that references another object
+//! contributes that object's own key parts (so `IPPort|internet|1.2.3.4|tcp|22`
+//! embeds `IPAddressV4|internet|1.2.3.4`). Parsing checks the type is known
+//! and the number of parts fits its natural key.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::CoreError;
+use crate::ooi::types::{type_spec, ObjectTypeSpec};
+
+/// A parsed, validated reference to an object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Reference {
+    text: String,
+    type_len: usize,
+}
+
+impl Reference {
+    /// Parse a `Type|key|parts` string, refusing unknown types and wrong part counts.
+    pub fn parse(input: &str) -> Result<Reference, CoreError> {
+        let bad = |reason: &str| CoreError::MalformedReference {
+            input: input.to_string(),
+            reason: reason.to_string(),
+        };
+        let (object_type, key) = input
+            .split_once('|')
+            .ok_or_else(|| bad("expected Type|key, found no '|'"))?;
+        if object_type.is_empty() {
+            return Err(bad("the object type is empty"));
+        }
+        let spec = type_spec(object_type)
+            .ok_or_else(|| bad(&format!("unknown object type {object_type:?}")))?;
+        let parts: Vec<&str> = key.split('|').collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(bad("a key part is empty"));
+        }
+        let (min, exact) = key_part_count(spec);
+        if parts.len() < min || (exact && parts.len() != min) {
+            return Err(bad(&format!(
+                "{object_type} has {min} key part{}, found {}",
+                if min == 1 { "" } else { "s" },
+                parts.len()
+            )));
+        }
+        Ok(Reference {
+            text: input.to_string(),
+            type_len: object_type.len(),
+        })
+    }
+
+    /// Build a reference from a known type and its already-flattened key parts.
+    pub(crate) fn from_parts(object_type: &str, parts: &[String]) -> Result<Reference, CoreError> {
+        Reference::parse(&format!("{object_type}|{}", parts.join("|")))
+    }
+
+    /// The object type, e.g. `Hostname`.
+    pub fn object_type(&self) -> &str {
+        &self.text[..self.type_len]
+    }
+
+    /// Everything after the type: the natural key, e.g. `internet|example.nl`.
+    pub fn natural_key(&self) -> &str {
+        &self.text[self.type_len + 1..]
+    }
+
+    /// The reference as a string.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The last key part, which for most types is the human name (`example.nl`, `22`).
+    pub fn human_readable(&self) -> &str {
+        self.text.rsplit('|').next().unwrap_or(&self.text)
+    }
+}
+
+/// How many key parts a type's natural key has, and whether that is exact
+/// (false when a field can take any object type, or when the last text field
+/// may itself contain `|`).
+pub(crate) fn key_part_count(spec: &ObjectTypeSpec) -> (usize, bool) {
+    let mut count = 0;
+    let mut exact = true;
+    for name in spec.natural_key {
+        match spec.field(name).map(|f| f.kind) {
+            Some(crate::ooi::types::FieldKind::Ref { targets, .. }) => {
+                let counts: Vec<(usize, bool)> = targets
+                    .iter()
+                    .filter_map(|t| type_spec(t))
+                    .map(key_part_count)
+                    .collect();
+                let min = counts.iter().map(|c| c.0).min().unwrap_or(1);
+                let max = counts.iter().map(|c| c.0).max().unwrap_or(1);
+                count += min;
+                exact &= !targets.is_empty() && min == max && counts.iter().all(|c| c.1);
+                if targets.is_empty() {
+                    count += 1;
+                }
+            }
+            _ => count += 1,
+        }
+    }
+    if spec.last_key_may_contain_bar {
+        exact = false;
+    }
+    (count, exact)
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl FromStr for Reference {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Reference::parse(s)
+    }
+}
+
+impl Serialize for Reference {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Reference {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Reference::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        for text in [
+            "Network|internet",
+            "Hostname|internet|example.nl",
+            "IPAddressV4|internet|1.2.3.4",
+            "IPAddressV6|internet|2a00:d78::1",
+            "IPPort|internet|1.2.3.4|tcp|22",
+            "IPService|internet|1.2.3.4|tcp|22|https",
+            "DNSARecord|internet|example.nl|A|94.198.159.35",
+            "DNSTXTRecord|internet|example.nl|TXT|a|b",
+            "Finding|Hostname|internet|example.nl|KAT-NO-SPF",
+        ] {
+            let r = Reference::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(r.to_string(), text);
+            let json = serde_json::to_string(&r).unwrap_or_default();
+            assert_eq!(serde_json::from_str::<Reference>(&json).ok(), Some(r));
+        }
+        let r = Reference::parse("IPPort|internet|1.2.3.4|tcp|22").ok();
+        assert_eq!(r.as_ref().map(|r| r.object_type()), Some("IPPort"));
+        assert_eq!(r.as_ref().map(|r| r.natural_key()), Some("internet|1.2.3.4|tcp|22"));
+        assert_eq!(r.as_ref().map(|r| r.human_readable()), Some("22"));
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for (text, needle) in [
+            ("", "no '|'"),
+            ("Hostname", "no '|'"),
+            ("|internet|x", "type is empty"),
+            ("Hostnme|internet|x", "unknown object type"),
+            ("Hostname|internet", "2 key parts, found 1"),
+            ("Hostname|internet|a|b", "2 key parts, found 3"),
+            ("Hostname||x", "empty"),
+            ("IPPort|internet|1.2.3.4|tcp", "key parts"),
+        ] {
+            match Reference::parse(text) {
+                Ok(r) => panic!("{text:?} parsed as {r}"),
+                Err(e) => assert!(e.to_string().contains(needle), "{text:?}: {e}"),
+            }
+        }
+        assert!(serde_json::from_str::<Reference>("\"Nope|x\"").is_err());
+    }
+}
