@@ -1,1 +1,12 @@
-//! stub
+//! `kat-plugins`: the built-in boefjes and normalizers with their manifests.
+//!
+//! Plugins depend only on `kat-core`; runners find them through [`normalizers::all`].
+//!
+//! # Layout
+//! - [`boefjes`]: the `Boefje` trait and `port-scan`.
+//! - [`normalizers`]: the `Normalizer` trait, `kat_dns_normalize`, `kat_nmap_normalize`.
+
+#![forbid(unsafe_code)]
+
+pub mod boefjes;
+pub mod normalizers;

@@ -1,0 +1,163 @@
+//! `kat_dns_normalize`: OpenKAT's `boefje/dns-records` raw format to objects.
+//!
+//! The raw file is JSON; its `dns_records` field holds dnspython's text form
+//! of each answer (parsed by [`answers`]). Every owner name and every
+//! name a record points to becomes a Hostname; A and AAAA records give IP
+//! addresses; an SOA answer gives the DNSZone, to which the zone's hostnames
+//! are linked. Values are written as OpenKAT writes them (`10 mail.example.nl.`
+//! for MX, the target with its trailing dot for NS and CNAME, TXT without its
+//! outer quotes), so primary keys match those in an OpenKAT graph.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use kat_core::plugin::NormalizerManifest;
+use kat_core::{Ooi, Reference};
+
+pub mod answers;
+
+use answers::{parse_mx, parse_responses, parse_soa, DnsResponse, RecordLine};
+use super::{NormalizeError, Normalizer};
+
+/// The DNS records normalizer.
+#[derive(Debug, Default)]
+pub struct DnsNormalizer;
+
+/// Objects collected in first-seen order, each once.
+#[derive(Default)]
+struct Collected {
+    hostnames: Vec<Ooi>,
+    others: Vec<Ooi>,
+    seen: HashMap<Reference, ()>,
+    zone: Option<Ooi>,
+}
+
+impl Collected {
+    fn hostname(&mut self, name: &str) -> Result<Reference, NormalizeError> {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        let host = Ooi::build("Hostname").field("network", "Network|internet").field("name", name).finish()?;
+        let reference = host.reference().clone();
+        if self.seen.insert(reference.clone(), ()).is_none() {
+            self.hostnames.push(host);
+        }
+        Ok(reference)
+    }
+
+    fn push(&mut self, ooi: Ooi) {
+        if self.seen.insert(ooi.reference().clone(), ()).is_none() {
+            self.others.push(ooi);
+        }
+    }
+
+    fn record(&mut self, rr: &RecordLine) -> Result<(), NormalizeError> {
+        let hostname = self.hostname(&rr.name)?;
+        let record = |object_type: &str, value: &str| {
+            Ooi::build(object_type).reference("hostname", &hostname).field("dns_record_type", rr.rtype.as_str()).field("value", value).field("ttl", rr.ttl)
+        };
+        let ooi = match rr.rtype.as_str() {
+            "A" | "AAAA" => {
+                let (ip_type, record_type, valid) = if rr.rtype == "A" {
+                    ("IPAddressV4", "DNSARecord", rr.rdata.parse::<std::net::Ipv4Addr>().is_ok())
+                } else {
+                    ("IPAddressV6", "DNSAAAARecord", rr.rdata.parse::<std::net::Ipv6Addr>().is_ok())
+                };
+                if !valid {
+                    return Err(NormalizeError::parse(format!("invalid {} record address {:?}", rr.rtype, rr.rdata)));
+                }
+                let ip = Ooi::build(ip_type).field("network", "Network|internet").field("address", rr.rdata.as_str()).finish()?;
+                let record = record(record_type, &rr.rdata).reference("address", ip.reference()).finish()?;
+                self.push(ip);
+                record
+            }
+            "TXT" => record("DNSTXTRecord", rr.rdata.trim_matches('"')).finish()?,
+            "MX" => {
+                let (preference, exchange) = parse_mx(&rr.rdata).ok_or_else(|| NormalizeError::parse(format!("invalid MX record {:?}", rr.rdata)))?;
+                let mut builder = record("DNSMXRecord", &rr.rdata).field("preference", preference);
+                if exchange != "." {
+                    builder = builder.reference("mail_hostname", &self.hostname(&exchange)?);
+                }
+                builder.finish()?
+            }
+            "NS" => {
+                let target = self.hostname(&rr.rdata)?;
+                record("DNSNSRecord", &rr.rdata).reference("name_server_hostname", &target).finish()?
+            }
+            "CNAME" => {
+                let target = self.hostname(&rr.rdata)?;
+                record("DNSCNAMERecord", &rr.rdata).reference("target_hostname", &target).finish()?
+            }
+            "SOA" => {
+                let soa = parse_soa(&rr.rdata).ok_or_else(|| NormalizeError::parse(format!("invalid SOA record {:?}", rr.rdata)))?;
+                let mname = self.hostname(&soa.mname)?;
+                let zone = Ooi::build("DNSZone").reference("hostname", &hostname).finish()?;
+                self.zone.get_or_insert(zone);
+                record("DNSSOARecord", &rr.rdata)
+                    .reference("soa_hostname", &mname)
+                    .field("serial", soa.serial)
+                    .field("refresh", soa.refresh)
+                    .field("retry", soa.retry)
+                    .field("expire", soa.expire)
+                    .field("minimum", soa.minimum)
+                    .finish()?
+            }
+            _ => return Ok(()),
+        };
+        self.push(ooi);
+        Ok(())
+    }
+
+    /// Link every hostname inside the zone to it, then list zone, hostnames, the rest.
+    fn finish(mut self) -> Result<Vec<Ooi>, NormalizeError> {
+        let mut out = Vec::with_capacity(self.hostnames.len() + self.others.len() + 1);
+        if let Some(zone) = self.zone.take() {
+            let zone_name = zone.reference().human_readable().to_string();
+            let suffix = format!(".{zone_name}");
+            for host in &mut self.hostnames {
+                let name = host.reference().human_readable().to_string();
+                if name == zone_name || name.ends_with(&suffix) {
+                    host.set("dns_zone", zone.reference().as_str().into())?;
+                }
+            }
+            out.push(zone);
+        }
+        out.append(&mut self.hostnames);
+        out.append(&mut self.others);
+        Ok(out)
+    }
+}
+
+fn responses(text: &str) -> Result<Vec<DnsResponse>, NormalizeError> {
+    parse_responses(text).map_err(|e| NormalizeError::parse(format!("invalid DNS answer text: {e}")))
+}
+
+impl Normalizer for DnsNormalizer {
+    fn manifest(&self) -> NormalizerManifest {
+        super::manifest("kat_dns_normalize", include_str!("normalizer.json"))
+    }
+
+    fn normalize(&self, input: &Reference, raw: &[u8]) -> Result<Vec<Ooi>, NormalizeError> {
+        let json: Value = serde_json::from_slice(raw).map_err(|e| NormalizeError::parse(format!("not JSON: {e}")))?;
+        let records = json.get("dns_records").and_then(Value::as_str).ok_or_else(|| NormalizeError::parse("no \"dns_records\" text field".into()))?;
+        let mut collected = Collected::default();
+        if input.object_type() == "Hostname" {
+            collected.hostname(input.human_readable())?;
+        }
+        for response in responses(records)? {
+            if response.rcode.as_deref() == Some("NXDOMAIN") && input.object_type() == "Hostname" {
+                collected.push(Ooi::build("NXDOMAIN").reference("hostname", input).finish()?);
+            }
+            for rr in &response.answer {
+                collected.record(rr)?;
+            }
+        }
+        if let Some(dmarc) = json.get("dmarc_response").and_then(Value::as_str).filter(|t| t.contains(";ANSWER")) {
+            for response in responses(dmarc)? {
+                for rr in response.answer.iter().filter(|rr| rr.rtype == "TXT") {
+                    collected.record(rr)?;
+                }
+            }
+        }
+        collected.finish()
+    }
+}

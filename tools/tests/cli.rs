@@ -1,0 +1,45 @@
+//! The `kat` binary as a user runs it: `kat normalize` on OpenKAT's fixtures
+//! and on bad input.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/openkat")
+}
+
+fn kat(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kat")).args(args).output().expect("kat runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn normalize_prints_one_json_object_a_line() {
+    let file = fixtures().join("dns-result-example.nl.json");
+    let (ok, stdout, stderr) = kat(&["normalize", "kat_dns_normalize", file.to_str().unwrap_or_default(), "--input-ooi", "Hostname|internet|example.nl"]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
+    assert_eq!(lines.len(), 24);
+    for line in &lines {
+        assert!(line["object_type"].is_string() && line["primary_key"].is_string(), "{line}");
+    }
+    assert!(lines.iter().any(|l| l["primary_key"] == "DNSZone|internet|example.nl"));
+}
+
+#[test]
+fn bad_input_gives_a_clear_message_and_non_zero_exit() {
+    let file = fixtures().join("dns-result-example.nl.json");
+    let file = file.to_str().unwrap_or_default();
+    let cases: [(&[&str], &str); 4] = [
+        (&["normalize", "kat_dns_normalize", file, "--input-ooi", "Hostname|internet"], "malformed reference"),
+        (&["normalize", "nope", file, "--input-ooi", "Hostname|internet|example.nl"], "unknown normalizer \"nope\"; known: kat_dns_normalize"),
+        (&["normalize", "kat_dns_normalize", "/no/such/file", "--input-ooi", "Hostname|internet|example.nl"], "reading /no/such/file"),
+        (&["normalize", "kat_nmap_normalize", file, "--input-ooi", "IPAddressV4|internet|1.2.3.4"], "cannot parse raw file"),
+    ];
+    for (args, needle) in cases {
+        let (ok, _, stderr) = kat(args);
+        assert!(!ok, "{args:?} succeeded");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
