@@ -1,0 +1,75 @@
+//! Tidy checks that keep the codebase livable: every Rust file opens with a
+//! `//!` comment, no file grows past 600 lines, and the crate dependency
+//! rules of ARCHITECTURE.md hold.
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name == "target" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_file_opens_with_a_module_comment_and_stays_small() {
+    let mut files = Vec::new();
+    rust_files(&root(), &mut files);
+    assert!(files.len() > 10, "found only {} files under {}", files.len(), root().display());
+    let mut problems = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if !text.starts_with("//!") {
+            problems.push(format!("{}: does not open with a //! comment", file.display()));
+        }
+        let lines = text.lines().count();
+        if lines > 600 {
+            problems.push(format!("{}: {lines} lines, over 600", file.display()));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The `[dependencies]` names of one crate's Cargo.toml.
+fn dependencies(krate: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join(krate).join("Cargo.toml")).unwrap_or_default();
+    let mut in_deps = false;
+    let mut names = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]";
+        } else if in_deps {
+            if let Some((name, _)) = line.split_once(['=', '.']) {
+                names.push(name.trim().to_string());
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn dependency_rules_hold() {
+    let core = dependencies("core");
+    assert!(core.contains(&"serde".to_string()), "parsed core's dependencies: {core:?}");
+    for forbidden in ["axum", "sqlx", "lapin", "object_store", "neo4rs", "kube", "kglite", "tokio"] {
+        assert!(!core.iter().any(|d| d == forbidden), "kat-core must not depend on {forbidden}");
+    }
+    assert!(!core.iter().any(|d| d.starts_with("kat-")), "kat-core must not depend on a workspace crate: {core:?}");
+    let plugins = dependencies("plugins");
+    for dep in &plugins {
+        assert!(!dep.starts_with("kat-") || dep == "kat-core", "kat-plugins may depend only on kat-core, found {dep}");
+    }
+}
