@@ -83,10 +83,8 @@ pub fn build_job_env(
     };
     let keys = schema.keys();
     for (name, value) in host_env {
-        if let Some(key) = name.strip_prefix(HOST_PREFIX) {
-            if keys.contains(&key) {
-                merged.insert(key.to_string(), Value::String(value.clone()));
-            }
+        if let Some(key) = name.strip_prefix(HOST_PREFIX).filter(|key| keys.contains(key)) {
+            merged.insert(key.to_string(), Value::String(value.clone()));
         }
     }
     for (key, value) in settings {

@@ -51,10 +51,8 @@ fn dependencies(krate: &str) -> Vec<String> {
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
             in_deps = line == "[dependencies]";
-        } else if in_deps {
-            if let Some((name, _)) = line.split_once(['=', '.']) {
-                names.push(name.trim().to_string());
-            }
+        } else if let Some((name, _)) = line.split_once(['=', '.']).filter(|_| in_deps) {
+            names.push(name.trim().to_string());
         }
     }
     names

@@ -58,7 +58,7 @@ impl Ooi {
         for name in spec.natural_key {
             let part = match fields.get(*name) {
                 Some(Value::String(s)) => match spec.field(name).map(|f| f.kind) {
-                    Some(FieldKind::Ref { targets, .. }) if targets.is_empty() => s.clone(),
+                    Some(FieldKind::Ref { targets: [], .. }) => s.clone(),
                     Some(FieldKind::Ref { .. }) => Reference::parse(s).map(|r| r.natural_key().to_string()).map_err(|e| invalid(name, &e.to_string()))?,
                     _ => s.clone(),
                 },
