@@ -43,3 +43,14 @@ fn bad_input_gives_a_clear_message_and_non_zero_exit() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn query_runs_on_the_data_directory_and_refuses_writes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().to_str().unwrap_or_default();
+    let (ok, stdout, stderr) = kat(&["query", "--data-dir", data, "MATCH (n) RETURN count(n) AS objects"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout, "objects\n[0]\n");
+    let (ok, _, stderr) = kat(&["query", "--data-dir", data, "CREATE (n:Hostname {primary_key: 'x'})"]);
+    assert!(!ok && stderr.contains("graph query failed"), "{stderr}");
+}

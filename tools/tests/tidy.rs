@@ -66,8 +66,9 @@ fn dependency_rules_hold() {
         assert!(!core.iter().any(|d| d == forbidden), "kat-core must not depend on {forbidden}");
     }
     assert!(!core.iter().any(|d| d.starts_with("kat-")), "kat-core must not depend on a workspace crate: {core:?}");
-    let plugins = dependencies("plugins");
-    for dep in &plugins {
-        assert!(!dep.starts_with("kat-") || dep == "kat-core", "kat-plugins may depend only on kat-core, found {dep}");
+    for krate in ["plugins", "graph"] {
+        for dep in dependencies(krate) {
+            assert!(!dep.starts_with("kat-") || dep == "kat-core", "{krate} may depend only on kat-core among workspace crates, found {dep}");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The `kat` argument definitions and the dispatch to each subcommand.
 
 pub mod normalize;
+pub mod query;
 
 use clap::{Parser, Subcommand};
 
@@ -21,11 +22,14 @@ pub enum Command {
     /// lines (one object a line, with `object_type` and `primary_key`),
     /// touching no store.
     Normalize(normalize::NormalizeArgs),
+    /// Run a read-only Cypher query on the object graph and print the rows.
+    Query(query::QueryArgs),
 }
 
 /// Run the parsed command; the error is printed by `main` as one line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Normalize(args) => normalize::run(&args, &mut std::io::stdout().lock()),
+        Command::Query(args) => query::run(&args, &mut std::io::stdout().lock()),
     }
 }
