@@ -9,6 +9,8 @@
 //! - [`error`]: `ErrorKind` and the crate's `CoreError`.
 //! - [`reference`]: `Reference`, parsed from and printed as `Type|key|parts`.
 //! - [`ooi`]: `Ooi`, a typed object with its fields, and the type registry.
+//! - [`meta`]: `BoefjeMeta`, `RawDataMeta`, `NormalizerMeta` in OpenKAT's shapes.
+//! - [`task`]: `Task` and the `TaskStatus` lifecycle.
 //! - [`scan_level`]: `ScanLevel` (clearance 0 to 4).
 //! - [`plugin`]: `boefje.json` / `normalizer.json` manifests and `schema.json`.
 //! - [`env_rules`]: which setting names a job may carry, and the `BOEFJE_` prefix rule.
@@ -18,11 +20,13 @@
 
 pub mod env_rules;
 pub mod error;
+pub mod meta;
 pub mod ooi;
 pub mod plugin;
 pub mod reference;
 pub mod scan_level;
 pub mod secret;
+pub mod task;
 
 pub use error::{CoreError, ErrorKind};
 pub use ooi::Ooi;
