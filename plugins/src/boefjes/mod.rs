@@ -4,6 +4,7 @@
 //! already checked against its `schema.json`) and returns raw files, each
 //! tagged with mime types. The boefje runner stores them in Bytes.
 
+pub mod dns_records;
 pub mod port_scan;
 
 use std::collections::BTreeMap;
@@ -62,7 +63,7 @@ pub trait Boefje: Send + Sync {
 
 /// Every built-in boefje.
 pub fn all() -> Vec<Box<dyn Boefje>> {
-    vec![Box::new(port_scan::PortScan)]
+    vec![Box::new(dns_records::DnsRecords), Box::new(port_scan::PortScan)]
 }
 
 /// The built-in boefje with this id.
@@ -76,4 +77,20 @@ pub(crate) fn number_setting<T: std::str::FromStr>(env: &JobEnv, key: &str, defa
         None => Ok(default),
         Some(v) => v.expose().trim().parse().map_err(|_| BoefjeError::Setting { key: key.to_string(), reason: "must be a whole number".to_string() }),
     }
+}
+
+/// Parse an embedded manifest; the built-in manifests are checked by tests.
+pub(crate) fn manifest(name: &str, text: &str) -> BoefjeManifest {
+    BoefjeManifest::parse(name, text).unwrap_or_else(|_| BoefjeManifest {
+        id: name.split('/').next().unwrap_or(name).to_string(),
+        name: None,
+        description: None,
+        consumes: Vec::new(),
+        produces: Vec::new(),
+        scan_level: kat_core::ScanLevel::L4,
+        oci_image: None,
+        oci_arguments: Vec::new(),
+        cron: None,
+        interval: None,
+    })
 }

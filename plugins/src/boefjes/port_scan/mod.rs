@@ -36,18 +36,7 @@ pub enum PortState {
 
 impl Boefje for PortScan {
     fn manifest(&self) -> BoefjeManifest {
-        BoefjeManifest::parse("port-scan/boefje.json", include_str!("boefje.json")).unwrap_or_else(|_| BoefjeManifest {
-            id: "port-scan".into(),
-            name: None,
-            description: None,
-            consumes: Vec::new(),
-            produces: Vec::new(),
-            scan_level: kat_core::ScanLevel::L2,
-            oci_image: None,
-            oci_arguments: Vec::new(),
-            cron: None,
-            interval: None,
-        })
+        super::manifest("port-scan/boefje.json", include_str!("boefje.json"))
     }
 
     fn schema(&self) -> Option<SettingsSchema> {
