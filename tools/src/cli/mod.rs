@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 /// kat: an attack-surface scanning pipeline compatible with OpenKAT's
 /// boefjes, normalizers and raw formats.
 #[derive(Debug, Parser)]
-#[command(name = "kat", version, about, long_about = None)]
+#[command(name = "kat", version, about = "kat: an attack-surface scanning pipeline compatible with OpenKAT's boefjes, normalizers and raw formats", long_about = None)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
