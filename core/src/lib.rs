@@ -15,10 +15,15 @@
 //! - [`plugin`]: `boefje.json` / `normalizer.json` manifests and `schema.json`.
 //! - [`env_rules`]: which setting names a job may carry, and the `BOEFJE_` prefix rule.
 //! - [`secret`]: `Secret<T>`, a value that never prints.
+//! - [`builtin`]: the `Boefje` and `Normalizer` traits that in-process plugins implement.
+//! - [`events`]: `RawFileReceived`, the event Bytes emits.
+//! - [`services`]: one trait per service (Bytes, KATalogus, scheduler, object graph).
 
 #![forbid(unsafe_code)]
 
+pub mod builtin;
 pub mod env_rules;
+pub mod events;
 pub mod error;
 pub mod meta;
 pub mod ooi;
@@ -26,6 +31,7 @@ pub mod plugin;
 pub mod reference;
 pub mod scan_level;
 pub mod secret;
+pub mod services;
 pub mod task;
 
 pub use error::{CoreError, ErrorKind};

@@ -7,6 +7,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::meta::{PluginRef, RawDataMeta};
+
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -81,6 +83,30 @@ pub struct Task {
     /// When it last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub modified_at: OffsetDateTime,
+}
+
+/// The body of a boefje task: run `boefje` on `input_ooi` for `organization`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoefjeTask {
+    /// The task body's id; the boefje run's meta gets the same id.
+    pub id: Uuid,
+    /// Which boefje.
+    pub boefje: PluginRef,
+    /// The reference of the object to scan.
+    pub input_ooi: String,
+    /// The organisation (OpenKAT spells it with a z here).
+    pub organization: String,
+}
+
+/// The body of a normalizer task: run `normalizer` on the raw file `raw_data`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NormalizerTask {
+    /// The task body's id; the normalizer meta gets the same id.
+    pub id: Uuid,
+    /// Which normalizer.
+    pub normalizer: PluginRef,
+    /// The raw file to read.
+    pub raw_data: RawDataMeta,
 }
 
 #[cfg(test)]

@@ -62,3 +62,6 @@ pub fn objects_by_key(label: &str) -> String {
 pub fn objects_of_type(label: &str) -> String {
     format!("MATCH (n:{label}) RETURN n.primary_key AS pk, n.fields AS fields, n.scan_level AS level ORDER BY pk")
 }
+
+/// Every (origin method, origin source, result) triple.
+pub const ALL_ORIGIN_RESULTS: &str = "MATCH (o:Origin)-[:RESULT]->(n) RETURN o.method AS method, o.source AS source, n.primary_key AS pk";

@@ -27,6 +27,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use kat_core::ooi::types::{type_spec, FieldKind, OBJECT_TYPES};
+use kat_core::services::graph::ObjectGraph;
+use kat_core::services::{ServiceError, ServiceResult};
 use kat_core::{ErrorKind, Ooi, Reference, ScanLevel};
 use serde_json::{json, Map, Value};
 
@@ -57,23 +59,7 @@ impl GraphError {
     }
 }
 
-/// An object as stored, with its clearance.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredObject {
-    /// The object.
-    pub ooi: Ooi,
-    /// Its clearance.
-    pub scan_level: ScanLevel,
-}
-
-/// What a save changed.
-#[derive(Debug, Default)]
-pub struct SaveReport {
-    /// Objects that are new, or whose clearance rose: candidates for new boefje tasks.
-    pub new_or_raised: Vec<StoredObject>,
-    /// Objects deleted because no origin holds them any more.
-    pub deleted: Vec<Reference>,
-}
+pub use kat_core::services::graph::{SaveReport, StoredObject};
 
 /// The object graph on the embedded engine.
 pub struct Graph {
@@ -188,6 +174,18 @@ impl Graph {
         self.engine.read(cypher, &Map::new())
     }
 
+    /// Every observation link: (method, source, one object it saw), for drawing the object tree.
+    pub fn observations(&self) -> Result<Vec<Observed>, GraphError> {
+        let (_, rows) = self.engine.read(cypher::ALL_ORIGIN_RESULTS, &Map::new())?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                let text = |i: usize| row.get(i).and_then(Value::as_str).map(String::from);
+                Some(Observed { method: text(0)?, source: Reference::parse(&text(1)?).ok()?, result: Reference::parse(&text(2)?).ok()? })
+            })
+            .collect())
+    }
+
     fn rows_to_objects(&self, label: &str, (_, rows): Rows) -> Result<Vec<StoredObject>, GraphError> {
         rows.into_iter()
             .map(|row| {
@@ -198,6 +196,37 @@ impl Graph {
                 Ok(StoredObject { ooi, scan_level: level })
             })
             .collect()
+    }
+}
+
+/// One link of an origin to an object it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// The normalizer id, or `declaration`.
+    pub method: String,
+    /// The object the observation was made on.
+    pub source: Reference,
+    /// An object it saw.
+    pub result: Reference,
+}
+
+impl From<GraphError> for ServiceError {
+    fn from(e: GraphError) -> Self {
+        ServiceError::new(e.kind(), e.to_string())
+    }
+}
+
+impl ObjectGraph for Graph {
+    fn declare(&self, ooi: &Ooi, level: ScanLevel) -> ServiceResult<SaveReport> {
+        Ok(Graph::declare(self, ooi, level)?)
+    }
+
+    fn save_observation(&self, method: &str, source: &Reference, result: &[Ooi]) -> ServiceResult<SaveReport> {
+        Ok(Graph::save_observation(self, method, source, result)?)
+    }
+
+    fn get(&self, reference: &Reference) -> ServiceResult<Option<StoredObject>> {
+        Ok(Graph::get(self, reference)?)
     }
 }
 

@@ -1,4 +1,4 @@
-//! The built-in boefjes and the [`Boefje`] trait they implement.
+//! The built-in boefjes; they implement `kat_core::builtin::Boefje`.
 //!
 //! A boefje takes one input object and its job environment (the settings,
 //! already checked against its `schema.json`) and returns raw files, each
@@ -7,59 +7,9 @@
 pub mod dns_records;
 pub mod port_scan;
 
-use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
+use kat_core::plugin::BoefjeManifest;
 
-use kat_core::plugin::{BoefjeManifest, SettingsSchema};
-use kat_core::secret::Secret;
-use kat_core::Reference;
-
-/// One raw output file of a boefje run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawFile {
-    /// A name for the file within the run, e.g. `nmap.xml`.
-    pub name: String,
-    /// Its mime types, e.g. `boefje/nmap`.
-    pub mime_types: Vec<String>,
-    /// The bytes themselves.
-    pub content: Vec<u8>,
-}
-
-/// Why a boefje run failed; the runner stores the message as an `error/boefje` raw file.
-#[derive(Debug, thiserror::Error)]
-pub enum BoefjeError {
-    /// The input object is not one this boefje consumes.
-    #[error("boefje cannot run on {0}")]
-    WrongInput(String),
-    /// A setting has a value the boefje cannot use.
-    #[error("setting {key} is invalid: {reason}")]
-    Setting {
-        /// The setting's name (never its value).
-        key: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The scan itself failed (network down, timeout of the whole run, ...).
-    #[error("scan failed: {0}")]
-    Scan(String),
-}
-
-/// The job environment a boefje receives: setting name to value.
-pub type JobEnv = BTreeMap<String, Secret<String>>;
-
-/// The future a boefje run returns.
-pub type BoefjeRun<'a> = Pin<Box<dyn Future<Output = Result<Vec<RawFile>, BoefjeError>> + Send + 'a>>;
-
-/// A scanning plugin written in Rust, run in process.
-pub trait Boefje: Send + Sync {
-    /// The plugin's `boefje.json`.
-    fn manifest(&self) -> BoefjeManifest;
-    /// The plugin's `schema.json`, if it takes settings.
-    fn schema(&self) -> Option<SettingsSchema>;
-    /// Scan `input` with the settings in `env`.
-    fn run<'a>(&'a self, input: &'a Reference, env: &'a JobEnv) -> BoefjeRun<'a>;
-}
+pub use kat_core::builtin::{Boefje, BoefjeError, BoefjeRun, JobEnv, RawFile};
 
 /// Every built-in boefje.
 pub fn all() -> Vec<Box<dyn Boefje>> {

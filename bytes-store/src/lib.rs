@@ -1,0 +1,137 @@
+//! `kat-bytes`: Bytes, the raw-data store. It keeps every raw file a boefje
+//! produced as evidence: contents through `object_store` (local filesystem
+//! by default), metadata in SQLite through `sqlx`, and a `sha512:` secure
+//! hash per file that is re-checked on every read.
+//!
+//! Saving a raw file writes its contents first, then, in one database
+//! transaction, its metadata and a `raw_file_received` event in the outbox.
+//! The outbox is drained by whoever relays events (the in-process pipeline in
+//! embedded mode); an event stays pending until it is acknowledged, so it is
+//! delivered at least once.
+//!
+//! # Layout
+//! - [`hashing`]: OpenKAT's secure hash.
+//! - [`meta_db`]: the SQLite metadata and outbox tables.
+//! - [`LocalBytes`]: the in-process implementation of `kat_core::services::bytes::Bytes`.
+
+#![forbid(unsafe_code)]
+
+pub mod hashing;
+pub mod meta_db;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kat_core::events::RawFileReceived;
+use kat_core::meta::{BoefjeMeta, MimeType, NormalizerMeta, RawDataMeta};
+use kat_core::services::bytes::Bytes;
+use kat_core::services::{ServiceError, ServiceResult};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use meta_db::MetaDb;
+
+/// Bytes on local disk: `bytes.sqlite` and `raw/` under one directory.
+pub struct LocalBytes {
+    db: MetaDb,
+    store: Arc<dyn ObjectStore>,
+}
+
+impl LocalBytes {
+    /// Open (creating when missing) the store under `dir`.
+    pub async fn open(dir: &Path) -> ServiceResult<LocalBytes> {
+        let raw_dir = dir.join("raw");
+        std::fs::create_dir_all(&raw_dir).map_err(|e| ServiceError::unavailable(format!("cannot create {}: {e}", raw_dir.display())))?;
+        let store = LocalFileSystem::new_with_prefix(&raw_dir).map_err(|e| ServiceError::unavailable(format!("cannot open {}: {e}", raw_dir.display())))?;
+        let db = MetaDb::open(&dir.join("bytes.sqlite")).await?;
+        Ok(LocalBytes { db, store: Arc::new(store) })
+    }
+
+    /// Up to `limit` events not yet acknowledged, oldest first, with their outbox sequence numbers.
+    pub async fn pending_events(&self, limit: i64) -> ServiceResult<Vec<(i64, RawFileReceived)>> {
+        self.db.pending_events(limit).await
+    }
+
+    /// Mark events as delivered.
+    pub async fn ack_events(&self, seqs: &[i64]) -> ServiceResult<()> {
+        self.db.ack_events(seqs).await
+    }
+
+    /// Every raw file's metadata, oldest first.
+    pub async fn all_raw(&self) -> ServiceResult<Vec<RawDataMeta>> {
+        self.db.raw_metas(None).await
+    }
+
+    fn location(meta: &RawDataMeta) -> StorePath {
+        StorePath::from(format!("{}/{}", meta.boefje_meta.organization, meta.id))
+    }
+}
+
+#[async_trait]
+impl Bytes for LocalBytes {
+    async fn save_boefje_meta(&self, meta: &BoefjeMeta) -> ServiceResult<()> {
+        self.db.save_boefje_meta(meta).await
+    }
+
+    async fn get_boefje_meta(&self, id: Uuid) -> ServiceResult<BoefjeMeta> {
+        self.db.boefje_meta(id).await
+    }
+
+    async fn save_raw(&self, boefje_meta_id: Uuid, mime_types: &[String], content: &[u8]) -> ServiceResult<RawDataMeta> {
+        let boefje_meta = self.db.boefje_meta(boefje_meta_id).await?;
+        let now = OffsetDateTime::now_utc();
+        let hashed_at = hashing::isoformat(now);
+        let mut mime_types: Vec<MimeType> = mime_types.iter().map(|m| MimeType { value: m.clone() }).collect();
+        mime_types.sort();
+        mime_types.dedup();
+        let meta = RawDataMeta {
+            id: Uuid::new_v4(),
+            boefje_meta,
+            mime_types,
+            secure_hash: Some(hashing::secure_hash(content, &hashed_at)),
+            signing_provider_url: None,
+            hash_retrieval_link: None,
+        };
+        self.store
+            .put(&Self::location(&meta), PutPayload::from(content.to_vec()))
+            .await
+            .map_err(|e| ServiceError::unavailable(format!("cannot write raw file {}: {e}", meta.id)))?;
+        let event = RawFileReceived { event_id: Uuid::new_v4(), created_at: now, organization: meta.boefje_meta.organization.clone(), raw_data: meta.clone() };
+        self.db.insert_raw(&meta, &hashed_at, content.len(), &event).await?;
+        tracing::debug!(raw_id = %meta.id, size = content.len(), "raw file saved");
+        Ok(meta)
+    }
+
+    async fn get_raw_meta(&self, id: Uuid) -> ServiceResult<RawDataMeta> {
+        self.db.raw_meta(id).await.map(|(meta, _)| meta)
+    }
+
+    async fn get_raw(&self, id: Uuid) -> ServiceResult<(RawDataMeta, Vec<u8>)> {
+        let (meta, hashed_at) = self.db.raw_meta(id).await?;
+        let content = self
+            .store
+            .get(&Self::location(&meta))
+            .await
+            .map_err(|e| ServiceError::unavailable(format!("cannot read raw file {id}: {e}")))?
+            .bytes()
+            .await
+            .map_err(|e| ServiceError::unavailable(format!("cannot read raw file {id}: {e}")))?
+            .to_vec();
+        if meta.secure_hash.as_deref() != Some(hashing::secure_hash(&content, &hashed_at).as_str()) {
+            return Err(ServiceError::internal(format!("raw file {id} does not match its stored hash: it was altered after it was saved")));
+        }
+        Ok((meta, content))
+    }
+
+    async fn raw_of_run(&self, boefje_meta_id: Uuid) -> ServiceResult<Vec<RawDataMeta>> {
+        self.db.raw_metas(Some(boefje_meta_id)).await
+    }
+
+    async fn save_normalizer_meta(&self, meta: &NormalizerMeta) -> ServiceResult<()> {
+        self.db.save_normalizer_meta(meta).await
+    }
+}

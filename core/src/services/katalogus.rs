@@ -1,0 +1,39 @@
+//! The KATalogus contract: which plugins exist, which an organisation has
+//! enabled, and the organisation's settings of each plugin.
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use super::ServiceResult;
+use crate::plugin::{BoefjeManifest, NormalizerManifest, SettingsSchema};
+
+/// A boefje as an organisation sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoefjePlugin {
+    /// Its `boefje.json`.
+    pub manifest: BoefjeManifest,
+    /// Its `schema.json`, if it takes settings.
+    pub schema: Option<SettingsSchema>,
+    /// Whether the organisation has it enabled.
+    pub enabled: bool,
+}
+
+/// A normalizer as an organisation sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormalizerPlugin {
+    /// Its `normalizer.json`.
+    pub manifest: NormalizerManifest,
+    /// Whether the organisation has it enabled.
+    pub enabled: bool,
+}
+
+/// The plugin and settings catalogue.
+#[async_trait]
+pub trait Katalogus: Send + Sync {
+    /// Every boefje, with the organisation's enablement.
+    async fn boefjes(&self, organisation: &str) -> ServiceResult<Vec<BoefjePlugin>>;
+    /// Every normalizer, with the organisation's enablement.
+    async fn normalizers(&self, organisation: &str) -> ServiceResult<Vec<NormalizerPlugin>>;
+    /// The organisation's settings of one plugin (empty when none are set).
+    async fn settings(&self, organisation: &str, plugin_id: &str) -> ServiceResult<Map<String, Value>>;
+}
