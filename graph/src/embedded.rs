@@ -24,6 +24,8 @@ pub struct EmbeddedEngine {
 impl EmbeddedEngine {
     /// Open or create the graph at `path` with a write-ahead log beside it.
     pub fn open(path: &Path) -> Result<Self, GraphError> {
+        // kglite echoes "no such label" hints to stderr; an empty graph has no labels yet, so silence them.
+        kglite::api::cypher::set_query_warning_sink(kglite::api::cypher::QueryWarningSink::Silent);
         let mut spec = OpenSpec::writer();
         spec.durability = DurabilityLevel::Full;
         let opened = open_path(path, &spec).map_err(|e| GraphError::Open(format!("{}: {e}", path.display())))?;

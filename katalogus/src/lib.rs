@@ -104,6 +104,17 @@ impl LocalKatalogus {
         Ok(())
     }
 
+    /// The ids of the enabled boefjes that consume `object_type` and may run at clearance `level`.
+    pub async fn boefjes_for(&self, organisation: &str, object_type: &str, level: kat_core::ScanLevel) -> ServiceResult<Vec<String>> {
+        Ok(self
+            .boefjes(organisation)
+            .await?
+            .into_iter()
+            .filter(|p| p.enabled && p.manifest.scan_level <= level && p.manifest.consumes.iter().any(|c| c == object_type))
+            .map(|p| p.manifest.id)
+            .collect())
+    }
+
     async fn require_organisation(&self, id: &str) -> ServiceResult<()> {
         let found = sqlx::query("SELECT 1 FROM organisations WHERE id = ?1").bind(id).fetch_optional(&self.pool).await.map_err(db_error)?;
         found.map(|_| ()).ok_or_else(|| ServiceError::not_found(format!("no organisation {id:?}")))

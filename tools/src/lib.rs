@@ -5,7 +5,15 @@
 //!
 //! # Layout
 //! - [`cli`]: the argument definitions and one module per subcommand.
+//! - [`embedded`]: the in-process services wired on one data directory.
+//! - [`pipeline`]: the scan loop: events -> normalizer tasks -> objects -> boefje tasks.
+//! - [`targets`]: scan targets as users type them.
+//! - [`tree`]: the object tree printed after a scan.
 
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod embedded;
+pub mod pipeline;
+pub mod targets;
+pub mod tree;

@@ -3,12 +3,7 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    kat_tools::cli::init_logging();
     let cli = kat_tools::cli::Cli::parse();
-    match kat_tools::cli::run(cli) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("kat: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    kat_tools::cli::exit_code(kat_tools::cli::run(cli), "kat")
 }

@@ -1,7 +1,12 @@
 //! The `kat` argument definitions and the dispatch to each subcommand.
 
+pub mod data_dir;
 pub mod normalize;
 pub mod query;
+pub mod run_boefje;
+pub mod run_normalizer;
+pub mod scan;
+pub mod show_raw;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +29,17 @@ pub enum Command {
     Normalize(normalize::NormalizeArgs),
     /// Run a read-only Cypher query on the object graph and print the rows.
     Query(query::QueryArgs),
+    /// Scan targets: declare them with clearance 2 and run every boefje and
+    /// normalizer they lead to, then print the object tree. Boefje settings
+    /// come from the KATalogus and, as defaults, from `BOEFJE_<KEY>`
+    /// environment variables (e.g. `BOEFJE_PORTS=8000-8100`).
+    Scan(scan::ScanArgs),
+    /// Run one boefje now and print the ids of the raw files it stored.
+    RunBoefje(run_boefje::RunBoefjeArgs),
+    /// Print a stored raw file (`--json` pretty-prints, `--meta` shows its metadata).
+    ShowRaw(show_raw::ShowRawArgs),
+    /// Run a normalizer on a stored raw file, save and print the objects.
+    RunNormalizer(run_normalizer::RunNormalizerArgs),
 }
 
 /// Run the parsed command; the error is printed by `main` as one line.
@@ -31,5 +47,27 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Normalize(args) => normalize::run(&args, &mut std::io::stdout().lock()),
         Command::Query(args) => query::run(&args, &mut std::io::stdout().lock()),
+        Command::Scan(args) => scan::run(&args, &mut std::io::stdout().lock()),
+        Command::RunBoefje(args) => run_boefje::run(&args, &mut std::io::stdout().lock()),
+        Command::ShowRaw(args) => show_raw::run(&args, &mut std::io::stdout().lock()),
+        Command::RunNormalizer(args) => run_normalizer::run(&args, &mut std::io::stdout().lock()),
     }
+}
+
+/// Turn a command's result into an exit code, printing the error as `program: message`.
+/// Logs (warnings and up by default, `RUST_LOG` to change) go to standard error.
+pub fn exit_code(result: anyhow::Result<()>, program: &str) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{program}: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Send `tracing` logs to standard error, at the level `RUST_LOG` gives (default `warn`).
+pub fn init_logging() {
+    let level = std::env::var("RUST_LOG").ok().and_then(|l| l.parse::<tracing::Level>().ok()).unwrap_or(tracing::Level::WARN);
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).try_init();
 }

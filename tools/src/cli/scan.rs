@@ -1,0 +1,67 @@
+//! `kat scan [--org ORG] TARGET...`: declare the targets with clearance 2,
+//! run the pipeline until no task is left (with a progress bar on a
+//! terminal), print the object tree and the count per type, and exit
+//! non-zero naming every failed task.
+
+use std::io::Write;
+
+use anyhow::bail;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::data_dir::{block_on, host_env, DataDirArg};
+use crate::embedded::Embedded;
+use crate::pipeline::{Pipeline, TARGET_CLEARANCE};
+use crate::targets::parse_target;
+use crate::tree;
+
+/// Arguments of `kat scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Hostnames, IP addresses or references (`Hostname|internet|example.nl`) to scan.
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// The organisation the scan runs for.
+    #[arg(long, env = "KAT_ORGANISATION", default_value = "_dev")]
+    pub org: String,
+    /// How many boefjes run at once.
+    #[arg(long, env = "KAT_WORKERS", default_value_t = 8)]
+    pub workers: usize,
+    /// Data directory.
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+/// Run the scan and print the tree to `out`.
+pub fn run(args: &ScanArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let mut declared = Vec::new();
+    for target in &args.targets {
+        declared.push(parse_target(target).map_err(|e| anyhow::anyhow!("target {target:?}: {e}"))?);
+    }
+    block_on(async {
+        let stores = Embedded::open(&args.data.data_dir).await?;
+        let graph = stores.graph()?;
+        let pipeline = Pipeline::new(&stores, &graph, host_env(), args.workers);
+        for objects in &declared {
+            pipeline.declare(&args.org, objects, TARGET_CLEARANCE).await?;
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos} tasks done, {len} left  {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        let summary = pipeline
+            .run_until_idle(&mut |p| {
+                bar.set_position(p.done as u64);
+                bar.set_length(u64::try_from(p.open).unwrap_or(0));
+                bar.set_message(p.label);
+            })
+            .await?;
+        bar.finish_and_clear();
+        let roots: Vec<_> = declared.iter().filter_map(|o| o.last().map(|o| o.reference().clone())).collect();
+        tree::print(&graph, &roots, out)?;
+        writeln!(out, "\n{} boefje tasks and {} normalizer tasks ran; {} failed.", summary.boefje_tasks, summary.normalizer_tasks, summary.failed.len())?;
+        if !summary.failed.is_empty() {
+            let names: Vec<String> = summary.failed.iter().map(|f| format!("  task {} ({}): {}", f.task_id, f.label, f.error)).collect();
+            bail!("{} task(s) failed:\n{}", summary.failed.len(), names.join("\n"));
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,50 @@
+//! Printing the object tree: each target, under it the objects observed on
+//! it (by normalizer), under those the objects observed on them, and so on;
+//! an object already printed is shown once more as `(see above)`. After the
+//! tree, the number of objects per type in the whole graph.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+
+use kat_core::Reference;
+use kat_graph::Graph;
+
+/// Print the tree under `roots`, then the counts per type.
+pub fn print(graph: &Graph, roots: &[Reference], out: &mut impl Write) -> anyhow::Result<()> {
+    let mut children: BTreeMap<Reference, BTreeSet<Reference>> = BTreeMap::new();
+    for link in graph.observations()? {
+        if link.source != link.result {
+            children.entry(link.source).or_default().insert(link.result);
+        }
+    }
+    let objects = graph.objects(None)?;
+    let levels: BTreeMap<&Reference, u8> = objects.iter().map(|o| (o.ooi.reference(), o.scan_level.get())).collect();
+    let mut seen = BTreeSet::new();
+    writeln!(out, "Object tree:")?;
+    for root in roots {
+        walk(root, 0, &children, &levels, &mut seen, out)?;
+    }
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for o in &objects {
+        *counts.entry(o.ooi.object_type()).or_default() += 1;
+    }
+    writeln!(out, "\nObjects per type ({} in all):", objects.len())?;
+    for (object_type, count) in counts {
+        writeln!(out, "  {object_type:<20} {count}")?;
+    }
+    Ok(())
+}
+
+fn walk(node: &Reference, depth: usize, children: &BTreeMap<Reference, BTreeSet<Reference>>, levels: &BTreeMap<&Reference, u8>, seen: &mut BTreeSet<Reference>, out: &mut impl Write) -> anyhow::Result<()> {
+    let indent = "  ".repeat(depth + 1);
+    let level = levels.get(node).map_or_else(|| "gone".to_string(), |l| format!("L{l}"));
+    if !seen.insert(node.clone()) {
+        writeln!(out, "{indent}{node} [{level}] (see above)")?;
+        return Ok(());
+    }
+    writeln!(out, "{indent}{node} [{level}]")?;
+    for child in children.get(node).into_iter().flatten() {
+        walk(child, depth + 1, children, levels, seen, out)?;
+    }
+    Ok(())
+}
