@@ -1,0 +1,60 @@
+//! A real DNS server for tests: a UDP responder on 127.0.0.1, built on
+//! hickory-proto, that serves the zone `example.test` and answers NXDOMAIN
+//! for every other name. It runs on the caller's tokio runtime.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+use hickory_resolver::proto::op::{Message, OpCode, ResponseCode};
+use hickory_resolver::proto::rr::rdata::{A, AAAA, MX, NS, SOA, TXT};
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+use tokio::net::UdpSocket;
+
+fn name(text: &str) -> Name {
+    Name::from_str(text).unwrap_or_else(|_| Name::root())
+}
+
+/// The test zone: `example.test` with A, AAAA, MX, NS, TXT and SOA records.
+pub fn zone(rtype: RecordType) -> Vec<Record> {
+    let owner = name("example.test.");
+    let data: Vec<RData> = match rtype {
+        RecordType::A => vec![RData::A(A(Ipv4Addr::new(192, 0, 2, 1))), RData::A(A(Ipv4Addr::new(192, 0, 2, 2)))],
+        RecordType::AAAA => vec![RData::AAAA(AAAA(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)))],
+        RecordType::MX => vec![RData::MX(MX::new(10, name("mail.example.test.")))],
+        RecordType::NS => vec![RData::NS(NS(name("ns1.example.test.")))],
+        RecordType::TXT => vec![RData::TXT(TXT::new(vec!["v=spf1 -all".into()]))],
+        RecordType::SOA => vec![RData::SOA(SOA::new(name("ns1.example.test."), name("hostmaster.example.test."), 2024010101, 3600, 600, 86400, 300))],
+        _ => vec![],
+    };
+    data.into_iter().map(|d| Record::from_rdata(owner.clone(), 300, d)).collect()
+}
+
+/// Serve the test zone on a free UDP port; answers NXDOMAIN for other names.
+pub async fn start_dns_server() -> u16 {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("binding a UDP port on 127.0.0.1");
+    let port = socket.local_addr().map(|a| a.port()).unwrap_or_default();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let Ok((n, peer)) = socket.recv_from(&mut buf).await else { return };
+            let Ok(request) = Message::from_vec(&buf[..n]) else { continue };
+            let mut response = Message::response(request.metadata.id, OpCode::Query);
+            response.metadata.recursion_desired = request.metadata.recursion_desired;
+            response.metadata.recursion_available = true;
+            if let Some(query) = request.queries.first() {
+                response.add_query(query.clone());
+                if query.name().to_ascii().eq_ignore_ascii_case("example.test.") {
+                    for record in zone(query.query_type()) {
+                        response.add_answer(record);
+                    }
+                } else {
+                    response.metadata.response_code = ResponseCode::NXDomain;
+                }
+            }
+            if let Ok(bytes) = response.to_vec() {
+                let _ = socket.send_to(&bytes, peer).await;
+            }
+        }
+    });
+    port
+}

@@ -1,0 +1,10 @@
+//! `kat-tests`: the harness of the end-to-end tests (the scenarios are in
+//! `tests/`). It holds the real test services that no package provides: a
+//! small DNS server on 127.0.0.1.
+//!
+//! # Layout
+//! - [`dns_server`]: a UDP DNS server (on hickory-proto) serving a test zone.
+
+#![forbid(unsafe_code)]
+
+pub mod dns_server;
