@@ -1,0 +1,170 @@
+//! `kat scan`, `run_boefje`, `show_raw` and `run_normalizer` as a user runs
+//! them, against real TCP listeners on 127.0.0.1 and a fresh data directory.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(program: &str, data: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let out = Command::new(program).args(args).env("KAT_DATA_DIR", data).envs(env.iter().copied()).output().expect("binary runs");
+    Run { ok: out.status.success(), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+}
+
+fn kat(data: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+    run(env!("CARGO_BIN_EXE_kat"), data, env, args)
+}
+
+fn listeners(n: usize) -> Vec<TcpListener> {
+    (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port")).collect()
+}
+
+fn port(l: &TcpListener) -> u16 {
+    l.local_addr().expect("addr").port()
+}
+
+/// A port with nothing listening: bind, note the port, close.
+fn closed_port() -> u16 {
+    port(&listeners(1)[0])
+}
+
+fn open_ports_in_graph(data: &Path) -> Vec<u16> {
+    let out = kat(data, &[], &["query", "MATCH (n:IPPort) RETURN n.primary_key AS pk ORDER BY pk"]);
+    assert!(out.ok, "{}", out.stderr);
+    let mut ports: Vec<u16> = out.stdout.lines().skip(1).filter_map(|l| l.trim_matches(|c| c == '[' || c == ']' || c == '"').rsplit('|').next()?.parse().ok()).collect();
+    ports.sort_unstable();
+    ports
+}
+
+fn object_count(data: &Path) -> String {
+    let out = kat(data, &[], &["query", "MATCH (n) WHERE n.object_type IS NOT NULL RETURN count(n) AS n"]);
+    assert!(out.ok, "{}", out.stderr);
+    out.stdout
+}
+
+#[test]
+fn scan_finds_exactly_the_open_ports_rescans_without_duplicates_and_drops_stale_ports() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut open = listeners(3);
+    let mut expected: Vec<u16> = open.iter().map(port).collect();
+    expected.sort_unstable();
+    let ports = format!("{},{}", expected.iter().map(u16::to_string).collect::<Vec<_>>().join(","), closed_port());
+    let secret = "s3cr3t-token-never-stored-4711";
+    let env = [("BOEFJE_PORTS", ports.as_str()), ("BOEFJE_TIMEOUT_MS", "500"), ("SECRET_TOKEN", secret)];
+
+    let first = kat(dir.path(), &env, &["scan", "127.0.0.1"]);
+    assert!(first.ok, "{}\n{}", first.stdout, first.stderr);
+    assert!(first.stdout.contains("IPAddressV4|internet|127.0.0.1 [L2]"), "{}", first.stdout);
+    assert!(first.stdout.contains("Objects per type") && first.stdout.contains("IPPort               3"), "{}", first.stdout);
+    assert_eq!(open_ports_in_graph(dir.path()), expected);
+    let count = object_count(dir.path());
+
+    let second = kat(dir.path(), &env, &["scan", "127.0.0.1"]);
+    assert!(second.ok, "{}", second.stderr);
+    assert!(second.stdout.contains("1 boefje tasks"), "the target is scanned again: {}", second.stdout);
+    assert_eq!(object_count(dir.path()), count, "a second run adds no duplicates");
+
+    // Close one port: the newest scan no longer sees it, so its IPPort goes.
+    let gone = port(&open.remove(0));
+    let third = kat(dir.path(), &env, &["scan", "127.0.0.1"]);
+    assert!(third.ok, "{}", third.stderr);
+    assert_eq!(open_ports_in_graph(dir.path()), expected.iter().copied().filter(|p| *p != gone).collect::<Vec<_>>());
+
+    // A host variable without the BOEFJE_ prefix never reaches a boefje or any stored file.
+    for entry in walk(dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains(secret), "{} holds the secret", entry.display());
+    }
+    for out in [&first, &second, &third] {
+        assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
+}
+
+#[test]
+fn a_failed_boefje_fails_the_scan_naming_the_task_and_keeps_the_error_as_raw() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = kat(dir.path(), &[("BOEFJE_PORTS", "80-nope")], &["scan", "127.0.0.1"]);
+    assert!(!out.ok, "{}", out.stdout);
+    assert!(out.stderr.contains("1 task(s) failed") && out.stderr.contains("port-scan on IPAddressV4|internet|127.0.0.1"), "{}", out.stderr);
+    assert!(out.stderr.contains("PORTS"), "the error names the setting: {}", out.stderr);
+    assert!(!out.stderr.contains("panicked"));
+
+    // run_boefje shows the same failure and the id of the error raw file, which show_raw prints.
+    let run = run(env!("CARGO_BIN_EXE_run_boefje"), dir.path(), &[("BOEFJE_PORTS", "80-nope")], &["_dev", "port-scan", "IPAddressV4|internet|127.0.0.1"]);
+    assert!(!run.ok && run.stderr.contains("failed"), "{}", run.stderr);
+    let raw_id = run.stdout.trim();
+    let meta = kat(dir.path(), &[], &["show-raw", "--meta", raw_id]);
+    assert!(meta.ok, "{}", meta.stderr);
+    let meta: serde_json::Value = serde_json::from_str(&meta.stdout).expect("meta is JSON");
+    assert!(meta["mime_types"].as_array().is_some_and(|m| m.iter().any(|t| t["value"] == "error/boefje")), "{meta}");
+}
+
+#[test]
+fn run_boefje_show_raw_and_run_normalizer_work_on_stored_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let open = listeners(1);
+    let p = port(&open[0]).to_string();
+    let env = [("BOEFJE_PORTS", p.as_str())];
+    let ran = run(env!("CARGO_BIN_EXE_run_boefje"), dir.path(), &env, &["_dev", "port-scan", "IPAddressV4|internet|127.0.0.1"]);
+    assert!(ran.ok, "{}", ran.stderr);
+    let raw_id = ran.stdout.trim().to_string();
+    assert_eq!(raw_id.lines().count(), 1, "one raw file: {raw_id}");
+
+    let shown = run(env!("CARGO_BIN_EXE_show_raw"), dir.path(), &[], &[&raw_id]);
+    assert!(shown.ok && shown.stdout.contains(&format!("portid=\"{p}\"")), "{}{}", shown.stdout, shown.stderr);
+    let meta = run(env!("CARGO_BIN_EXE_show_raw"), dir.path(), &[], &["--meta", &raw_id]);
+    let meta: serde_json::Value = serde_json::from_str(&meta.stdout).expect("meta is JSON");
+    assert_eq!(meta["boefje_meta"]["boefje"]["id"], "port-scan");
+    assert_eq!(meta["boefje_meta"]["environment"]["PORTS"], p.as_str());
+    assert!(meta["secure_hash"].as_str().is_some_and(|h| h.starts_with("sha512:")));
+    let not_json = run(env!("CARGO_BIN_EXE_show_raw"), dir.path(), &[], &["--json", &raw_id]);
+    assert!(!not_json.ok && not_json.stderr.contains("is not JSON (its mime types: boefje/nmap"), "{}", not_json.stderr);
+
+    let normalized = run(env!("CARGO_BIN_EXE_run_normalizer"), dir.path(), &[], &["kat_nmap_normalize", &raw_id]);
+    assert!(normalized.ok, "{}", normalized.stderr);
+    assert!(normalized.stdout.lines().any(|l| l.contains(&format!("\"IPPort|internet|127.0.0.1|tcp|{p}\""))), "{}", normalized.stdout);
+    assert_eq!(open_ports_in_graph(dir.path()), vec![port(&open[0])]);
+
+    for (program, args, needle) in [
+        (env!("CARGO_BIN_EXE_run_boefje"), vec!["_dev", "nope", "Hostname|internet|a.test"], "unknown boefje \"nope\"; known: dns-records, port-scan"),
+        (env!("CARGO_BIN_EXE_run_boefje"), vec!["_dev", "port-scan", "Hostname|internet"], "malformed reference"),
+        (env!("CARGO_BIN_EXE_show_raw"), vec!["not-a-uuid"], "is not a raw file id"),
+        (env!("CARGO_BIN_EXE_show_raw"), vec!["7134430c-8509-4944-b0be-27cb9bfb4bc2"], "no raw file 7134430c"),
+        (env!("CARGO_BIN_EXE_run_normalizer"), vec!["kat_dns_normalize", raw_id.as_str()], "cannot read raw file"),
+        (env!("CARGO_BIN_EXE_run_normalizer"), vec!["nope", raw_id.as_str()], "unknown normalizer \"nope\""),
+        (env!("CARGO_BIN_EXE_kat"), vec!["scan", "not a host!"], "is not a hostname"),
+    ] {
+        let out = run(program, dir.path(), &[], &args);
+        assert!(!out.ok && out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn a_tampered_raw_file_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let open = listeners(1);
+    let p = port(&open[0]).to_string();
+    let ran = run(env!("CARGO_BIN_EXE_run_boefje"), dir.path(), &[("BOEFJE_PORTS", p.as_str())], &["_dev", "port-scan", "IPAddressV4|internet|127.0.0.1"]);
+    let raw_id = ran.stdout.trim().to_string();
+    let file = dir.path().join("raw/_dev").join(&raw_id);
+    let mut bytes = std::fs::read(&file).expect("raw file on disk");
+    bytes[10] ^= 1;
+    std::fs::write(&file, bytes).expect("tamper");
+    let shown = run(env!("CARGO_BIN_EXE_show_raw"), dir.path(), &[], &[&raw_id]);
+    assert!(!shown.ok && shown.stderr.contains("does not match its stored hash"), "{}", shown.stderr);
+}
