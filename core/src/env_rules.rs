@@ -98,10 +98,14 @@ pub fn build_job_env(
             return Err(CoreError::InvalidSetting { key: key.to_string(), reason: "required by the boefje's schema.json but not set".into() });
         }
     }
-    let mut env = BTreeMap::new();
+    let mut typed = serde_json::Map::new();
     for (key, value) in merged {
         check_setting_name(&key)?;
-        let value = convert_value(schema, &key, &value)?;
+        typed.insert(key.clone(), convert_value(schema, &key, &value)?);
+    }
+    crate::schema_check::validate_settings(schema, &typed)?;
+    let mut env = BTreeMap::new();
+    for (key, value) in typed {
         let text = match value {
             Value::String(s) => s,
             Value::Null => continue,
@@ -118,7 +122,7 @@ mod tests {
     use super::*;
 
     fn schema() -> SettingsSchema {
-        SettingsSchema::parse("schema.json", r#"{"properties":{"PORTS":{"type":"string"},"TIMEOUT_MS":{"type":"integer"},"TOKEN":{"type":"string","writeOnly":true}}}"#).expect("schema")
+        SettingsSchema::parse("schema.json", r#"{"properties":{"PORTS":{"type":"string","maxLength":32},"TIMEOUT_MS":{"type":"integer"},"TOKEN":{"type":"string","writeOnly":true}}}"#).expect("schema")
     }
 
     #[test]
@@ -149,6 +153,10 @@ mod tests {
         let err = build_job_env(Some(&schema()), &host, &BTreeMap::new()).expect_err("not an integer");
         assert!(err.to_string().contains("TIMEOUT_MS") && err.to_string().contains("integer"), "{err}");
         assert!(!err.to_string().contains("soon"), "values never appear in errors: {err}");
+        let host = BTreeMap::from([("BOEFJE_PORTS".to_string(), "x".repeat(40))]);
+        let err = build_job_env(Some(&schema()), &host, &BTreeMap::new()).expect_err("too long for the schema");
+        assert!(err.to_string().contains("PORTS") && err.to_string().contains("maxLength"), "{err}");
+        assert!(!err.to_string().contains("xxxx"), "values never appear in errors: {err}");
         let settings = BTreeMap::from([("EVIL".to_string(), Value::from("x"))]);
         assert!(build_job_env(Some(&schema()), &BTreeMap::new(), &settings).is_err());
     }

@@ -15,6 +15,7 @@
 //! - [`plugin`]: `boefje.json` / `normalizer.json` manifests and `schema.json`.
 //! - [`env_rules`]: which setting names a job may carry, and the `BOEFJE_` prefix rule.
 //! - [`secret`]: `Secret<T>`, a value that never prints.
+//! - [`schema_check`]: validation of settings against a plugin's `schema.json` (JSON Schema 2020-12).
 //! - [`builtin`]: the `Boefje` and `Normalizer` traits that in-process plugins implement.
 //! - [`events`]: `RawFileReceived`, the event Bytes emits.
 //! - [`services`]: one trait per service (Bytes, KATalogus, scheduler, object graph).
@@ -30,6 +31,7 @@ pub mod ooi;
 pub mod plugin;
 pub mod reference;
 pub mod scan_level;
+pub mod schema_check;
 pub mod secret;
 pub mod services;
 pub mod task;

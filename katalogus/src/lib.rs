@@ -9,7 +9,8 @@
 //!
 //! Settings are checked on write: every name must pass the job-environment
 //! rules (`kat_core::env_rules`), must be a property of the plugin's
-//! `schema.json`, and its value is converted to the schema's type.
+//! `schema.json`, its value is converted to the schema's type, and the whole
+//! set must validate against the schema (JSON Schema 2020-12).
 //!
 //! # Layout
 //! - [`repository`]: the plugins that exist.
@@ -93,6 +94,9 @@ impl LocalKatalogus {
                 return Err(ServiceError::invalid(format!("setting {key}: a value must be a string, number or boolean")));
             }
             checked.insert(key.clone(), convert_value(schema, key, value)?);
+        }
+        if let Some(schema) = schema {
+            kat_core::schema_check::validate_settings(schema, &checked)?;
         }
         sqlx::query("INSERT INTO settings (organisation, plugin_id, body) VALUES (?1, ?2, ?3) ON CONFLICT (organisation, plugin_id) DO UPDATE SET body = excluded.body")
             .bind(organisation)

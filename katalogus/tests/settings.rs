@@ -11,7 +11,7 @@ fn repository() -> PluginRepository {
     let manifest = BoefjeManifest::parse("scan/boefje.json", r#"{"id": "scan", "consumes": ["IPAddressV4"], "scan_level": 2}"#).expect("manifest");
     let schema = SettingsSchema::parse(
         "scan/schema.json",
-        r#"{"type": "object", "properties": {"PORTS": {"type": "string"}, "TIMEOUT_MS": {"type": "integer"}, "API_KEY": {"type": "string", "format": "password"}}}"#,
+        r#"{"type": "object", "properties": {"PORTS": {"type": "string"}, "TIMEOUT_MS": {"type": "integer", "maximum": 60000}, "API_KEY": {"type": "string", "format": "password"}}}"#,
     )
     .expect("schema");
     let normalizer = NormalizerManifest::parse("n/normalizer.json", r#"{"id": "n", "consumes": ["boefje/scan"]}"#).expect("manifest");
@@ -43,6 +43,7 @@ async fn settings_are_checked_converted_and_kept_per_organisation() {
         ("OTHER", json!("x"), "not a property"),
         ("TIMEOUT_MS", json!("soon"), "must be an integer"),
         ("PORTS", json!(["22"]), "string, number or boolean"),
+        ("TIMEOUT_MS", json!(600000), "maximum"),
     ] {
         let err = k.put_settings("a", "scan", &map(json!({ key: value }))).await.expect_err(key);
         assert_eq!(err.kind, ErrorKind::Invalid, "{key}");

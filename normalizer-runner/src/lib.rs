@@ -1,7 +1,8 @@
 //! `kat-normalizer-runner`: runs one normalizer task. It fetches the raw
 //! file from Bytes (whose hash is checked on read), runs the normalizer, and
 //! saves the objects in the graph as an observation of the boefje's input
-//! object: method = the normalizer id, source = the input object, so a newer
+//! object: method = `boefje id/normalizer id`, source = the input object
+//! (OpenKAT's origin is boefje, normalizer and input), so a newer
 //! run replaces the older one and objects it no longer sees are removed.
 //! It then records a normalizer meta in Bytes.
 //!
@@ -64,7 +65,8 @@ impl NormalizerRunner {
         let objects = normalizer
             .normalize(&input, &content)
             .map_err(|e| ServiceError::invalid(format!("normalizer {} cannot read raw file {}: {e}", task.normalizer.id, raw_meta.id)))?;
-        let report = graph.save_observation(&task.normalizer.id, &input, &objects)?;
+        let method = format!("{}/{}", raw_meta.boefje_meta.boefje.id, task.normalizer.id);
+        let report = graph.save_observation(&method, &input, &objects)?;
         let meta = NormalizerMeta { id: task.id, started_at: Some(started_at), ended_at: Some(OffsetDateTime::now_utc()), raw_data: raw_meta, normalizer: PluginRef { id: task.normalizer.id.clone(), version: None } };
         self.bytes.save_normalizer_meta(&meta).await?;
         tracing::debug!(normalizer = %task.normalizer.id, objects = objects.len(), new = report.new_or_raised.len(), deleted = report.deleted.len(), "normalized");
