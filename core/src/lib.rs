@@ -16,6 +16,7 @@
 //! - [`env_rules`]: which setting names a job may carry, and the `BOEFJE_` prefix rule.
 //! - [`secret`]: `Secret<T>`, a value that never prints.
 //! - [`schema_check`]: validation of settings against a plugin's `schema.json` (JSON Schema 2020-12).
+//! - [`crypto`]: settings encryption at rest, byte-compatible with PyNaCl's `Box` (OpenKAT's format).
 //! - [`builtin`]: the `Boefje` and `Normalizer` traits that in-process plugins implement.
 //! - [`events`]: `RawFileReceived`, the event Bytes emits.
 //! - [`services`]: one trait per service (Bytes, KATalogus, scheduler, object graph).
@@ -23,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod builtin;
+pub mod crypto;
 pub mod env_rules;
 pub mod events;
 pub mod error;

@@ -54,3 +54,17 @@ fn query_runs_on_the_data_directory_and_refuses_writes() {
     let (ok, _, stderr) = kat(&["query", "--data-dir", data, "CREATE (n:Hostname {primary_key: 'x'})"]);
     assert!(!ok && stderr.contains("graph query failed"), "{stderr}");
 }
+
+#[test]
+fn keygen_prints_a_usable_pair_in_openkats_variables() {
+    let (ok, stdout, stderr) = kat(&["keygen"]);
+    assert!(ok, "{stderr}");
+    let vars: std::collections::HashMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
+    assert_eq!(vars.get("BOEFJES_ENCRYPTION_MIDDLEWARE"), Some(&"NACL_SEALBOX"));
+    let lookup = |name: &str| vars.get(name).map(|v| v.to_string());
+    let middleware = kat_core::crypto::Middleware::from_env(lookup).expect("the printed pair configures encryption");
+    let blob = middleware.encrypt("x").expect("encrypts");
+    assert_eq!(middleware.decrypt(&blob).expect("decrypts"), "x");
+    let (_, again, _) = kat(&["keygen"]);
+    assert_ne!(stdout, again, "every pair is new");
+}

@@ -1,6 +1,7 @@
 //! The `kat` argument definitions and the dispatch to each subcommand.
 
 pub mod data_dir;
+pub mod keygen;
 pub mod normalize;
 pub mod query;
 pub mod run_boefje;
@@ -40,6 +41,9 @@ pub enum Command {
     ShowRaw(show_raw::ShowRawArgs),
     /// Run a normalizer on a stored raw file, save and print the objects.
     RunNormalizer(run_normalizer::RunNormalizerArgs),
+    /// Print a new key pair for settings encryption (base64, PyNaCl/OpenKAT
+    /// format) as the three environment lines that switch it on.
+    Keygen,
 }
 
 /// Run the parsed command; the error is printed by `main` as one line.
@@ -51,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::RunBoefje(args) => run_boefje::run(&args, &mut std::io::stdout().lock()),
         Command::ShowRaw(args) => show_raw::run(&args, &mut std::io::stdout().lock()),
         Command::RunNormalizer(args) => run_normalizer::run(&args, &mut std::io::stdout().lock()),
+        Command::Keygen => keygen::run(&mut std::io::stdout().lock()),
     }
 }
 
