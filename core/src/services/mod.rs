@@ -25,12 +25,14 @@ pub struct ServiceError {
     pub kind: ErrorKind,
     /// What went wrong, for people.
     pub message: String,
+    /// The input field or setting key at fault, when there is one.
+    pub field: Option<String>,
 }
 
 impl ServiceError {
     /// An error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ServiceError { kind, message: message.into() }
+        ServiceError { kind, message: message.into(), field: None }
     }
 
     /// The thing asked for does not exist.
@@ -54,9 +56,22 @@ impl ServiceError {
     }
 }
 
+impl ServiceError {
+    /// The same error, naming the field at fault.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+}
+
 impl From<crate::CoreError> for ServiceError {
     fn from(e: crate::CoreError) -> Self {
-        ServiceError::invalid(e.to_string())
+        let field = match &e {
+            crate::CoreError::InvalidSetting { key, .. } => Some(key.clone()),
+            crate::CoreError::InvalidField { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        ServiceError { kind: crate::ErrorKind::Invalid, message: e.to_string(), field }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod query;
 pub mod run_boefje;
 pub mod run_normalizer;
 pub mod scan;
+pub mod serve;
 pub mod show_raw;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +45,8 @@ pub enum Command {
     /// Print a new key pair for settings encryption (base64, PyNaCl/OpenKAT
     /// format) as the three environment lines that switch it on.
     Keygen,
+    /// Run a service's REST API (today: `--katalogus`).
+    Serve(serve::ServeArgs),
 }
 
 /// Run the parsed command; the error is printed by `main` as one line.
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ShowRaw(args) => show_raw::run(&args, &mut std::io::stdout().lock()),
         Command::RunNormalizer(args) => run_normalizer::run(&args, &mut std::io::stdout().lock()),
         Command::Keygen => keygen::run(&mut std::io::stdout().lock()),
+        Command::Serve(args) => serve::run(&args),
     }
 }
 

@@ -1,0 +1,39 @@
+//! `/v1/organisations/{org}/{plugin_id}/settings` (`GET`, `PUT` with the
+//! whole set, `DELETE`) and `/v1/organisations/{org}/settings/clone/{to_org}`.
+//! The settings `GET` is the only response that carries setting values.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use kat_core::services::katalogus::Katalogus;
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+use super::AppState;
+
+/// `GET /v1/organisations/{org}/{plugin_id}/settings`
+pub async fn get(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<Json<Map<String, Value>>, ApiError> {
+    state.katalogus.organisation(&org).await?;
+    state.katalogus.repository().require(&plugin_id)?;
+    Ok(Json(state.katalogus.settings(&org, &plugin_id).await?))
+}
+
+/// `PUT /v1/organisations/{org}/{plugin_id}/settings` with a JSON object of settings
+pub async fn put(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>, body: Result<Json<Map<String, Value>>, JsonRejection>) -> Result<StatusCode, ApiError> {
+    let Json(settings) = body?;
+    state.katalogus.put_settings(&org, &plugin_id, &settings).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /v1/organisations/{org}/{plugin_id}/settings`
+pub async fn delete(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+    state.katalogus.delete_settings(&org, &plugin_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/organisations/{org}/settings/clone/{to_org}`
+pub async fn clone(State(state): State<AppState>, Path((org, to_org)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+    state.katalogus.clone_settings(&org, &to_org).await?;
+    Ok(StatusCode::CREATED)
+}

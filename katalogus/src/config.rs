@@ -1,0 +1,54 @@
+//! The KATalogus service's configuration, from environment variables with
+//! OpenKAT's names where OpenKAT has one.
+
+use std::net::SocketAddr;
+
+use kat_core::crypto::{CryptoError, Middleware};
+
+/// `sqlite://...` or `postgres://...`; default a SQLite file in the working directory.
+pub const ENV_DB_URI: &str = "KATALOGUS_DB_URI";
+/// The bearer token every request but `/health` must carry; unset means no auth.
+pub const ENV_API_TOKEN: &str = "KATALOGUS_API_TOKEN";
+/// The address to listen on.
+pub const ENV_BIND: &str = "KATALOGUS_BIND";
+/// The default database.
+pub const DEFAULT_DB_URI: &str = "sqlite://katalogus.sqlite?mode=rwc";
+/// The default address.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8003";
+
+/// Everything the service needs to start.
+#[derive(Debug)]
+pub struct Config {
+    /// The database URL.
+    pub db_uri: String,
+    /// The API token, if auth is on.
+    pub api_token: Option<String>,
+    /// Where to listen.
+    pub bind: SocketAddr,
+    /// How settings are stored.
+    pub crypto: Middleware,
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// An address that does not parse.
+    #[error("{ENV_BIND}={0:?} is not an address such as 127.0.0.1:8003")]
+    Bind(String),
+    /// Bad encryption settings.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+impl Config {
+    /// Read the configuration through `lookup` (the process environment in the binary).
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let bind_text = lookup(ENV_BIND).unwrap_or_else(|| DEFAULT_BIND.to_string());
+        Ok(Config {
+            db_uri: lookup(ENV_DB_URI).filter(|v| !v.is_empty()).unwrap_or_else(|| DEFAULT_DB_URI.to_string()),
+            api_token: lookup(ENV_API_TOKEN).filter(|v| !v.is_empty()),
+            bind: bind_text.parse().map_err(|_| ConfigError::Bind(bind_text))?,
+            crypto: Middleware::from_env(&lookup)?,
+        })
+    }
+}

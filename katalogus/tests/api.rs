@@ -1,0 +1,233 @@
+//! The KATalogus REST API through real HTTP on 127.0.0.1, on SQLite and on
+//! the machine's PostgreSQL (a fresh database per test), with settings
+//! encrypted at rest. PostgreSQL must run: `bash scripts/services.sh`.
+
+use std::sync::Arc;
+
+use kat_core::crypto::{generate_key_pair, Middleware};
+use kat_core::plugin::{BoefjeManifest, NormalizerManifest, SettingsSchema};
+use kat_katalogus::api::{router, AppState};
+use kat_katalogus::{LocalKatalogus, PluginRepository};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn repository() -> PluginRepository {
+    let scan = BoefjeManifest::parse("port-scan/boefje.json", r#"{"id": "port-scan", "name": "Port scan", "description": "TCP connect scan", "consumes": ["IPAddressV4"], "produces": ["boefje/nmap"], "scan_level": 2}"#).expect("manifest");
+    let schema = SettingsSchema::parse(
+        "port-scan/schema.json",
+        r#"{"type": "object", "properties": {"PORTS": {"type": "string", "maxLength": 64}, "TIMEOUT_MS": {"type": "integer", "maximum": 60000}, "API_KEY": {"type": "string", "format": "password"}}}"#,
+    )
+    .expect("schema");
+    let dns = BoefjeManifest::parse("dns-records/boefje.json", r#"{"id": "dns-records", "consumes": ["Hostname"], "produces": ["boefje/dns-records"], "scan_level": 1}"#).expect("manifest");
+    let normalizer = NormalizerManifest::parse("n/normalizer.json", r#"{"id": "kat_nmap_normalize", "consumes": ["boefje/nmap"], "produces": ["IPPort"]}"#).expect("manifest");
+    PluginRepository::new(vec![(scan, Some(schema)), (dns, None)], vec![normalizer])
+}
+
+/// A fresh PostgreSQL database for one test.
+async fn postgres_url() -> String {
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(PG_ADMIN).await.unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {PG_ADMIN} ({e}); start it with `bash scripts/services.sh`"));
+    let name = format!("kat_katalogus_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create a test database");
+    format!("postgres://postgres@127.0.0.1:5432/{name}")
+}
+
+struct Server {
+    base: String,
+    client: reqwest::Client,
+    token: Option<String>,
+}
+
+impl Server {
+    async fn start(db_url: &str, crypto: Arc<Middleware>, token: Option<&str>) -> Server {
+        let katalogus = LocalKatalogus::connect(db_url, repository(), crypto).await.expect("katalogus connects");
+        let app = router(AppState::new(Arc::new(katalogus), token.map(String::from)));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Server { base, client: reqwest::Client::new(), token: token.map(String::from) }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+}
+
+fn ids(list: &Value) -> Vec<&str> {
+    list.as_array().map(|a| a.iter().filter_map(|p| p["id"].as_str()).collect()).unwrap_or_default()
+}
+
+/// Every endpoint, its success and its 404/409/422 cases.
+async fn every_endpoint(s: &Server) {
+    use reqwest::Method;
+    assert_eq!(s.get("/health").await.0, StatusCode::OK);
+    let (status, body) = s.call(Method::POST, "/v1/organisations", Some(json!({"id": "org-a", "name": "A"}))).await;
+    assert_eq!((status, body.clone()), (StatusCode::CREATED, json!({"id": "org-a", "name": "A"})));
+    assert_eq!(s.call(Method::PUT, "/v1/organisations", Some(json!({"id": "org-b", "name": "B"}))).await.0, StatusCode::CREATED);
+    let (status, body) = s.call(Method::POST, "/v1/organisations", Some(json!({"id": "org-a", "name": "again"}))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("already exists")), "{body}");
+    let (status, body) = s.call(Method::POST, "/v1/organisations", Some(json!({"id": "bad id!", "name": "x"}))).await;
+    assert_eq!((status, body["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("id")), "{body}");
+    let (status, body) = s.call(Method::POST, "/v1/organisations", Some(json!({"name": "no id"}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["detail"].is_string());
+    let (status, body) = s.get("/v1/organisations").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["org-a"], json!({"id": "org-a", "name": "A"}), "{body}");
+    assert_eq!(s.get("/v1/organisations/org-a").await, (StatusCode::OK, json!({"id": "org-a", "name": "A"})));
+    assert_eq!(s.get("/v1/organisations/nope").await.0, StatusCode::NOT_FOUND);
+
+    // Plugins and their filters.
+    let (status, all) = s.get("/v1/organisations/org-a/plugins").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(&all), ["port-scan", "dns-records", "kat_nmap_normalize"]);
+    let scan = &all[0];
+    assert_eq!((scan["type"].clone(), scan["scan_level"].clone(), scan["enabled"].clone()), (json!("boefje"), json!(2), json!(true)));
+    assert_eq!(scan["environment_keys"], json!(["API_KEY", "PORTS", "TIMEOUT_MS"]));
+    for (query, expected) in [
+        ("?type=normalizer", vec!["kat_nmap_normalize"]),
+        ("?q=TCP", vec!["port-scan"]),
+        ("?ids=dns-records&ids=kat_nmap_normalize", vec!["dns-records", "kat_nmap_normalize"]),
+        ("?ids=port-scan,dns-records", vec!["port-scan", "dns-records"]),
+        ("?consumes=Hostname", vec!["dns-records"]),
+        ("?consumes=boefje/nmap", vec!["kat_nmap_normalize"]),
+        ("?produces=IPPort", vec!["kat_nmap_normalize"]),
+        ("?scan_level=1", vec!["dns-records"]),
+        ("?offset=1&limit=1", vec!["dns-records"]),
+    ] {
+        let (status, list) = s.get(&format!("/v1/organisations/org-a/plugins{query}")).await;
+        assert_eq!((status, ids(&list)), (StatusCode::OK, expected), "{query}");
+    }
+    for bad in ["?limit=many", "?state=maybe", "?type=thing"] {
+        assert_eq!(s.get(&format!("/v1/organisations/org-a/plugins{bad}")).await.0, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    assert_eq!(s.get("/v1/organisations/nope/plugins").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.get("/v1/organisations/org-a/plugins/dns-records").await.1["id"], "dns-records");
+    assert_eq!(s.get("/v1/organisations/org-a/plugins/nope").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.get("/v1/organisations/org-a/plugins/port-scan/schema.json").await.1["properties"]["PORTS"]["type"], "string");
+    let (status, text) = s.get("/v1/organisations/org-a/plugins/port-scan/description.md").await;
+    assert!(status == StatusCode::OK && text.as_str().is_some_and(|t| t.starts_with("# Port scan")), "{text}");
+
+    // Enable / disable, per organisation.
+    assert_eq!(s.call(Method::PATCH, "/v1/organisations/org-a/plugins/dns-records", Some(json!({"enabled": false}))).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(ids(&s.get("/v1/organisations/org-a/plugins?state=false").await.1), ["dns-records"]);
+    assert_eq!(s.get("/v1/organisations/org-b/plugins/dns-records").await.1["enabled"], true, "org-b is not touched");
+    assert_eq!(s.call(Method::PATCH, "/v1/organisations/org-a/plugins/nope", Some(json!({"enabled": true}))).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.call(Method::PATCH, "/v1/organisations/org-a/plugins/dns-records", Some(json!({"enabled": "yes"}))).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Settings: validated, converted, isolated, deleted, cloned.
+    let path = "/v1/organisations/org-a/port-scan/settings";
+    assert_eq!(s.get(path).await, (StatusCode::OK, json!({})));
+    let put = s.call(Method::PUT, path, Some(json!({"PORTS": "22,80", "TIMEOUT_MS": "250", "API_KEY": "hunter2-secret"}))).await;
+    assert_eq!(put.0, StatusCode::NO_CONTENT, "{}", put.1);
+    assert_eq!(s.get(path).await.1, json!({"PORTS": "22,80", "TIMEOUT_MS": 250, "API_KEY": "hunter2-secret"}));
+    for (settings, field) in [
+        (json!({"LD_PRELOAD": "x"}), "LD_PRELOAD"),
+        (json!({"PATH": "x"}), "PATH"),
+        (json!({"LC_ALL": "x"}), "LC_ALL"),
+        (json!({"1ABC": "x"}), "1ABC"),
+        (json!({"A-B": "x"}), "A-B"),
+        (json!({"TIMEOUT_MS": 999999}), "TIMEOUT_MS"),
+        (json!({"PORTS": "x".repeat(65)}), "PORTS"),
+    ] {
+        let (status, body) = s.call(Method::PUT, path, Some(settings.clone())).await;
+        assert_eq!((status, body["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(field)), "{settings}: {body}");
+        assert!(!body.to_string().contains("xxxx") && !body.to_string().contains("999999"), "values stay out of errors: {body}");
+    }
+    assert_eq!(s.call(Method::PUT, path, Some(json!(["not", "an", "object"]))).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(s.call(Method::PUT, "/v1/organisations/nope/port-scan/settings", Some(json!({}))).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.call(Method::PUT, "/v1/organisations/org-a/nope/settings", Some(json!({}))).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.get("/v1/organisations/org-b/port-scan/settings").await.1, json!({}), "organisations are isolated");
+    assert_eq!(s.get("/v1/organisations/org-a/nope/settings").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.call(Method::POST, "/v1/organisations/org-a/settings/clone/org-b", None).await.0, StatusCode::CREATED);
+    assert_eq!(s.get("/v1/organisations/org-b/port-scan/settings").await.1["PORTS"], "22,80");
+    assert_eq!(s.get("/v1/organisations/org-b/plugins/dns-records").await.1["enabled"], false, "enablement is cloned too");
+    assert_eq!(s.call(Method::POST, "/v1/organisations/org-a/settings/clone/nope", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.call(Method::DELETE, path, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.get(path).await.1, json!({}));
+    assert_eq!(s.get("/v1/organisations/org-b/port-scan/settings").await.1["PORTS"], "22,80", "deleting org-a's settings leaves org-b's");
+
+    assert_eq!(s.call(Method::DELETE, "/v1/organisations/org-b", None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.call(Method::DELETE, "/v1/organisations/org-b", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.get("/v1/no/such/endpoint").await.0, StatusCode::NOT_FOUND);
+    let (status, metrics) = s.get("/metrics").await;
+    assert!(status == StatusCode::OK && metrics.as_str().is_some_and(|m| m.contains("katalogus_requests_total")), "{metrics}");
+}
+
+fn nacl() -> Arc<Middleware> {
+    let (private, public) = generate_key_pair();
+    Arc::new(Middleware::nacl_box(&private, &public).expect("keys"))
+}
+
+#[tokio::test]
+async fn every_endpoint_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.sqlite").display());
+    every_endpoint(&Server::start(&url, nacl(), None).await).await;
+}
+
+#[tokio::test]
+async fn every_endpoint_on_postgres() {
+    let url = postgres_url().await;
+    every_endpoint(&Server::start(&url, nacl(), None).await).await;
+}
+
+#[tokio::test]
+async fn settings_are_encrypted_at_rest_and_a_wrong_key_never_yields_ciphertext() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("k.sqlite");
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let (private, public) = generate_key_pair();
+    let right = Arc::new(Middleware::nacl_box(&private, &public).expect("keys"));
+    let s = Server::start(&url, right.clone(), None).await;
+    s.call(reqwest::Method::POST, "/v1/organisations", Some(json!({"id": "o", "name": "O"}))).await;
+    s.call(reqwest::Method::PUT, "/v1/organisations/o/port-scan/settings", Some(json!({"API_KEY": "plain-secret-value"}))).await;
+    let on_disk = std::fs::read(&file).expect("db file");
+    let wal = std::fs::read(dir.path().join("k.sqlite-wal")).unwrap_or_default();
+    for bytes in [on_disk, wal] {
+        assert!(!String::from_utf8_lossy(&bytes).contains("plain-secret-value"), "the secret is stored in clear");
+    }
+
+    let (other_private, other_public) = generate_key_pair();
+    let wrong = Server::start(&url, Arc::new(Middleware::nacl_box(&other_private, &other_public).expect("keys")), None).await;
+    let (status, body) = wrong.get("/v1/organisations/o/port-scan/settings").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("cannot decrypt")), "{body}");
+    assert!(body.get("API_KEY").is_none() && !body.to_string().contains("plain-secret-value"));
+    let plain = Server::start(&url, Arc::new(Middleware::Identity), None).await;
+    let (status, body) = plain.get("/v1/organisations/o/port-scan/settings").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "ciphertext is never served as settings: {body}");
+    assert_eq!(Server::start(&url, right, None).await.get("/v1/organisations/o/port-scan/settings").await.1["API_KEY"], "plain-secret-value");
+}
+
+#[tokio::test]
+async fn a_token_guards_every_endpoint_but_health() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.sqlite").display());
+    let s = Server::start(&url, Arc::new(Middleware::Identity), Some("t0ken")).await;
+    let anonymous = Server { base: s.base.clone(), client: reqwest::Client::new(), token: None };
+    let wrong = Server { base: s.base.clone(), client: reqwest::Client::new(), token: Some("t0kem".into()) };
+    assert_eq!(anonymous.get("/health").await.0, StatusCode::OK);
+    for path in ["/v1/organisations", "/v1/organisations/x/plugins", "/metrics", "/v1/nothing"] {
+        assert_eq!(anonymous.get(path).await.0, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(wrong.get(path).await.0, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    assert_eq!(s.get("/v1/organisations").await.0, StatusCode::OK);
+}

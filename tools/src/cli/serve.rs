@@ -1,0 +1,42 @@
+//! `kat serve --katalogus` (and the `katalogus` binary): run the KATalogus
+//! REST API with the built-in plugins. Configuration comes from
+//! `KATALOGUS_DB_URI`, `KATALOGUS_API_TOKEN`, `KATALOGUS_BIND` and the
+//! encryption variables (`BOEFJES_ENCRYPTION_MIDDLEWARE`,
+//! `BOEFJES_KATALOGUS_PRIVATE_KEY`, `BOEFJES_KATALOGUS_PUBLIC_KEY`, or
+//! OpenKAT's older names).
+
+use anyhow::{bail, Context};
+use clap::Args;
+use kat_katalogus::config::Config;
+
+use crate::embedded::builtin_repository;
+
+/// Arguments of `kat serve`.
+#[derive(Debug, Args)]
+#[command(after_help = "Environment: KATALOGUS_DB_URI (sqlite://... or postgres://..., default sqlite://katalogus.sqlite?mode=rwc), \
+KATALOGUS_API_TOKEN (bearer token; unset = no auth), KATALOGUS_BIND (default 127.0.0.1:8003), \
+BOEFJES_ENCRYPTION_MIDDLEWARE (IDENTITY or NACL_SEALBOX) with BOEFJES_KATALOGUS_PRIVATE_KEY and BOEFJES_KATALOGUS_PUBLIC_KEY (see `kat keygen`).")]
+pub struct ServeArgs {
+    /// Serve the KATalogus API.
+    #[arg(long)]
+    pub katalogus: bool,
+}
+
+/// Run the chosen service until the process is stopped.
+pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    if !args.katalogus {
+        bail!("choose a service to serve: --katalogus (Bytes and the scheduler are not served yet)");
+    }
+    katalogus()
+}
+
+/// Run the KATalogus from the process environment.
+pub fn katalogus() -> anyhow::Result<()> {
+    let config = Config::from_env(|name| std::env::var(name).ok())?;
+    tokio::runtime::Runtime::new().context("starting the async runtime")?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.bind).await.with_context(|| format!("listening on {}", config.bind))?;
+        eprintln!("katalogus: listening on http://{}", config.bind);
+        kat_katalogus::serve(config, builtin_repository(), listener).await?;
+        Ok(())
+    })
+}
