@@ -18,15 +18,18 @@
 //! - [`repository`]: the plugins that exist.
 //! - [`store`]: `LocalKatalogus`, the database-backed implementation of `kat_core::services::katalogus::Katalogus`.
 //! - [`api`]: the axum router with OpenKAT's `/v1` endpoints.
+//! - [`client`]: `KatalogusClient`, the `Katalogus` trait over HTTP.
 //! - [`config`]: `Config` from `KATALOGUS_*` and the encryption variables; [`serve`] runs the service.
 
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod client;
 pub mod config;
 pub mod repository;
 pub mod store;
 
+pub use client::KatalogusClient;
 pub use repository::PluginRepository;
 pub use store::LocalKatalogus;
 

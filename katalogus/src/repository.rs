@@ -12,8 +12,14 @@ pub struct PluginRepository {
 }
 
 impl PluginRepository {
-    /// A repository of these plugins.
-    pub fn new(boefjes: Vec<(BoefjeManifest, Option<SettingsSchema>)>, normalizers: Vec<NormalizerManifest>) -> Self {
+    /// A repository of these plugins; a plugin without a name is named by its id (OpenKAT requires a name).
+    pub fn new(mut boefjes: Vec<(BoefjeManifest, Option<SettingsSchema>)>, mut normalizers: Vec<NormalizerManifest>) -> Self {
+        for (m, _) in &mut boefjes {
+            m.name.get_or_insert_with(|| m.id.clone());
+        }
+        for m in &mut normalizers {
+            m.name.get_or_insert_with(|| m.id.clone());
+        }
         PluginRepository { boefjes, normalizers }
     }
 

@@ -231,3 +231,26 @@ async fn a_token_guards_every_endpoint_but_health() {
     }
     assert_eq!(s.get("/v1/organisations").await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_http_client_sees_what_the_local_catalogue_sees() {
+    use kat_core::services::katalogus::Katalogus;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.sqlite").display());
+    let s = Server::start(&url, nacl(), Some("tok")).await;
+    s.call(reqwest::Method::POST, "/v1/organisations", Some(json!({"id": "o", "name": "O"}))).await;
+    s.call(reqwest::Method::PUT, "/v1/organisations/o/port-scan/settings", Some(json!({"PORTS": "443", "TIMEOUT_MS": 900}))).await;
+    s.call(reqwest::Method::PATCH, "/v1/organisations/o/plugins/kat_nmap_normalize", Some(json!({"enabled": false}))).await;
+    let client = kat_katalogus::KatalogusClient::new(&s.base, Some("tok".into()));
+    let local = LocalKatalogus::connect(&url, repository(), nacl()).await.expect("same database");
+    assert_eq!(client.boefjes("o").await.expect("boefjes"), local.boefjes("o").await.expect("boefjes"));
+    assert_eq!(client.normalizers("o").await.expect("normalizers"), local.normalizers("o").await.expect("normalizers"));
+    assert!(!client.normalizers("o").await.expect("normalizers")[0].enabled);
+    let settings = client.settings("o", "port-scan").await.expect("settings");
+    assert_eq!(Value::Object(settings), json!({"PORTS": "443", "TIMEOUT_MS": 900}));
+    assert_eq!(client.settings("nope", "port-scan").await.expect_err("no org").kind, kat_core::ErrorKind::NotFound);
+    let anonymous = kat_katalogus::KatalogusClient::new(&s.base, None);
+    assert_eq!(anonymous.boefjes("o").await.expect_err("no token").kind, kat_core::ErrorKind::Unauthorized);
+    let down = kat_katalogus::KatalogusClient::new("http://127.0.0.1:9", None);
+    assert_eq!(down.settings("o", "port-scan").await.expect_err("down").kind, kat_core::ErrorKind::Unavailable);
+}
