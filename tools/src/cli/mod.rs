@@ -1,5 +1,6 @@
 //! The `kat` argument definitions and the dispatch to each subcommand.
 
+pub mod bench;
 pub mod data_dir;
 pub mod keygen;
 pub mod normalize;
@@ -47,6 +48,8 @@ pub enum Command {
     Keygen,
     /// Run a service's REST API (today: `--katalogus`).
     Serve(serve::ServeArgs),
+    /// Measure a service's throughput (run on a release build).
+    Bench(bench::BenchArgs),
 }
 
 /// Run the parsed command; the error is printed by `main` as one line.
@@ -60,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::RunNormalizer(args) => run_normalizer::run(&args, &mut std::io::stdout().lock()),
         Command::Keygen => keygen::run(&mut std::io::stdout().lock()),
         Command::Serve(args) => serve::run(&args),
+        Command::Bench(args) => bench::run(&args, &mut std::io::stdout().lock()),
     }
 }
 

@@ -1,0 +1,99 @@
+//! `kat bench katalogus`: measure the KATalogus settings `GET` throughput
+//! through real HTTP on 127.0.0.1, with NaCl-encrypted settings, N
+//! concurrent keep-alive clients, for a fixed time. Prints requests per
+//! second and latency percentiles. Run it on a release build.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use kat_core::crypto::{generate_key_pair, Middleware};
+use kat_katalogus::api::{router, AppState};
+use kat_katalogus::LocalKatalogus;
+
+use crate::embedded::builtin_repository;
+
+/// What to benchmark.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Target {
+    /// Settings `GET` on the KATalogus API.
+    Katalogus,
+}
+
+/// Arguments of `kat bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The benchmark to run.
+    pub target: Target,
+    /// Concurrent keep-alive clients.
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// How long to measure, in seconds (after a one-second warm-up).
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// The database (`sqlite://...` or `postgres://...`); default a temporary SQLite file.
+    #[arg(long)]
+    pub db_uri: Option<String>,
+}
+
+/// Run the benchmark and print its figures.
+pub fn run(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    if args.clients == 0 || args.seconds == 0 {
+        bail!("--clients and --seconds must be at least 1");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let (requests, mut latencies) = runtime.block_on(settings_get(args))?;
+    latencies.sort_unstable();
+    let pct = |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default();
+    writeln!(out, "katalogus settings GET, {} clients, keep-alive, NaCl-encrypted settings, {} s:", args.clients, args.seconds)?;
+    writeln!(out, "  {requests} requests, {:.0} requests/s", requests as f64 / args.seconds as f64)?;
+    writeln!(out, "  latency p50 {:?}, p99 {:?}, max {:?}", pct(0.5), pct(0.99), latencies.last().copied().unwrap_or_default())?;
+    Ok(())
+}
+
+async fn settings_get(args: &BenchArgs) -> anyhow::Result<(u64, Vec<Duration>)> {
+    let dir = tempfile::tempdir().context("temporary directory")?;
+    let url = args.db_uri.clone().unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.path().join("bench.sqlite").display()));
+    let (private, public) = generate_key_pair();
+    let katalogus = LocalKatalogus::connect(&url, builtin_repository(), Arc::new(Middleware::nacl_box(&private, &public)?)).await?;
+    katalogus.ensure_organisation("bench", "Bench").await?;
+    let settings = serde_json::json!({"PORTS": "22,80,443,8000-8100", "TIMEOUT_MS": 1500, "CONCURRENCY": 64});
+    katalogus.put_settings("bench", "port-scan", settings.as_object().context("settings object")?).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, router(AppState::new(Arc::new(katalogus), None))).await });
+    let url = format!("http://{address}/v1/organisations/bench/port-scan/settings");
+    let measure_from = Instant::now() + Duration::from_secs(1);
+    let until = measure_from + Duration::from_secs(args.seconds);
+    let mut workers = Vec::new();
+    for _ in 0..args.clients {
+        let url = url.clone();
+        workers.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let (mut count, mut latencies) = (0u64, Vec::new());
+            loop {
+                let start = Instant::now();
+                if start >= until {
+                    break;
+                }
+                let response = client.get(&url).send().await?;
+                anyhow::ensure!(response.status().is_success(), "settings GET failed: {}", response.status());
+                response.bytes().await?;
+                if start >= measure_from {
+                    count += 1;
+                    latencies.push(start.elapsed());
+                }
+            }
+            Ok::<_, anyhow::Error>((count, latencies))
+        }));
+    }
+    let (mut total, mut all) = (0, Vec::new());
+    for worker in workers {
+        let (count, latencies) = worker.await.context("a client task panicked")??;
+        total += count;
+        all.extend(latencies);
+    }
+    Ok((total, all))
+}
