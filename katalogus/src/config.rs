@@ -9,6 +9,8 @@ use kat_core::crypto::{CryptoError, Middleware};
 pub const ENV_DB_URI: &str = "KATALOGUS_DB_URI";
 /// The bearer token every request but `/health` must carry; unset means no auth.
 pub const ENV_API_TOKEN: &str = "KATALOGUS_API_TOKEN";
+/// A directory of plugin folders (`boefje.json`/`normalizer.json`, `schema.json`, `description.md`).
+pub const ENV_PLUGIN_DIR: &str = "KATALOGUS_PLUGIN_DIR";
 /// The address to listen on.
 pub const ENV_BIND: &str = "KATALOGUS_BIND";
 /// The default database.
@@ -25,6 +27,8 @@ pub struct Config {
     pub api_token: Option<String>,
     /// Where to listen.
     pub bind: SocketAddr,
+    /// Extra plugins to load.
+    pub plugin_dir: Option<std::path::PathBuf>,
     /// How settings are stored.
     pub crypto: Middleware,
 }
@@ -48,6 +52,7 @@ impl Config {
             db_uri: lookup(ENV_DB_URI).filter(|v| !v.is_empty()).unwrap_or_else(|| DEFAULT_DB_URI.to_string()),
             api_token: lookup(ENV_API_TOKEN).filter(|v| !v.is_empty()),
             bind: bind_text.parse().map_err(|_| ConfigError::Bind(bind_text))?,
+            plugin_dir: lookup(ENV_PLUGIN_DIR).filter(|v| !v.is_empty()).map(std::path::PathBuf::from),
             crypto: Middleware::from_env(&lookup)?,
         })
     }

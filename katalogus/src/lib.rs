@@ -36,7 +36,12 @@ pub use store::LocalKatalogus;
 use std::sync::Arc;
 
 /// Connect to the database, run migrations, and serve the API on `listener` until the process ends.
-pub async fn serve(config: config::Config, repository: PluginRepository, listener: tokio::net::TcpListener) -> Result<(), kat_core::services::ServiceError> {
+pub async fn serve(config: config::Config, mut repository: PluginRepository, listener: tokio::net::TcpListener) -> Result<(), kat_core::services::ServiceError> {
+    if let Some(dir) = &config.plugin_dir {
+        for problem in repository.load_dir(dir) {
+            eprintln!("katalogus: skipped a plugin: {problem}");
+        }
+    }
     let katalogus = LocalKatalogus::connect(&config.db_uri, repository, Arc::new(config.crypto)).await?;
     let app = api::router(api::AppState::new(Arc::new(katalogus), config.api_token));
     tracing::info!(address = ?listener.local_addr().ok(), "katalogus listening");

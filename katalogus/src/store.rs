@@ -3,11 +3,12 @@
 //! JSON as text, flags as integers, `$n` placeholders, so one set of
 //! queries serves both; each backend has its own migrations).
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use kat_core::crypto::Middleware;
 use kat_core::env_rules::{check_setting_name, convert_value};
+use kat_core::plugin::{BoefjeManifest, NormalizerManifest, SettingsSchema};
 use kat_core::services::katalogus::{BoefjePlugin, Katalogus, NormalizerPlugin};
 use kat_core::services::{ServiceError, ServiceResult};
 use kat_core::ErrorKind;
@@ -20,7 +21,7 @@ use crate::repository::PluginRepository;
 /// The KATalogus on a database.
 pub struct LocalKatalogus {
     pool: AnyPool,
-    repository: PluginRepository,
+    repository: RwLock<PluginRepository>,
     crypto: Arc<Middleware>,
 }
 
@@ -65,12 +66,109 @@ impl LocalKatalogus {
             .map_err(|e| ServiceError::unavailable(format!("cannot open the katalogus database: {e}")))?;
         let migrated = if sqlite { sqlx::migrate!("./migrations/sqlite").run(&pool).await } else { sqlx::migrate!("./migrations/postgres").run(&pool).await };
         migrated.map_err(|e| ServiceError::unavailable(format!("migrating the katalogus database: {e}")))?;
-        Ok(LocalKatalogus { pool, repository, crypto })
+        let katalogus = LocalKatalogus { pool, repository: RwLock::new(repository), crypto };
+        katalogus.load_stored_plugins().await?;
+        Ok(katalogus)
     }
 
-    /// The plugins this catalogue serves.
-    pub fn repository(&self) -> &PluginRepository {
-        &self.repository
+    /// A snapshot of the plugins this catalogue serves.
+    pub fn repository(&self) -> PluginRepository {
+        self.plugins().clone()
+    }
+
+    fn plugins(&self) -> std::sync::RwLockReadGuard<'_, PluginRepository> {
+        self.repository.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn plugins_mut(&self) -> std::sync::RwLockWriteGuard<'_, PluginRepository> {
+        self.repository.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Fail with "not found" unless the plugin exists.
+    pub fn require_plugin(&self, id: &str) -> ServiceResult<()> {
+        self.plugins().require(id)
+    }
+
+    async fn load_stored_plugins(&self) -> ServiceResult<()> {
+        let rows = sqlx::query("SELECT id, plugin_type, manifest, schema_json FROM plugins ORDER BY id").fetch_all(&self.pool).await.map_err(db_error)?;
+        for row in rows {
+            let (id, kind, manifest, schema): (String, String, String, Option<String>) = (row.get(0), row.get(1), row.get(2), row.get(3));
+            let added = match kind.as_str() {
+                "boefje" => parse_boefje(&manifest, schema.as_deref()).and_then(|(m, s)| self.plugins_mut().add_boefje(m, s, true)),
+                _ => NormalizerManifest::parse(&id, &manifest).map_err(ServiceError::from).and_then(|m| self.plugins_mut().add_normalizer(m, true)),
+            };
+            if let Err(e) = added {
+                tracing::warn!(plugin = %id, "stored plugin skipped: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Add a plugin from OpenKAT's plugin JSON (`"type": "boefje"` or `"normalizer"`); it is stored and editable.
+    pub async fn add_plugin(&self, plugin: &Value) -> ServiceResult<()> {
+        let kind = plugin["type"].as_str().unwrap_or_default();
+        let schema = plugin.get("boefje_schema").filter(|v| !v.is_null()).map(Value::to_string);
+        let manifest = strip_api_fields(plugin);
+        match kind {
+            "boefje" => {
+                let (m, s) = parse_boefje(&manifest, schema.as_deref())?;
+                self.plugins().clone().add_boefje(m.clone(), s.clone(), true)?;
+                self.store_plugin(&m.id, kind, &manifest, schema.as_deref()).await?;
+                self.plugins_mut().add_boefje(m, s, true)
+            }
+            "normalizer" => {
+                let m = NormalizerManifest::parse("plugin", &manifest)?;
+                self.plugins().clone().add_normalizer(m.clone(), true)?;
+                self.store_plugin(&m.id, kind, &manifest, None).await?;
+                self.plugins_mut().add_normalizer(m, true)
+            }
+            _ => Err(ServiceError::invalid("type must be boefje or normalizer").with_field("type")),
+        }
+    }
+
+    /// Change fields of a plugin added over the API; `kind` is `boefje` or `normalizer`.
+    pub async fn edit_plugin(&self, kind: &str, id: &str, changes: &Map<String, Value>) -> ServiceResult<()> {
+        let current = {
+            let plugins = self.plugins();
+            match kind {
+                "boefje" => plugins.boefje(id).map(|(m, _)| serde_json::to_value(m)),
+                _ => plugins.normalizers().iter().find(|m| m.id == id).map(serde_json::to_value),
+            }
+        };
+        let Some(Ok(Value::Object(mut fields))) = current else { return Err(ServiceError::not_found(format!("no {kind} {id:?}"))) };
+        for (key, value) in changes {
+            if key == "id" && value != id {
+                return Err(ServiceError::invalid("a plugin's id cannot change").with_field("id"));
+            }
+            fields.insert(key.clone(), value.clone());
+        }
+        let manifest = Value::Object(fields).to_string();
+        if kind == "boefje" {
+            let m = BoefjeManifest::parse("plugin", &manifest)?;
+            self.plugins().clone().replace_boefje(m.clone())?;
+            sqlx::query("UPDATE plugins SET manifest = $2 WHERE id = $1").bind(id).bind(&manifest).execute(&self.pool).await.map_err(db_error)?;
+            self.plugins_mut().replace_boefje(m)
+        } else {
+            let m = NormalizerManifest::parse("plugin", &manifest)?;
+            self.plugins().clone().replace_normalizer(m.clone())?;
+            sqlx::query("UPDATE plugins SET manifest = $2 WHERE id = $1").bind(id).bind(&manifest).execute(&self.pool).await.map_err(db_error)?;
+            self.plugins_mut().replace_normalizer(m)
+        }
+    }
+
+    async fn store_plugin(&self, id: &str, kind: &str, manifest: &str, schema: Option<&str>) -> ServiceResult<()> {
+        let done = sqlx::query("INSERT INTO plugins (id, plugin_type, manifest, schema_json) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING")
+            .bind(id)
+            .bind(kind)
+            .bind(manifest)
+            .bind(schema)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(ServiceError::new(ErrorKind::Conflict, format!("a plugin with id {id:?} already exists")).with_field("id"));
+        }
+        Ok(())
     }
 
     /// Every organisation, by id.
@@ -117,7 +215,7 @@ impl LocalKatalogus {
 
     /// Enable or disable a plugin for an organisation.
     pub async fn set_enabled(&self, organisation: &str, plugin_id: &str, enabled: bool) -> ServiceResult<()> {
-        self.repository.require(plugin_id)?;
+        self.require_plugin(plugin_id)?;
         self.organisation(organisation).await?;
         sqlx::query("INSERT INTO plugin_states (organisation, plugin_id, enabled) VALUES ($1, $2, $3) ON CONFLICT (organisation, plugin_id) DO UPDATE SET enabled = excluded.enabled")
             .bind(organisation)
@@ -131,7 +229,7 @@ impl LocalKatalogus {
 
     /// Check a whole settings set for `plugin_id`: names, schema keys, types, then the schema itself.
     pub fn check_settings(&self, plugin_id: &str, settings: &Map<String, Value>) -> ServiceResult<Map<String, Value>> {
-        let (_, schema) = self.repository.boefje(plugin_id).ok_or_else(|| ServiceError::not_found(format!("no boefje {plugin_id:?}: only boefjes take settings")))?;
+        let schema = self.plugins().boefje(plugin_id).map(|(_, s)| s.clone()).ok_or_else(|| ServiceError::not_found(format!("no boefje {plugin_id:?}: only boefjes take settings")))?;
         let mut checked = Map::new();
         for (key, value) in settings {
             check_setting_name(key)?;
@@ -146,7 +244,7 @@ impl LocalKatalogus {
             }
             checked.insert(key.clone(), convert_value(schema, key, value)?);
         }
-        if let Some(schema) = schema {
+        if let Some(schema) = &schema {
             kat_core::schema_check::validate_settings(schema, &checked)?;
         }
         Ok(checked)
@@ -169,7 +267,7 @@ impl LocalKatalogus {
 
     /// Remove an organisation's settings of a plugin (absent settings are not an error).
     pub async fn delete_settings(&self, organisation: &str, plugin_id: &str) -> ServiceResult<()> {
-        self.repository.require(plugin_id)?;
+        self.require_plugin(plugin_id)?;
         self.organisation(organisation).await?;
         sqlx::query("DELETE FROM settings WHERE organisation = $1 AND plugin_id = $2").bind(organisation).bind(plugin_id).execute(&self.pool).await.map_err(db_error)?;
         Ok(())
@@ -205,6 +303,21 @@ impl LocalKatalogus {
     }
 }
 
+/// The manifest fields of OpenKAT's plugin JSON (the API adds `type`, `enabled`, ... which manifests do not hold).
+fn strip_api_fields(plugin: &Value) -> String {
+    let mut fields = plugin.as_object().cloned().unwrap_or_default();
+    for key in ["type", "enabled", "boefje_schema", "static", "version", "created", "related", "environment_keys", "run_on"] {
+        fields.remove(key);
+    }
+    Value::Object(fields).to_string()
+}
+
+fn parse_boefje(manifest: &str, schema: Option<&str>) -> ServiceResult<(BoefjeManifest, Option<SettingsSchema>)> {
+    let m = BoefjeManifest::parse("plugin", manifest)?;
+    let s = schema.map(|s| SettingsSchema::parse("boefje_schema", s)).transpose()?;
+    Ok((m, s))
+}
+
 const CLONE_SETTINGS: (&str, &str) = ("DELETE FROM settings WHERE organisation = $1", "INSERT INTO settings (organisation, plugin_id, body) SELECT $2, plugin_id, body FROM settings WHERE organisation = $1");
 const CLONE_STATES: (&str, &str) = ("DELETE FROM plugin_states WHERE organisation = $1", "INSERT INTO plugin_states (organisation, plugin_id, enabled) SELECT $2, plugin_id, enabled FROM plugin_states WHERE organisation = $1");
 
@@ -219,13 +332,13 @@ impl Katalogus for LocalKatalogus {
     async fn boefjes(&self, organisation: &str) -> ServiceResult<Vec<BoefjePlugin>> {
         let overrides = self.enabled_overrides(organisation).await?;
         let enabled = |id: &str| overrides.iter().find(|(p, _)| p == id).is_none_or(|(_, e)| *e);
-        Ok(self.repository.boefjes().iter().map(|(m, s)| BoefjePlugin { enabled: enabled(&m.id), manifest: m.clone(), schema: s.clone() }).collect())
+        Ok(self.plugins().boefjes().iter().map(|(m, s)| BoefjePlugin { enabled: enabled(&m.id), manifest: m.clone(), schema: s.clone() }).collect())
     }
 
     async fn normalizers(&self, organisation: &str) -> ServiceResult<Vec<NormalizerPlugin>> {
         let overrides = self.enabled_overrides(organisation).await?;
         let enabled = |id: &str| overrides.iter().find(|(p, _)| p == id).is_none_or(|(_, e)| *e);
-        Ok(self.repository.normalizers().iter().map(|m| NormalizerPlugin { enabled: enabled(&m.id), manifest: m.clone() }).collect())
+        Ok(self.plugins().normalizers().iter().map(|m| NormalizerPlugin { enabled: enabled(&m.id), manifest: m.clone() }).collect())
     }
 
     async fn settings(&self, organisation: &str, plugin_id: &str) -> ServiceResult<Map<String, Value>> {

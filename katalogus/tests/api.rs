@@ -2,72 +2,15 @@
 //! the machine's PostgreSQL (a fresh database per test), with settings
 //! encrypted at rest. PostgreSQL must run: `bash scripts/services.sh`.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::{nacl, postgres_url, repository, Server};
 use kat_core::crypto::{generate_key_pair, Middleware};
-use kat_core::plugin::{BoefjeManifest, NormalizerManifest, SettingsSchema};
-use kat_katalogus::api::{router, AppState};
-use kat_katalogus::{LocalKatalogus, PluginRepository};
+use kat_katalogus::LocalKatalogus;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-fn repository() -> PluginRepository {
-    let scan = BoefjeManifest::parse("port-scan/boefje.json", r#"{"id": "port-scan", "name": "Port scan", "description": "TCP connect scan", "consumes": ["IPAddressV4"], "produces": ["boefje/nmap"], "scan_level": 2}"#).expect("manifest");
-    let schema = SettingsSchema::parse(
-        "port-scan/schema.json",
-        r#"{"type": "object", "properties": {"PORTS": {"type": "string", "maxLength": 64}, "TIMEOUT_MS": {"type": "integer", "maximum": 60000}, "API_KEY": {"type": "string", "format": "password"}}}"#,
-    )
-    .expect("schema");
-    let dns = BoefjeManifest::parse("dns-records/boefje.json", r#"{"id": "dns-records", "consumes": ["Hostname"], "produces": ["boefje/dns-records"], "scan_level": 1}"#).expect("manifest");
-    let normalizer = NormalizerManifest::parse("n/normalizer.json", r#"{"id": "kat_nmap_normalize", "consumes": ["boefje/nmap"], "produces": ["IPPort"]}"#).expect("manifest");
-    PluginRepository::new(vec![(scan, Some(schema)), (dns, None)], vec![normalizer])
-}
-
-/// A fresh PostgreSQL database for one test.
-async fn postgres_url() -> String {
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(PG_ADMIN).await.unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {PG_ADMIN} ({e}); start it with `bash scripts/services.sh`"));
-    let name = format!("kat_katalogus_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create a test database");
-    format!("postgres://postgres@127.0.0.1:5432/{name}")
-}
-
-struct Server {
-    base: String,
-    client: reqwest::Client,
-    token: Option<String>,
-}
-
-impl Server {
-    async fn start(db_url: &str, crypto: Arc<Middleware>, token: Option<&str>) -> Server {
-        let katalogus = LocalKatalogus::connect(db_url, repository(), crypto).await.expect("katalogus connects");
-        let app = router(AppState::new(Arc::new(katalogus), token.map(String::from)));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Server { base, client: reqwest::Client::new(), token: token.map(String::from) }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-}
 
 fn ids(list: &Value) -> Vec<&str> {
     list.as_array().map(|a| a.iter().filter_map(|p| p["id"].as_str()).collect()).unwrap_or_default()
@@ -169,11 +112,6 @@ async fn every_endpoint(s: &Server) {
     assert_eq!(s.get("/v1/no/such/endpoint").await.0, StatusCode::NOT_FOUND);
     let (status, metrics) = s.get("/metrics").await;
     assert!(status == StatusCode::OK && metrics.as_str().is_some_and(|m| m.contains("katalogus_requests_total")), "{metrics}");
-}
-
-fn nacl() -> Arc<Middleware> {
-    let (private, public) = generate_key_pair();
-    Arc::new(Middleware::nacl_box(&private, &public).expect("keys"))
 }
 
 #[tokio::test]

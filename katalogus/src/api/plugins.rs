@@ -1,6 +1,7 @@
 //! `/v1/organisations/{org}/plugins`: the plugin list with OpenKAT's
 //! filters (`q`, `type`, `ids`, `consumes`, `produces`, `state`,
-//! `scan_level`, `offset`, `limit`), one plugin, enable/disable (`PATCH`
+//! `scan_level`, `offset`, `limit`), adding a plugin (`POST`), editing an
+//! added boefje or normalizer, one plugin, enable/disable (`PATCH`
 //! `{"enabled": bool}`), and a plugin's `schema.json` and `description.md`.
 
 use axum::extract::rejection::JsonRejection;
@@ -16,30 +17,31 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::AppState;
 
-fn boefje_json(p: &BoefjePlugin) -> Value {
+fn boefje_json(p: &BoefjePlugin, editable: bool) -> Value {
     let m = &p.manifest;
     json!({
         "id": m.id, "name": m.name.clone().unwrap_or_else(|| m.id.clone()), "version": null, "created": null,
         "description": m.description, "environment_keys": p.schema.as_ref().map(|s| s.keys()).unwrap_or_default(),
         "related": [], "enabled": p.enabled, "type": "boefje", "scan_level": m.scan_level.get(),
         "consumes": m.consumes, "produces": m.produces, "boefje_schema": p.schema.as_ref().map(|s| s.as_json().clone()),
-        "oci_image": m.oci_image, "oci_arguments": m.oci_arguments, "cron": m.cron, "interval": m.interval, "run_on": null, "static": true,
+        "oci_image": m.oci_image, "oci_arguments": m.oci_arguments, "cron": m.cron, "interval": m.interval, "run_on": null, "static": !editable,
     })
 }
 
-fn normalizer_json(p: &NormalizerPlugin) -> Value {
+fn normalizer_json(p: &NormalizerPlugin, editable: bool) -> Value {
     let m = &p.manifest;
     json!({
         "id": m.id, "name": m.name.clone().unwrap_or_else(|| m.id.clone()), "version": null, "description": m.description,
-        "enabled": p.enabled, "type": "normalizer", "consumes": m.consumes, "produces": m.produces, "static": true,
+        "enabled": p.enabled, "type": "normalizer", "consumes": m.consumes, "produces": m.produces, "static": !editable,
     })
 }
 
 /// Every plugin of an organisation as OpenKAT's JSON.
 async fn all_plugins(state: &AppState, org: &str) -> Result<Vec<Value>, ApiError> {
     state.katalogus.organisation(org).await?;
-    let mut out: Vec<Value> = state.katalogus.boefjes(org).await?.iter().map(boefje_json).collect();
-    out.extend(state.katalogus.normalizers(org).await?.iter().map(normalizer_json));
+    let repository = state.katalogus.repository();
+    let mut out: Vec<Value> = state.katalogus.boefjes(org).await?.iter().map(|p| boefje_json(p, repository.is_editable(&p.manifest.id))).collect();
+    out.extend(state.katalogus.normalizers(org).await?.iter().map(|p| normalizer_json(p, repository.is_editable(&p.manifest.id))));
     Ok(out)
 }
 
@@ -112,6 +114,34 @@ pub async fn schema(State(state): State<AppState>, Path((org, plugin_id)): Path<
 /// `GET /v1/organisations/{org}/plugins/{plugin_id}/description.md`
 pub async fn description(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<impl IntoResponse, ApiError> {
     let plugin = find(&state, &org, &plugin_id).await?;
-    let text = format!("# {}\n\n{}\n", plugin["name"].as_str().unwrap_or(&plugin_id), plugin["description"].as_str().unwrap_or(""));
+    let text = match state.katalogus.repository().description(&plugin_id) {
+        Some(text) => text.to_string(),
+        None => format!("# {}\n\n{}\n", plugin["name"].as_str().unwrap_or(&plugin_id), plugin["description"].as_str().unwrap_or("")),
+    };
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], text))
+}
+
+/// `POST /v1/organisations/{org}/plugins` with OpenKAT's plugin JSON: adds a boefje or normalizer (201, 409 when the id exists).
+pub async fn create(State(state): State<AppState>, Path(org): Path<String>, body: Result<Json<Value>, JsonRejection>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(plugin) = body?;
+    state.katalogus.organisation(&org).await?;
+    state.katalogus.add_plugin(&plugin).await?;
+    let id = plugin["id"].as_str().unwrap_or_default().to_string();
+    Ok((StatusCode::CREATED, Json(find(&state, &org, &id).await?)))
+}
+
+/// `PATCH /v1/organisations/{org}/boefjes/{id}`: change fields of a boefje added over the API.
+pub async fn edit_boefje(State(state): State<AppState>, Path((org, id)): Path<(String, String)>, body: Result<Json<serde_json::Map<String, Value>>, JsonRejection>) -> Result<StatusCode, ApiError> {
+    let Json(changes) = body?;
+    state.katalogus.organisation(&org).await?;
+    state.katalogus.edit_plugin("boefje", &id, &changes).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PATCH /v1/organisations/{org}/normalizers/{id}`: change fields of a normalizer added over the API.
+pub async fn edit_normalizer(State(state): State<AppState>, Path((org, id)): Path<(String, String)>, body: Result<Json<serde_json::Map<String, Value>>, JsonRejection>) -> Result<StatusCode, ApiError> {
+    let Json(changes) = body?;
+    state.katalogus.organisation(&org).await?;
+    state.katalogus.edit_plugin("normalizer", &id, &changes).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -15,7 +15,7 @@ use super::AppState;
 /// `GET /v1/organisations/{org}/{plugin_id}/settings`
 pub async fn get(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<Json<Map<String, Value>>, ApiError> {
     state.katalogus.organisation(&org).await?;
-    state.katalogus.repository().require(&plugin_id)?;
+    state.katalogus.require_plugin(&plugin_id)?;
     Ok(Json(state.katalogus.settings(&org, &plugin_id).await?))
 }
 

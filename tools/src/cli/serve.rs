@@ -14,7 +14,7 @@ use crate::embedded::builtin_repository;
 /// Arguments of `kat serve`.
 #[derive(Debug, Args)]
 #[command(after_help = "Environment: KATALOGUS_DB_URI (sqlite://... or postgres://..., default sqlite://katalogus.sqlite?mode=rwc), \
-KATALOGUS_API_TOKEN (bearer token; unset = no auth), KATALOGUS_BIND (default 127.0.0.1:8003), \
+KATALOGUS_API_TOKEN (bearer token; unset = no auth), KATALOGUS_BIND (default 127.0.0.1:8003), KATALOGUS_PLUGIN_DIR (folders of boefje.json/normalizer.json, schema.json, description.md), \
 BOEFJES_ENCRYPTION_MIDDLEWARE (IDENTITY or NACL_SEALBOX) with BOEFJES_KATALOGUS_PRIVATE_KEY and BOEFJES_KATALOGUS_PUBLIC_KEY (see `kat keygen`).")]
 pub struct ServeArgs {
     /// Serve the KATalogus API.

@@ -1,0 +1,87 @@
+//! Plugins beyond the built-ins: a directory of manifests
+//! (`KATALOGUS_PLUGIN_DIR`, malformed folders reported and skipped) and
+//! plugins added and edited over the API, kept across restarts.
+
+mod common;
+
+use common::{nacl, repository, sqlite_url, Server};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+fn write(dir: &std::path::Path, folder: &str, files: &[(&str, &str)]) {
+    let folder = dir.join(folder);
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    for (name, text) in files {
+        std::fs::write(folder.join(name), text).expect("write");
+    }
+}
+
+#[test]
+fn a_plugin_directory_loads_good_folders_and_reports_bad_ones() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path(), "ssl-check", &[
+        ("boefje.json", r#"{"id": "ssl-check", "consumes": ["Hostname"], "produces": ["boefje/ssl"], "scan_level": 2}"#),
+        ("schema.json", r#"{"type": "object", "properties": {"DEPTH": {"type": "integer"}}}"#),
+        ("description.md", "# SSL check\n\nChecks certificates.\n"),
+    ]);
+    write(dir.path(), "ssl-normalize", &[("normalizer.json", r#"{"id": "ssl-normalize", "consumes": ["boefje/ssl"]}"#)]);
+    write(dir.path(), "broken", &[("boefje.json", r#"{"name": "no id", "consumes": ["Hostname"]}"#)]);
+    write(dir.path(), "bad-level", &[("boefje.json", r#"{"id": "x", "scan_level": 9}"#)]);
+    write(dir.path(), "twin", &[("boefje.json", r#"{"id": "port-scan"}"#)]);
+    write(dir.path(), "empty", &[("README", "nothing here")]);
+    let mut plugins = repository();
+    let problems = plugins.load_dir(dir.path());
+    assert_eq!(problems.len(), 4, "{problems:#?}");
+    let about = |folder: &str| problems.iter().find(|p| p.contains(&format!("/{folder}"))).unwrap_or_else(|| panic!("no report for {folder}: {problems:#?}")).clone();
+    assert!(about("broken").contains("boefje.json") && about("broken").contains("id"), "{}", about("broken"));
+    assert!(about("bad-level").contains("scan_level") || about("bad-level").contains('9'), "{}", about("bad-level"));
+    assert!(about("twin").contains("already exists"), "{}", about("twin"));
+    assert!(about("empty").contains("neither"), "{}", about("empty"));
+    assert!(plugins.boefje("ssl-check").is_some_and(|(_, s)| s.as_ref().is_some_and(|s| s.keys() == ["DEPTH"])));
+    assert!(plugins.normalizers().iter().any(|n| n.id == "ssl-normalize"));
+    assert_eq!(plugins.description("ssl-check"), Some("# SSL check\n\nChecks certificates.\n"));
+    assert!(!plugins.is_editable("ssl-check"));
+    let missing = repository().load_dir(&dir.path().join("nope"));
+    assert!(missing.len() == 1 && missing[0].contains("cannot read"), "{missing:?}");
+}
+
+#[tokio::test]
+async fn plugins_added_over_the_api_are_stored_editable_and_validated() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = sqlite_url(dir.path());
+    let crypto = nacl();
+    let s = Server::start(&url, crypto.clone(), None).await;
+    s.call(Method::POST, "/v1/organisations", Some(json!({"id": "o", "name": "O"}))).await;
+    let boefje = json!({"id": "whois", "name": "Whois", "type": "boefje", "consumes": ["Hostname"], "produces": ["boefje/whois"], "scan_level": 1,
+                        "boefje_schema": {"type": "object", "properties": {"SERVER": {"type": "string", "minLength": 3}}}});
+    let (status, body) = s.call(Method::POST, "/v1/organisations/o/plugins", Some(boefje.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!((body["id"].clone(), body["static"].clone(), body["enabled"].clone()), (json!("whois"), json!(false), json!(true)));
+    assert_eq!(s.call(Method::POST, "/v1/organisations/o/plugins", Some(boefje)).await.0, StatusCode::CONFLICT);
+    let (status, body) = s.call(Method::POST, "/v1/organisations/o/plugins", Some(json!({"id": "n1", "type": "normalizer", "consumes": ["boefje/whois"]}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for bad in [json!({"id": "x", "type": "gadget"}), json!({"type": "boefje", "consumes": []}), json!({"id": "bad id", "type": "boefje"})] {
+        assert_eq!(s.call(Method::POST, "/v1/organisations/o/plugins", Some(bad.clone())).await.0, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    assert_eq!(s.call(Method::POST, "/v1/organisations/nope/plugins", Some(json!({"id": "y", "type": "boefje"}))).await.0, StatusCode::NOT_FOUND);
+
+    // Its schema validates its settings.
+    assert_eq!(s.call(Method::PUT, "/v1/organisations/o/whois/settings", Some(json!({"SERVER": "ab"}))).await.1["field"], "SERVER");
+    assert_eq!(s.call(Method::PUT, "/v1/organisations/o/whois/settings", Some(json!({"SERVER": "whois.example"}))).await.0, StatusCode::NO_CONTENT);
+
+    // Edits: allowed on added plugins, refused on static ones.
+    assert_eq!(s.call(Method::PATCH, "/v1/organisations/o/boefjes/whois", Some(json!({"scan_level": 3, "description": "who is"}))).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.get("/v1/organisations/o/plugins/whois").await.1["scan_level"], 3);
+    assert_eq!(s.call(Method::PATCH, "/v1/organisations/o/normalizers/n1", Some(json!({"produces": ["DNSZone"]}))).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.call(Method::PATCH, "/v1/organisations/o/boefjes/port-scan", Some(json!({"scan_level": 1}))).await.0, StatusCode::CONFLICT);
+    assert_eq!(s.call(Method::PATCH, "/v1/organisations/o/boefjes/nope", Some(json!({"scan_level": 1}))).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.call(Method::PATCH, "/v1/organisations/o/boefjes/whois", Some(json!({"scan_level": 7}))).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(s.call(Method::PATCH, "/v1/organisations/o/boefjes/whois", Some(json!({"id": "other"}))).await.1["field"], "id");
+
+    // A restart sees the added plugins, their edits and their settings.
+    let again = Server::start(&url, crypto, None).await;
+    let whois = again.get("/v1/organisations/o/plugins/whois").await.1;
+    assert_eq!((whois["scan_level"].clone(), whois["description"].clone()), (json!(3), json!("who is")));
+    assert_eq!(again.get("/v1/organisations/o/plugins/n1").await.1["produces"], json!(["DNSZone"]));
+    assert_eq!(again.get("/v1/organisations/o/whois/settings").await.1["SERVER"], "whois.example");
+}
