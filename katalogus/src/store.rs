@@ -30,7 +30,7 @@ fn db_error(e: sqlx::Error) -> ServiceError {
 }
 
 /// An organisation.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Organisation {
     /// Short code, e.g. `_dev`.
     pub id: String,

@@ -110,6 +110,17 @@ async fn every_endpoint(s: &Server) {
     assert_eq!(s.call(Method::DELETE, "/v1/organisations/org-b", None).await.0, StatusCode::NO_CONTENT);
     assert_eq!(s.call(Method::DELETE, "/v1/organisations/org-b", None).await.0, StatusCode::NOT_FOUND);
     assert_eq!(s.get("/v1/no/such/endpoint").await.0, StatusCode::NOT_FOUND);
+    let (status, doc) = s.get("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{doc}");
+    for (path, method) in [("/v1/organisations", "post"), ("/v1/organisations/{org}/plugins", "get"), ("/v1/organisations/{org}/{plugin_id}/settings", "put"), ("/v1/organisations/{org}/settings/clone/{to_org}", "post")] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} missing from the OpenAPI document");
+    }
+    // No response but the settings GET carries a setting value.
+    s.call(Method::PUT, path, Some(json!({"API_KEY": "masked-secret-value"}))).await;
+    for listing in ["/v1/organisations/org-a/plugins", "/v1/organisations/org-a/plugins/port-scan", "/metrics", "/v1/organisations"] {
+        assert!(!s.get(listing).await.1.to_string().contains("masked-secret-value"), "{listing} leaks a setting");
+    }
     let (status, metrics) = s.get("/metrics").await;
     assert!(status == StatusCode::OK && metrics.as_str().is_some_and(|m| m.contains("katalogus_requests_total")), "{metrics}");
 }

@@ -69,10 +69,28 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/v1", v1)
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .route("/health", get(health))
         .with_state(state)
+}
+
+/// The OpenAPI document, generated from the handlers' annotations.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "KATalogus", description = "Plugins, organisations and encrypted plugin settings (OpenKAT-compatible)"),
+    paths(
+        organisations::list, organisations::create, organisations::get, organisations::delete,
+        plugins::list, plugins::create, plugins::get, plugins::patch, plugins::schema, plugins::description, plugins::edit_boefje, plugins::edit_normalizer,
+        settings::get, settings::put, settings::delete, settings::clone,
+    ),
+    components(schemas(crate::store::Organisation, plugins::EnabledBody))
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(<ApiDoc as utoipa::OpenApi>::openapi())
 }
 
 async fn health() -> Json<serde_json::Value> {

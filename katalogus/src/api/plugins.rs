@@ -50,6 +50,7 @@ fn list_contains_any(plugin: &Value, field: &str, wanted: &[String]) -> bool {
 }
 
 /// `GET /v1/organisations/{org}/plugins`; list filters may repeat (`ids=a&ids=b`) or use commas.
+#[utoipa::path(get, path = "/v1/organisations/{org}/plugins", params(("org" = String, Path), ("q" = Option<String>, Query), ("type" = Option<String>, Query), ("ids" = Option<String>, Query), ("consumes" = Option<String>, Query), ("produces" = Option<String>, Query), ("state" = Option<bool>, Query), ("scan_level" = Option<u8>, Query), ("offset" = Option<usize>, Query), ("limit" = Option<usize>, Query)), responses((status = 200, description = "Plugins in OpenKAT's JSON"), (status = 404, description = "No such organisation"), (status = 422, description = "A bad filter")))]
 pub async fn list(State(state): State<AppState>, Path(org): Path<String>, Query(pairs): Query<Vec<(String, String)>>) -> Result<Json<Vec<Value>>, ApiError> {
     let values = |name: &str| -> Vec<String> { pairs.iter().filter(|(k, _)| k == name).flat_map(|(_, v)| v.split(',').map(|s| s.trim().to_string())).filter(|s| !s.is_empty()).collect() };
     let one = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string());
@@ -87,18 +88,20 @@ async fn find(state: &AppState, org: &str, plugin_id: &str) -> Result<Value, Api
 }
 
 /// `GET /v1/organisations/{org}/plugins/{plugin_id}`
+#[utoipa::path(get, path = "/v1/organisations/{org}/plugins/{plugin_id}", params(("org" = String, Path), ("plugin_id" = String, Path)), responses((status = 200, description = "The plugin"), (status = 404, description = "No such organisation or plugin")))]
 pub async fn get(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
     Ok(Json(find(&state, &org, &plugin_id).await?))
 }
 
 /// The body of an enable/disable request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct EnabledBody {
     /// The new state.
     pub enabled: bool,
 }
 
 /// `PATCH /v1/organisations/{org}/plugins/{plugin_id}` with `{"enabled": bool}`
+#[utoipa::path(patch, path = "/v1/organisations/{org}/plugins/{plugin_id}", params(("org" = String, Path), ("plugin_id" = String, Path)), request_body = EnabledBody, responses((status = 204, description = "Enabled or disabled"), (status = 404, description = "No such organisation or plugin"), (status = 422, description = "Bad body")))]
 pub async fn patch(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>, body: Result<Json<EnabledBody>, JsonRejection>) -> Result<StatusCode, ApiError> {
     let Json(body) = body?;
     state.katalogus.set_enabled(&org, &plugin_id, body.enabled).await?;
@@ -106,12 +109,14 @@ pub async fn patch(State(state): State<AppState>, Path((org, plugin_id)): Path<(
 }
 
 /// `GET /v1/organisations/{org}/plugins/{plugin_id}/schema.json` (`null` for a plugin without settings)
+#[utoipa::path(get, path = "/v1/organisations/{org}/plugins/{plugin_id}/schema.json", params(("org" = String, Path), ("plugin_id" = String, Path)), responses((status = 200, description = "The settings JSON Schema, or null"), (status = 404, description = "No such plugin")))]
 pub async fn schema(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
     let plugin = find(&state, &org, &plugin_id).await?;
     Ok(Json(plugin.get("boefje_schema").cloned().unwrap_or(Value::Null)))
 }
 
 /// `GET /v1/organisations/{org}/plugins/{plugin_id}/description.md`
+#[utoipa::path(get, path = "/v1/organisations/{org}/plugins/{plugin_id}/description.md", params(("org" = String, Path), ("plugin_id" = String, Path)), responses((status = 200, description = "Markdown"), (status = 404, description = "No such plugin")))]
 pub async fn description(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<impl IntoResponse, ApiError> {
     let plugin = find(&state, &org, &plugin_id).await?;
     let text = match state.katalogus.repository().description(&plugin_id) {
@@ -122,6 +127,7 @@ pub async fn description(State(state): State<AppState>, Path((org, plugin_id)): 
 }
 
 /// `POST /v1/organisations/{org}/plugins` with OpenKAT's plugin JSON: adds a boefje or normalizer (201, 409 when the id exists).
+#[utoipa::path(post, path = "/v1/organisations/{org}/plugins", params(("org" = String, Path)), responses((status = 201, description = "Added"), (status = 409, description = "The id exists"), (status = 422, description = "Invalid plugin")))]
 pub async fn create(State(state): State<AppState>, Path(org): Path<String>, body: Result<Json<Value>, JsonRejection>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(plugin) = body?;
     state.katalogus.organisation(&org).await?;
@@ -131,6 +137,7 @@ pub async fn create(State(state): State<AppState>, Path(org): Path<String>, body
 }
 
 /// `PATCH /v1/organisations/{org}/boefjes/{id}`: change fields of a boefje added over the API.
+#[utoipa::path(patch, path = "/v1/organisations/{org}/boefjes/{plugin_id}", params(("org" = String, Path), ("plugin_id" = String, Path)), responses((status = 204, description = "Changed"), (status = 404, description = "No such boefje"), (status = 409, description = "A static plugin"), (status = 422, description = "Invalid fields")))]
 pub async fn edit_boefje(State(state): State<AppState>, Path((org, id)): Path<(String, String)>, body: Result<Json<serde_json::Map<String, Value>>, JsonRejection>) -> Result<StatusCode, ApiError> {
     let Json(changes) = body?;
     state.katalogus.organisation(&org).await?;
@@ -139,6 +146,7 @@ pub async fn edit_boefje(State(state): State<AppState>, Path((org, id)): Path<(S
 }
 
 /// `PATCH /v1/organisations/{org}/normalizers/{id}`: change fields of a normalizer added over the API.
+#[utoipa::path(patch, path = "/v1/organisations/{org}/normalizers/{plugin_id}", params(("org" = String, Path), ("plugin_id" = String, Path)), responses((status = 204, description = "Changed"), (status = 404, description = "No such normalizer"), (status = 409, description = "A static plugin"), (status = 422, description = "Invalid fields")))]
 pub async fn edit_normalizer(State(state): State<AppState>, Path((org, id)): Path<(String, String)>, body: Result<Json<serde_json::Map<String, Value>>, JsonRejection>) -> Result<StatusCode, ApiError> {
     let Json(changes) = body?;
     state.katalogus.organisation(&org).await?;
