@@ -5,7 +5,8 @@
 //! (the only editable ones; the store persists them).
 //!
 //! A directory holds one folder per plugin with `boefje.json` or
-//! `normalizer.json`, and optionally `schema.json` and `description.md`. A
+//! `normalizer.json`, and optionally `schema.json`, `description.md` and
+//! `cover.jpg`. A
 //! folder that does not parse is reported (file and reason, which names the
 //! field) and skipped.
 
@@ -22,6 +23,7 @@ pub struct PluginRepository {
     boefjes: Vec<(BoefjeManifest, Option<SettingsSchema>)>,
     normalizers: Vec<NormalizerManifest>,
     descriptions: BTreeMap<String, String>,
+    covers: BTreeMap<String, Vec<u8>>,
     editable: BTreeSet<String>,
 }
 
@@ -56,6 +58,11 @@ impl PluginRepository {
     /// A plugin's `description.md`, if it has one.
     pub fn description(&self, id: &str) -> Option<&str> {
         self.descriptions.get(id).map(String::as_str)
+    }
+
+    /// A plugin's `cover.jpg`, if its folder has one.
+    pub fn cover(&self, id: &str) -> Option<&[u8]> {
+        self.covers.get(id).map(Vec::as_slice)
     }
 
     /// Whether the plugin was added over the API (and so may be edited).
@@ -168,6 +175,9 @@ impl PluginRepository {
         } else {
             return Err(format!("{}: holds neither boefje.json nor normalizer.json", folder.display()));
         };
+        if let Ok(cover) = std::fs::read(folder.join("cover.jpg")) {
+            self.covers.insert(id.clone(), cover);
+        }
         if let Some(text) = description {
             self.descriptions.insert(id, text);
         }

@@ -46,11 +46,19 @@ fn a_plugin_directory_loads_good_folders_and_reports_bad_ones() {
 }
 
 #[tokio::test]
-async fn plugins_added_over_the_api_are_stored_editable_and_validated() {
+async fn plugins_added_over_the_api_on_sqlite() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = sqlite_url(dir.path());
+    added_plugins_are_stored_editable_and_validated(&sqlite_url(dir.path())).await;
+}
+
+#[tokio::test]
+async fn plugins_added_over_the_api_on_postgres() {
+    added_plugins_are_stored_editable_and_validated(&common::postgres_url().await).await;
+}
+
+async fn added_plugins_are_stored_editable_and_validated(url: &str) {
     let crypto = nacl();
-    let s = Server::start(&url, crypto.clone(), None).await;
+    let s = Server::start(url, crypto.clone(), None).await;
     s.call(Method::POST, "/v1/organisations", Some(json!({"id": "o", "name": "O"}))).await;
     let boefje = json!({"id": "whois", "name": "Whois", "type": "boefje", "consumes": ["Hostname"], "produces": ["boefje/whois"], "scan_level": 1,
                         "boefje_schema": {"type": "object", "properties": {"SERVER": {"type": "string", "minLength": 3}}}});
@@ -79,9 +87,27 @@ async fn plugins_added_over_the_api_are_stored_editable_and_validated() {
     assert_eq!(s.call(Method::PATCH, "/v1/organisations/o/boefjes/whois", Some(json!({"id": "other"}))).await.1["field"], "id");
 
     // A restart sees the added plugins, their edits and their settings.
-    let again = Server::start(&url, crypto, None).await;
+    let again = Server::start(url, crypto, None).await;
     let whois = again.get("/v1/organisations/o/plugins/whois").await.1;
     assert_eq!((whois["scan_level"].clone(), whois["description"].clone()), (json!(3), json!("who is")));
     assert_eq!(again.get("/v1/organisations/o/plugins/n1").await.1["produces"], json!(["DNSZone"]));
     assert_eq!(again.get("/v1/organisations/o/whois/settings").await.1["SERVER"], "whois.example");
+}
+
+#[tokio::test]
+async fn directory_plugins_serve_their_description_and_cover() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cover: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3];
+    write(dir.path(), "whois", &[("boefje.json", r#"{"id": "whois", "consumes": ["Hostname"]}"#), ("description.md", "# Whois\n")]);
+    std::fs::write(dir.path().join("whois/cover.jpg"), cover).expect("cover");
+    let mut plugins = repository();
+    assert!(plugins.load_dir(dir.path()).is_empty());
+    let s = Server::start_with(&sqlite_url(dir.path()), nacl(), None, plugins).await;
+    s.call(Method::POST, "/v1/organisations", Some(json!({"id": "o", "name": "O"}))).await;
+    assert_eq!(s.get("/v1/organisations/o/plugins/whois/description.md").await, (StatusCode::OK, json!("# Whois\n")));
+    let response = s.client.get(format!("{}/v1/organisations/o/plugins/whois/cover.jpg", s.base)).send().await.expect("cover");
+    assert_eq!(response.headers()["content-type"], "image/jpeg");
+    assert_eq!(response.bytes().await.expect("bytes").as_ref(), cover);
+    assert_eq!(s.get("/v1/organisations/o/plugins/port-scan/cover.jpg").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.get("/v1/organisations/o/plugins/whois").await.1["static"], true);
 }

@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/organisations/{org}/plugins/{plugin_id}", get(plugins::get).patch(plugins::patch))
         .route("/organisations/{org}/plugins/{plugin_id}/schema.json", get(plugins::schema))
         .route("/organisations/{org}/plugins/{plugin_id}/description.md", get(plugins::description))
+        .route("/organisations/{org}/plugins/{plugin_id}/cover.jpg", get(plugins::cover))
         .route("/organisations/{org}/{plugin_id}/settings", get(settings::get).put(settings::put).delete(settings::delete))
         .route("/organisations/{org}/settings/clone/{to_org}", post(settings::clone));
     Router::new()
@@ -82,7 +83,7 @@ pub fn router(state: AppState) -> Router {
     info(title = "KATalogus", description = "Plugins, organisations and encrypted plugin settings (OpenKAT-compatible)"),
     paths(
         organisations::list, organisations::create, organisations::get, organisations::delete,
-        plugins::list, plugins::create, plugins::get, plugins::patch, plugins::schema, plugins::description, plugins::edit_boefje, plugins::edit_normalizer,
+        plugins::list, plugins::create, plugins::get, plugins::patch, plugins::schema, plugins::description, plugins::cover, plugins::edit_boefje, plugins::edit_normalizer,
         settings::get, settings::put, settings::delete, settings::clone,
     ),
     components(schemas(crate::store::Organisation, plugins::EnabledBody))

@@ -153,3 +153,11 @@ pub async fn edit_normalizer(State(state): State<AppState>, Path((org, id)): Pat
     state.katalogus.edit_plugin("normalizer", &id, &changes).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[utoipa::path(get, path = "/v1/organisations/{org}/plugins/{plugin_id}/cover.jpg", params(("org" = String, Path), ("plugin_id" = String, Path)), responses((status = 200, description = "JPEG image"), (status = 404, description = "No such plugin, or it has no cover")))]
+/// `GET /v1/organisations/{org}/plugins/{plugin_id}/cover.jpg` (from the plugin's folder)
+pub async fn cover(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<impl IntoResponse, ApiError> {
+    find(&state, &org, &plugin_id).await?;
+    let image = state.katalogus.repository().cover(&plugin_id).map(<[u8]>::to_vec).ok_or_else(|| ServiceError::not_found(format!("plugin {plugin_id:?} has no cover")))?;
+    Ok(([(header::CONTENT_TYPE, "image/jpeg")], image))
+}

@@ -44,7 +44,11 @@ pub struct Server {
 
 impl Server {
     pub async fn start(db_url: &str, crypto: Arc<Middleware>, token: Option<&str>) -> Server {
-        let katalogus = LocalKatalogus::connect(db_url, repository(), crypto).await.expect("katalogus connects");
+        Self::start_with(db_url, crypto, token, repository()).await
+    }
+
+    pub async fn start_with(db_url: &str, crypto: Arc<Middleware>, token: Option<&str>, plugins: PluginRepository) -> Server {
+        let katalogus = LocalKatalogus::connect(db_url, plugins, crypto).await.expect("katalogus connects");
         let app = router(AppState::new(Arc::new(katalogus), token.map(String::from)));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
