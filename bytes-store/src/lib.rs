@@ -1,7 +1,9 @@
 //! `kat-bytes`: Bytes, the raw-data store. It keeps every raw file a boefje
 //! produced as evidence: contents through `object_store` (local filesystem
 //! by default), metadata in SQLite through `sqlx`, and a `sha512:` secure
-//! hash per file that is re-checked on every read.
+//! hash per file (over the plain contents) that is re-checked on every
+//! read. Contents may be encrypted at rest (`BYTES_ENCRYPTION_MIDDLEWARE`),
+//! stored as `nonce || NaCl box` as OpenKAT's Bytes stores them.
 //!
 //! Saving a raw file writes its contents first, then, in one database
 //! transaction, its metadata and a `raw_file_received` event in the outbox.
@@ -23,6 +25,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use kat_core::crypto::Middleware;
 use kat_core::events::RawFileReceived;
 use kat_core::meta::{BoefjeMeta, MimeType, NormalizerMeta, RawDataMeta};
 use kat_core::services::bytes::Bytes;
@@ -39,16 +42,22 @@ use meta_db::MetaDb;
 pub struct LocalBytes {
     db: MetaDb,
     store: Arc<dyn ObjectStore>,
+    crypto: Arc<Middleware>,
 }
 
 impl LocalBytes {
-    /// Open (creating when missing) the store under `dir`.
+    /// Open (creating when missing) the store under `dir`, keeping contents unencrypted.
     pub async fn open(dir: &Path) -> ServiceResult<LocalBytes> {
+        Self::open_with(dir, Arc::new(Middleware::Identity)).await
+    }
+
+    /// Open the store under `dir`, encrypting contents at rest with `crypto`.
+    pub async fn open_with(dir: &Path, crypto: Arc<Middleware>) -> ServiceResult<LocalBytes> {
         let raw_dir = dir.join("raw");
         std::fs::create_dir_all(&raw_dir).map_err(|e| ServiceError::unavailable(format!("cannot create {}: {e}", raw_dir.display())))?;
         let store = LocalFileSystem::new_with_prefix(&raw_dir).map_err(|e| ServiceError::unavailable(format!("cannot open {}: {e}", raw_dir.display())))?;
         let db = MetaDb::open(&dir.join("bytes.sqlite")).await?;
-        Ok(LocalBytes { db, store: Arc::new(store) })
+        Ok(LocalBytes { db, store: Arc::new(store), crypto })
     }
 
     /// Up to `limit` events not yet acknowledged, oldest first, with their outbox sequence numbers.
@@ -64,6 +73,11 @@ impl LocalBytes {
     /// Every raw file's metadata, oldest first.
     pub async fn all_raw(&self) -> ServiceResult<Vec<RawDataMeta>> {
         self.db.raw_metas(None).await
+    }
+
+    /// Check one stored raw file against its hash (and decrypt it, when encrypted).
+    pub async fn verify(&self, id: Uuid) -> ServiceResult<()> {
+        self.get_raw(id).await.map(|_| ())
     }
 
     fn location(meta: &RawDataMeta) -> StorePath {
@@ -96,8 +110,9 @@ impl Bytes for LocalBytes {
             signing_provider_url: None,
             hash_retrieval_link: None,
         };
+        let stored = self.crypto.encrypt_bytes(content).map_err(|e| ServiceError::internal(e.to_string()))?;
         self.store
-            .put(&Self::location(&meta), PutPayload::from(content.to_vec()))
+            .put(&Self::location(&meta), PutPayload::from(stored))
             .await
             .map_err(|e| ServiceError::unavailable(format!("cannot write raw file {}: {e}", meta.id)))?;
         let event = RawFileReceived { event_id: Uuid::new_v4(), created_at: now, organization: meta.boefje_meta.organization.clone(), raw_data: meta.clone() };
@@ -112,7 +127,7 @@ impl Bytes for LocalBytes {
 
     async fn get_raw(&self, id: Uuid) -> ServiceResult<(RawDataMeta, Vec<u8>)> {
         let (meta, hashed_at) = self.db.raw_meta(id).await?;
-        let content = self
+        let stored = self
             .store
             .get(&Self::location(&meta))
             .await
@@ -121,6 +136,7 @@ impl Bytes for LocalBytes {
             .await
             .map_err(|e| ServiceError::unavailable(format!("cannot read raw file {id}: {e}")))?
             .to_vec();
+        let content = self.crypto.decrypt_bytes(&stored).map_err(|e| ServiceError::internal(format!("raw file {id}: {e}")))?;
         if meta.secure_hash.as_deref() != Some(hashing::secure_hash(&content, &hashed_at).as_str()) {
             return Err(ServiceError::internal(format!("raw file {id} does not match its stored hash: it was altered after it was saved")));
         }

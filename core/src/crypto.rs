@@ -1,5 +1,6 @@
-//! Encryption of stored settings (and raw files) at rest, in OpenKAT's
-//! format: `base64(nonce || ciphertext)` made by NaCl's `crypto_box`
+//! Encryption of stored settings and raw files at rest, in OpenKAT's
+//! formats: settings as `base64(nonce || ciphertext)`, raw files as the bare
+//! `nonce || ciphertext`, made by NaCl's `crypto_box`
 //! (Curve25519, XSalsa20-Poly1305) with a private and a public key, exactly
 //! as PyNaCl's `Box(private, public).encrypt` writes it. `IDENTITY` stores
 //! the plain text.
@@ -20,6 +21,24 @@ pub const ENV_PRIVATE_KEY: &str = "BOEFJES_KATALOGUS_PRIVATE_KEY";
 pub const ENV_PUBLIC_KEY: &str = "BOEFJES_KATALOGUS_PUBLIC_KEY";
 /// OpenKAT's older names for the same three variables, read when the new ones are unset.
 pub const LEGACY_NAMES: [(&str, &str); 3] = [(ENV_MIDDLEWARE, "ENCRYPTION_MIDDLEWARE"), (ENV_PRIVATE_KEY, "KATALOGUS_PRIVATE_KEY_B64"), (ENV_PUBLIC_KEY, "KATALOGUS_PUBLIC_KEY_B64")];
+
+/// The variable names one service reads its encryption configuration from.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvNames {
+    /// Selects `IDENTITY` or `NACL_SEALBOX`.
+    pub middleware: &'static str,
+    /// The base64 private key.
+    pub private_key: &'static str,
+    /// The base64 public key.
+    pub public_key: &'static str,
+    /// Older names, read when a current one is unset: (current, older).
+    pub legacy: &'static [(&'static str, &'static str)],
+}
+
+/// The KATalogus's settings encryption (OpenKAT's `BOEFJES_*` names).
+pub const KATALOGUS_ENV: EnvNames = EnvNames { middleware: ENV_MIDDLEWARE, private_key: ENV_PRIVATE_KEY, public_key: ENV_PUBLIC_KEY, legacy: &LEGACY_NAMES };
+/// Bytes' raw-file encryption (OpenKAT's `BYTES_*` names).
+pub const BYTES_ENV: EnvNames = EnvNames { middleware: "BYTES_ENCRYPTION_MIDDLEWARE", private_key: "BYTES_PRIVATE_KEY_B64", public_key: "BYTES_PUBLIC_KEY_B64", legacy: &[] };
 
 /// Why encryption or decryption failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,15 +84,49 @@ impl Middleware {
     /// The middleware the environment asks for; `lookup` reads a variable
     /// (OpenKAT's current names first, then its older ones). Unset means `IDENTITY`.
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Middleware, CryptoError> {
-        let get = |name: &str| lookup(name).or_else(|| LEGACY_NAMES.iter().find(|(n, _)| *n == name).and_then(|(_, old)| lookup(old))).filter(|v| !v.trim().is_empty());
-        match get(ENV_MIDDLEWARE).as_deref().map(str::trim) {
+        Self::from_vars(lookup, &KATALOGUS_ENV)
+    }
+
+    /// The middleware that the variables `names` ask for.
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>, names: &EnvNames) -> Result<Middleware, CryptoError> {
+        let get = |name: &str| lookup(name).or_else(|| names.legacy.iter().find(|(n, _)| *n == name).and_then(|(_, old)| lookup(old))).filter(|v| !v.trim().is_empty());
+        match get(names.middleware).as_deref().map(str::trim) {
             None | Some("IDENTITY") => Ok(Middleware::Identity),
             Some("NACL_SEALBOX") => {
-                let private = get(ENV_PRIVATE_KEY).ok_or_else(|| CryptoError::Config(format!("NACL_SEALBOX needs {ENV_PRIVATE_KEY}")))?;
-                let public = get(ENV_PUBLIC_KEY).ok_or_else(|| CryptoError::Config(format!("NACL_SEALBOX needs {ENV_PUBLIC_KEY}")))?;
+                let private = get(names.private_key).ok_or_else(|| CryptoError::Config(format!("NACL_SEALBOX needs {}", names.private_key)))?;
+                let public = get(names.public_key).ok_or_else(|| CryptoError::Config(format!("NACL_SEALBOX needs {}", names.public_key)))?;
                 Middleware::nacl_box(&private, &public)
             }
-            Some(other) => Err(CryptoError::Config(format!("{ENV_MIDDLEWARE}={other:?} is unknown; use IDENTITY or NACL_SEALBOX"))),
+            Some(other) => Err(CryptoError::Config(format!("{}={other:?} is unknown; use IDENTITY or NACL_SEALBOX", names.middleware))),
+        }
+    }
+
+    /// Protect raw bytes: nonce || ciphertext (no base64), as OpenKAT's Bytes stores raw files; the bytes themselves for `IDENTITY`.
+    pub fn encrypt_bytes(&self, plain: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        match self {
+            Middleware::Identity => Ok(plain.to_vec()),
+            Middleware::NaclBox(b) => {
+                let nonce = SalsaBox::generate_nonce(&mut OsRng);
+                let ciphertext = b.encrypt(&nonce, plain).map_err(|_| CryptoError::Config("encryption failed".into()))?;
+                let mut out = nonce.to_vec();
+                out.extend_from_slice(&ciphertext);
+                Ok(out)
+            }
+        }
+    }
+
+    /// Undo [`Middleware::encrypt_bytes`].
+    pub fn decrypt_bytes(&self, stored: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        match self {
+            Middleware::Identity => Ok(stored.to_vec()),
+            Middleware::NaclBox(b) => {
+                if stored.len() < 24 + 16 {
+                    return Err(CryptoError::Decrypt("the stored value is too short to be a NaCl box".into()));
+                }
+                let (nonce, ciphertext) = stored.split_at(24);
+                let nonce: [u8; 24] = nonce.try_into().map_err(|_| CryptoError::Decrypt("the stored value is too short".into()))?;
+                b.decrypt(&crypto_box::Nonce::from(nonce), ciphertext).map_err(|_| CryptoError::Decrypt("authentication failed: wrong key pair, or the data was altered".into()))
+            }
         }
     }
 
@@ -81,13 +134,7 @@ impl Middleware {
     pub fn encrypt(&self, plain: &str) -> Result<String, CryptoError> {
         match self {
             Middleware::Identity => Ok(plain.to_string()),
-            Middleware::NaclBox(b) => {
-                let nonce = SalsaBox::generate_nonce(&mut OsRng);
-                let ciphertext = b.encrypt(&nonce, plain.as_bytes()).map_err(|_| CryptoError::Config("encryption failed".into()))?;
-                let mut out = nonce.to_vec();
-                out.extend_from_slice(&ciphertext);
-                Ok(STANDARD.encode(out))
-            }
+            Middleware::NaclBox(_) => Ok(STANDARD.encode(self.encrypt_bytes(plain.as_bytes())?)),
         }
     }
 
@@ -95,15 +142,9 @@ impl Middleware {
     pub fn decrypt(&self, stored: &str) -> Result<String, CryptoError> {
         match self {
             Middleware::Identity => Ok(stored.to_string()),
-            Middleware::NaclBox(b) => {
+            Middleware::NaclBox(_) => {
                 let bytes = STANDARD.decode(stored.trim()).map_err(|_| CryptoError::Decrypt("the stored value is not base64: was it written without encryption?".into()))?;
-                if bytes.len() < 24 + 16 {
-                    return Err(CryptoError::Decrypt("the stored value is too short to be a NaCl box".into()));
-                }
-                let (nonce, ciphertext) = bytes.split_at(24);
-                let nonce: [u8; 24] = nonce.try_into().map_err(|_| CryptoError::Decrypt("the stored value is too short".into()))?;
-                let plain = b.decrypt(&crypto_box::Nonce::from(nonce), ciphertext).map_err(|_| CryptoError::Decrypt("authentication failed: wrong key pair, or the data was altered".into()))?;
-                String::from_utf8(plain).map_err(|_| CryptoError::Decrypt("the decrypted value is not UTF-8".into()))
+                String::from_utf8(self.decrypt_bytes(&bytes)?).map_err(|_| CryptoError::Decrypt("the decrypted value is not UTF-8".into()))
             }
         }
     }

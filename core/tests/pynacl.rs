@@ -43,3 +43,22 @@ fn interoperates_with_pynacl_both_ways() {
     let blob = ours.encrypt(text).expect("encrypts");
     assert_eq!(python(&["decrypt", &private, &public, &blob]), text, "PyNaCl decrypts our blob");
 }
+
+#[test]
+fn raw_bytes_interoperate_with_pynacl_both_ways() {
+    let (private, public) = generate_key_pair();
+    let m = Middleware::nacl_box(&private, &public).expect("keys");
+    let content: Vec<u8> = (0u8..=255).chain(b"<nmaprun/>".iter().copied()).collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("raw");
+    std::fs::write(&file, m.encrypt_bytes(&content).expect("encrypts")).expect("write");
+    assert_eq!(python(&["decrypt-file", &private, &public, file.to_str().unwrap_or_default()]), hex(&content), "PyNaCl decrypts our raw file");
+    let theirs = python(&["encrypt-hex", &private, &public, &hex(&content)]);
+    let theirs: Vec<u8> = (0..theirs.len()).step_by(2).filter_map(|i| u8::from_str_radix(&theirs[i..i + 2], 16).ok()).collect();
+    assert_eq!(theirs.len(), 24 + 16 + content.len(), "nonce || box, no base64");
+    assert_eq!(m.decrypt_bytes(&theirs).expect("decrypts PyNaCl's raw"), content);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

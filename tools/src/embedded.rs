@@ -48,13 +48,18 @@ pub fn builtin_repository() -> PluginRepository {
     PluginRepository::new(boefjes, normalizers)
 }
 
+/// Raw-file encryption at rest from `BYTES_ENCRYPTION_MIDDLEWARE`, `BYTES_PRIVATE_KEY_B64` and `BYTES_PUBLIC_KEY_B64` (unset: none).
+pub fn bytes_crypto() -> anyhow::Result<Arc<kat_core::crypto::Middleware>> {
+    Ok(Arc::new(kat_core::crypto::Middleware::from_vars(|name| std::env::var(name).ok(), &kat_core::crypto::BYTES_ENV)?))
+}
+
 impl Embedded {
     /// Open (creating when missing) every store under `data_dir`.
     pub async fn open(data_dir: &Path) -> anyhow::Result<Embedded> {
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
         Ok(Embedded {
             data_dir: data_dir.to_path_buf(),
-            bytes: Arc::new(LocalBytes::open(data_dir).await?),
+            bytes: Arc::new(LocalBytes::open_with(data_dir, bytes_crypto()?).await?),
             katalogus: Arc::new(LocalKatalogus::open(&data_dir.join("katalogus.sqlite"), builtin_repository()).await?),
             scheduler: Arc::new(LocalScheduler::open(&data_dir.join("scheduler.sqlite")).await?),
         })

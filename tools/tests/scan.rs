@@ -167,4 +167,39 @@ fn a_tampered_raw_file_is_refused() {
     std::fs::write(&file, bytes).expect("tamper");
     let shown = run(env!("CARGO_BIN_EXE_show_raw"), dir.path(), &[], &[&raw_id]);
     assert!(!shown.ok && shown.stderr.contains("does not match its stored hash"), "{}", shown.stderr);
+    let verified = kat(dir.path(), &[], &["verify-raw", &raw_id]);
+    assert!(!verified.ok && verified.stdout.contains(&format!("FAILED {raw_id}")) && verified.stderr.contains("1 of 1"), "{}{}", verified.stdout, verified.stderr);
+    // A second, untouched file passes; --all reports both.
+    let second = run(env!("CARGO_BIN_EXE_run_boefje"), dir.path(), &[("BOEFJE_PORTS", p.as_str())], &["_dev", "port-scan", "IPAddressV4|internet|127.0.0.1"]);
+    let good = second.stdout.trim();
+    assert!(kat(dir.path(), &[], &["verify-raw", good]).ok);
+    let all = kat(dir.path(), &[], &["verify-raw", "--all"]);
+    assert!(!all.ok && all.stdout.contains(&format!("ok {good}")) && all.stdout.contains(&format!("FAILED {raw_id}")), "{}", all.stdout);
+}
+
+#[test]
+fn raw_files_can_be_encrypted_at_rest() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let open = listeners(1);
+    let p = port(&open[0]).to_string();
+    let keys = kat(dir.path(), &[], &["keygen"]).stdout;
+    let value = |name: &str| keys.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or_default().to_string();
+    let (private, public) = (value("BOEFJES_KATALOGUS_PRIVATE_KEY"), value("BOEFJES_KATALOGUS_PUBLIC_KEY"));
+    let env = [("BYTES_ENCRYPTION_MIDDLEWARE", "NACL_SEALBOX"), ("BYTES_PRIVATE_KEY_B64", private.as_str()), ("BYTES_PUBLIC_KEY_B64", public.as_str()), ("BOEFJE_PORTS", p.as_str())];
+    let ran = run(env!("CARGO_BIN_EXE_run_boefje"), dir.path(), &env, &["_dev", "port-scan", "IPAddressV4|internet|127.0.0.1"]);
+    assert!(ran.ok, "{}", ran.stderr);
+    let raw_id = ran.stdout.trim();
+    let on_disk = std::fs::read(dir.path().join("raw/_dev").join(raw_id)).expect("raw file");
+    assert!(!String::from_utf8_lossy(&on_disk).contains("nmaprun"), "contents are encrypted on disk");
+    let shown = run(env!("CARGO_BIN_EXE_show_raw"), dir.path(), &env, &[raw_id]);
+    assert!(shown.ok && shown.stdout.contains("nmaprun"), "{}", shown.stderr);
+    assert!(kat(dir.path(), &env, &["verify-raw", "--all"]).ok);
+    let unkeyed = run(env!("CARGO_BIN_EXE_show_raw"), dir.path(), &[], &[raw_id]);
+    assert!(!unkeyed.ok && unkeyed.stderr.contains("does not match its stored hash"), "without the keys the file is refused: {}", unkeyed.stderr);
+    let wrong_keys = kat(dir.path(), &[], &["keygen"]).stdout;
+    let wrong = |name: &str| wrong_keys.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or_default().to_string();
+    let (wp, wq) = (wrong("BOEFJES_KATALOGUS_PRIVATE_KEY"), wrong("BOEFJES_KATALOGUS_PUBLIC_KEY"));
+    let wrong_env = [("BYTES_ENCRYPTION_MIDDLEWARE", "NACL_SEALBOX"), ("BYTES_PRIVATE_KEY_B64", wp.as_str()), ("BYTES_PUBLIC_KEY_B64", wq.as_str())];
+    let refused = run(env!("CARGO_BIN_EXE_show_raw"), dir.path(), &wrong_env, &[raw_id]);
+    assert!(!refused.ok && refused.stderr.contains("wrong key pair"), "{}", refused.stderr);
 }

@@ -10,6 +10,7 @@ pub mod run_normalizer;
 pub mod scan;
 pub mod serve;
 pub mod show_raw;
+pub mod verify_raw;
 
 use clap::{Parser, Subcommand};
 
@@ -50,6 +51,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Measure a service's throughput (run on a release build).
     Bench(bench::BenchArgs),
+    /// Check stored raw files against their hashes and report every mismatch.
+    VerifyRaw(verify_raw::VerifyRawArgs),
 }
 
 /// Run the parsed command; the error is printed by `main` as one line.
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keygen => keygen::run(&mut std::io::stdout().lock()),
         Command::Serve(args) => serve::run(&args),
         Command::Bench(args) => bench::run(&args, &mut std::io::stdout().lock()),
+        Command::VerifyRaw(args) => verify_raw::run(&args, &mut std::io::stdout().lock()),
     }
 }
 

@@ -30,7 +30,7 @@ pub struct ShowRawArgs {
 pub fn run(args: &ShowRawArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let id = uuid::Uuid::parse_str(args.raw_id.trim()).with_context(|| format!("{:?} is not a raw file id (a UUID)", args.raw_id))?;
     block_on(async {
-        let bytes = kat_bytes::LocalBytes::open(&args.data.data_dir).await?;
+        let bytes = kat_bytes::LocalBytes::open_with(&args.data.data_dir, crate::embedded::bytes_crypto()?).await?;
         if args.meta {
             let meta = bytes.get_raw_meta(id).await?;
             writeln!(out, "{}", serde_json::to_string_pretty(&meta)?)?;
