@@ -12,14 +12,19 @@
 //! delivered at least once.
 //!
 //! # Layout
+//! - [`api`]: OpenKAT's Bytes REST API under `/bytes` (axum).
+//! - [`config`]: `Config` from the `BYTES_*` variables; [`serve`] runs the service.
 //! - [`hashing`]: OpenKAT's secure hash.
-//! - [`meta_db`]: the SQLite metadata and outbox tables.
+//! - [`meta_db`]: the SQLite metadata and outbox tables; [`queries`]: filtered listings for the API.
 //! - [`LocalBytes`]: the in-process implementation of `kat_core::services::bytes::Bytes`.
 
 #![forbid(unsafe_code)]
 
+pub mod api;
+pub mod config;
 pub mod hashing;
 pub mod meta_db;
+pub mod queries;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -75,6 +80,11 @@ impl LocalBytes {
         self.db.raw_metas(None).await
     }
 
+    /// The metadata database, for filtered listings.
+    pub fn meta_db(&self) -> &MetaDb {
+        &self.db
+    }
+
     /// Check one stored raw file against its hash (and decrypt it, when encrypted).
     pub async fn verify(&self, id: Uuid) -> ServiceResult<()> {
         self.get_raw(id).await.map(|_| ())
@@ -102,6 +112,11 @@ impl Bytes for LocalBytes {
         let mut mime_types: Vec<MimeType> = mime_types.iter().map(|m| MimeType { value: m.clone() }).collect();
         mime_types.sort();
         mime_types.dedup();
+        // As OpenKAT: one raw file per run and set of mime types; saving it again returns the first.
+        let key = serde_json::to_string(&mime_types).map_err(|e| ServiceError::internal(e.to_string()))?;
+        if let Some(existing) = self.db.raw_with_mime_types(boefje_meta_id, &key).await? {
+            return Ok(existing);
+        }
         let meta = RawDataMeta {
             id: Uuid::new_v4(),
             boefje_meta,
@@ -150,4 +165,11 @@ impl Bytes for LocalBytes {
     async fn save_normalizer_meta(&self, meta: &NormalizerMeta) -> ServiceResult<()> {
         self.db.save_normalizer_meta(meta).await
     }
+}
+
+/// Open the store and serve the API on `listener` until the process ends.
+pub async fn serve(config: config::Config, listener: tokio::net::TcpListener) -> ServiceResult<()> {
+    let bytes = LocalBytes::open_with(&config.data_dir, Arc::new(config.crypto)).await?;
+    let state = api::BytesState { bytes: Arc::new(bytes), auth: Arc::new(api::auth::Auth::new(&config.username, &config.password, config.token_lifetime)), max_raw_size: config.max_raw_size };
+    axum::serve(listener, api::router(state)).await.map_err(|e| ServiceError::unavailable(format!("bytes server stopped: {e}")))
 }

@@ -48,6 +48,11 @@ impl MetaDb {
         Ok(MetaDb { pool })
     }
 
+    /// The connection pool (for the listing queries in `queries`).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Insert or replace a boefje meta.
     pub async fn save_boefje_meta(&self, meta: &BoefjeMeta) -> ServiceResult<()> {
         let body = serde_json::to_string(meta).map_err(|e| ServiceError::invalid(e.to_string()))?;

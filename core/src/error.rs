@@ -21,6 +21,20 @@ pub enum ErrorKind {
     Internal,
 }
 
+impl ErrorKind {
+    /// The HTTP status code a REST service answers with for this kind.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::NotFound => 404,
+            ErrorKind::Invalid => 422,
+            ErrorKind::Conflict => 409,
+            ErrorKind::Unauthorized => 401,
+            ErrorKind::Unavailable => 503,
+            ErrorKind::Internal => 500,
+        }
+    }
+}
+
 /// Errors raised by `kat-core` itself: parsing and validation.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CoreError {

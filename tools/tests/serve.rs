@@ -66,3 +66,33 @@ fn katalogus_binary_serves_with_env_configuration() {
     assert!(stderr.contains("skipped a plugin") && stderr.contains("broken/boefje.json"), "{stderr}");
     assert!(!stderr.contains("BOEFJES_KATALOGUS_PRIVATE_KEY="), "keys never reach the log");
 }
+
+#[test]
+fn bytes_store_binary_needs_credentials_and_then_serves() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = Command::new(env!("CARGO_BIN_EXE_bytes-store")).env_remove("BYTES_USERNAME").env("BYTES_DATA_DIR", dir.path()).output().expect("runs");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("BYTES_USERNAME must be set"), "{}", String::from_utf8_lossy(&missing.stderr));
+
+    let port = TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bytes-store"))
+        .env("BYTES_DATA_DIR", dir.path())
+        .env("BYTES_USERNAME", "bytes")
+        .env("BYTES_PASSWORD", "pw")
+        .env("BYTES_BIND", format!("127.0.0.1:{port}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bytes-store starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut health = None;
+    while Instant::now() < deadline && health.is_none() {
+        health = http(port, "/health", None);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let guarded = http(port, "/bytes/raw", None);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(health.is_some_and(|(status, _)| status.contains("200")), "no /health answer");
+    assert!(guarded.is_some_and(|(status, _)| status.contains("401")), "/bytes/raw answered without a token");
+    assert!(dir.path().join("bytes.sqlite").exists(), "metadata lives in BYTES_DATA_DIR");
+}

@@ -1,5 +1,6 @@
-//! `kat serve --katalogus` (and the `katalogus` binary): run the KATalogus
-//! REST API with the built-in plugins. Configuration comes from
+//! `kat serve --katalogus` / `--bytes` (and the `katalogus` and
+//! `bytes-store` binaries): run the KATalogus REST API with the built-in
+//! plugins, or the Bytes REST API. Configuration comes from
 //! `KATALOGUS_DB_URI`, `KATALOGUS_API_TOKEN`, `KATALOGUS_BIND` and the
 //! encryption variables (`BOEFJES_ENCRYPTION_MIDDLEWARE`,
 //! `BOEFJES_KATALOGUS_PRIVATE_KEY`, `BOEFJES_KATALOGUS_PUBLIC_KEY`, or
@@ -18,16 +19,33 @@ KATALOGUS_API_TOKEN (bearer token; unset = no auth), KATALOGUS_BIND (default 127
 BOEFJES_ENCRYPTION_MIDDLEWARE (IDENTITY or NACL_SEALBOX) with BOEFJES_KATALOGUS_PRIVATE_KEY and BOEFJES_KATALOGUS_PUBLIC_KEY (see `kat keygen`).")]
 pub struct ServeArgs {
     /// Serve the KATalogus API.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "bytes")]
     pub katalogus: bool,
+    /// Serve the Bytes API (environment: BYTES_DATA_DIR, BYTES_USERNAME, BYTES_PASSWORD,
+    /// BYTES_ACCESS_TOKEN_EXPIRE_MINUTES, BYTES_MAX_RAW_SIZE, BYTES_BIND (default 127.0.0.1:8002),
+    /// BYTES_ENCRYPTION_MIDDLEWARE with BYTES_PRIVATE_KEY_B64 and BYTES_PUBLIC_KEY_B64).
+    #[arg(long)]
+    pub bytes: bool,
 }
 
 /// Run the chosen service until the process is stopped.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    if !args.katalogus {
-        bail!("choose a service to serve: --katalogus (Bytes and the scheduler are not served yet)");
+    match (args.katalogus, args.bytes) {
+        (true, _) => katalogus(),
+        (_, true) => bytes(),
+        _ => bail!("choose a service to serve: --katalogus or --bytes (the scheduler is not served yet)"),
     }
-    katalogus()
+}
+
+/// Run Bytes from the process environment.
+pub fn bytes() -> anyhow::Result<()> {
+    let config = kat_bytes::config::Config::from_env(|name| std::env::var(name).ok())?;
+    tokio::runtime::Runtime::new().context("starting the async runtime")?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.bind).await.with_context(|| format!("listening on {}", config.bind))?;
+        eprintln!("bytes-store: listening on http://{}", config.bind);
+        kat_bytes::serve(config, listener).await?;
+        Ok(())
+    })
 }
 
 /// Run the KATalogus from the process environment.

@@ -1,0 +1,142 @@
+//! The Bytes REST API through real HTTP on 127.0.0.1, on SQLite and the
+//! local filesystem: login, metas, raw files (dedup per mime-type set,
+//! 413, bad base64, unknown run), filters, mime type counts, and a tampered
+//! file refused.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use kat_bytes::api::{auth::Auth, router, BytesState};
+use kat_bytes::LocalBytes;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+    token: String,
+}
+
+impl Api {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+}
+
+async fn start(dir: &std::path::Path, max_raw_size: usize) -> Api {
+    let bytes = Arc::new(LocalBytes::open(dir).await.expect("bytes opens"));
+    let state = BytesState { bytes, auth: Arc::new(Auth::new("bytes", "s3cret", Duration::from_secs(600))), max_raw_size };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    let http = reqwest::Client::new();
+    let wrong = http.post(format!("{base}/bytes/token")).form(&[("username", "bytes"), ("password", "nope")]).send().await.expect("login");
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let login: Value = http.post(format!("{base}/bytes/token")).form(&[("username", "bytes"), ("password", "s3cret")]).send().await.expect("login").json().await.expect("token JSON");
+    assert_eq!(login["token_type"], "bearer");
+    assert!(login["expires_at"].is_string());
+    Api { base, http, token: login["access_token"].as_str().expect("token").to_string() }
+}
+
+fn boefje_meta(id: &str, org: &str, boefje: &str) -> Value {
+    json!({"id": id, "boefje": {"id": boefje}, "input_ooi": "Hostname|internet|example.nl", "organization": org, "arguments": {}, "environment": {"PORTS": "80"}})
+}
+
+#[tokio::test]
+async fn every_endpoint_on_sqlite_and_the_filesystem() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let api = start(dir.path(), 1024).await;
+    let anonymous = api.http.get(format!("{}/bytes/raw", api.base)).send().await.expect("request");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(api.http.get(format!("{}/health", api.base)).send().await.expect("health").status(), StatusCode::OK);
+
+    let run_a = "7134430c-8509-4944-b0be-27cb9bfb4bc2";
+    let run_b = "8134430c-8509-4944-b0be-27cb9bfb4bc2";
+    assert_eq!(api.call(Method::POST, "/bytes/boefje_meta", Some(boefje_meta(run_a, "org-a", "dns-records"))).await.0, StatusCode::CREATED);
+    assert_eq!(api.call(Method::POST, "/bytes/boefje_meta", Some(boefje_meta(run_b, "org-b", "port-scan"))).await.0, StatusCode::CREATED);
+    assert_eq!(api.call(Method::POST, "/bytes/boefje_meta", Some(json!({"id": "nope"}))).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(api.call(Method::GET, &format!("/bytes/boefje_meta/{run_a}"), None).await.1["boefje"]["id"], "dns-records");
+    assert_eq!(api.call(Method::GET, "/bytes/boefje_meta/9134430c-8509-4944-b0be-27cb9bfb4bc2", None).await.0, StatusCode::NOT_FOUND);
+    let (_, list) = api.call(Method::GET, "/bytes/boefje_meta?organization=org-b", None).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    let (_, list) = api.call(Method::GET, "/bytes/boefje_meta?descending=true&limit=1", None).await;
+    assert_eq!(list[0]["id"], run_b);
+
+    // Raw files: base64 in, ids out, deduplicated per run and mime-type set.
+    let files = json!({"status": "COMPLETED", "files": [
+        {"name": "answer", "content": STANDARD.encode(br#"{"dns_records": "x"}"#), "tags": ["boefje/dns-records"]},
+        {"name": "log", "content": STANDARD.encode(b"plain log"), "tags": ["text/plain", "dns-records"]},
+    ]});
+    let (status, ids) = api.call(Method::POST, &format!("/bytes/raw?boefje_meta_id={run_a}"), Some(files.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{ids}");
+    let answer = ids["answer"].as_str().expect("id").to_string();
+    let (_, again) = api.call(Method::POST, &format!("/bytes/raw?boefje_meta_id={run_a}"), Some(files)).await;
+    assert_eq!(again["answer"], answer.as_str(), "the same run and mime types give the same raw file");
+    let one = |name: &str, content: &[u8], tags: Value| json!({"files": [{"name": name, "content": STANDARD.encode(content), "tags": tags}]});
+    let (_, b_ids) = api.call(Method::POST, &format!("/bytes/raw?boefje_meta_id={run_b}"), Some(one("xml", b"<nmaprun/>", json!(["boefje/nmap"])))).await;
+    let nmap = b_ids["xml"].as_str().expect("id").to_string();
+
+    let raw = api.http.get(format!("{}/bytes/raw/{answer}", api.base)).bearer_auth(&api.token).send().await.expect("raw");
+    assert_eq!(raw.bytes().await.expect("bytes").as_ref(), br#"{"dns_records": "x"}"#);
+    let (_, meta) = api.call(Method::GET, &format!("/bytes/raw/{answer}/meta"), None).await;
+    assert!(meta["secure_hash"].as_str().is_some_and(|h| h.starts_with("sha512:")));
+    assert_eq!(meta["boefje_meta"]["id"], run_a);
+
+    for (query, expected) in [
+        ("?organization=org-b", vec![nmap.as_str()]),
+        (&*format!("?boefje_meta_id={run_b}"), vec![nmap.as_str()]),
+        ("?mime_types=boefje/nmap&mime_types=boefje/dns-records", vec![answer.as_str(), nmap.as_str()]),
+        ("?mime_types=boefje/dns-records", vec![answer.as_str()]),
+        ("?organization=org-a&limit=1", vec![answer.as_str()]),
+    ] {
+        let (status, list) = api.call(Method::GET, &format!("/bytes/raw{query}"), None).await;
+        let got: Vec<&str> = list.as_array().map(|a| a.iter().filter_map(|m| m["id"].as_str()).collect()).unwrap_or_default();
+        assert_eq!((status, got), (StatusCode::OK, expected), "{query}");
+    }
+    assert_eq!(api.call(Method::GET, "/bytes/raw?normalized=maybe", None).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, counts) = api.call(Method::GET, "/bytes/mime_types", None).await;
+    assert_eq!(counts, json!({"boefje/dns-records": 1, "boefje/nmap": 1, "dns-records": 1, "text/plain": 1}));
+
+    // Normalizer metas mark raw files as normalized.
+    let raw_meta = api.call(Method::GET, &format!("/bytes/raw/{nmap}/meta"), None).await.1;
+    let normalizer_meta = json!({"id": "a134430c-8509-4944-b0be-27cb9bfb4bc2", "raw_data": raw_meta, "normalizer": {"id": "kat_nmap_normalize"}});
+    assert_eq!(api.call(Method::POST, "/bytes/normalizer_meta", Some(normalizer_meta)).await.0, StatusCode::CREATED);
+    assert_eq!(api.call(Method::GET, "/bytes/normalizer_meta/a134430c-8509-4944-b0be-27cb9bfb4bc2", None).await.1["normalizer"]["id"], "kat_nmap_normalize");
+    assert_eq!(api.call(Method::GET, "/bytes/normalizer_meta?normalizer_id=kat_nmap_normalize", None).await.1.as_array().map(Vec::len), Some(1));
+    let (_, normalized) = api.call(Method::GET, "/bytes/raw?normalized=true", None).await;
+    assert_eq!(normalized.as_array().map(|a| a.len()), Some(1));
+    assert_eq!(normalized[0]["id"], nmap.as_str());
+    let (_, pending) = api.call(Method::GET, "/bytes/raw?normalized=false", None).await;
+    assert_eq!(pending.as_array().map(|a| a.len()), Some(2));
+
+    // Bad input: 413, bad base64, bad mime type, unknown run, unknown raw.
+    let (status, body) = api.call(Method::POST, &format!("/bytes/raw?boefje_meta_id={run_b}"), Some(one("big", &[7u8; 2048], json!(["x/y"])))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("BYTES_MAX_RAW_SIZE")), "{body}");
+    let (status, body) = api.call(Method::POST, &format!("/bytes/raw?boefje_meta_id={run_b}"), Some(json!({"files": [{"name": "f", "content": "!!not base64", "tags": []}]}))).await;
+    assert_eq!((status, body["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("content")), "{body}");
+    let (status, body) = api.call(Method::POST, &format!("/bytes/raw?boefje_meta_id={run_b}"), Some(one("f", b"x", json!(["bad type"])))).await;
+    assert_eq!((status, body["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("tags")), "{body}");
+    assert_eq!(api.call(Method::POST, "/bytes/raw?boefje_meta_id=9134430c-8509-4944-b0be-27cb9bfb4bc2", Some(one("f", b"x", json!([])))).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(api.call(Method::POST, "/bytes/raw?boefje_meta_id=zzz", Some(one("f", b"x", json!([])))).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(api.call(Method::GET, "/bytes/raw/9134430c-8509-4944-b0be-27cb9bfb4bc2", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(api.call(Method::GET, "/bytes/nothing", None).await.0, StatusCode::NOT_FOUND);
+
+    // A flipped byte on disk: the raw file is refused, never served.
+    let file = dir.path().join("raw/org-b").join(&nmap);
+    let mut stored = std::fs::read(&file).expect("stored file");
+    stored[0] ^= 1;
+    std::fs::write(&file, stored).expect("tamper");
+    let (status, body) = api.call(Method::GET, &format!("/bytes/raw/{nmap}"), None).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("does not match its stored hash")), "{body}");
+}
