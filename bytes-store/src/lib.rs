@@ -13,6 +13,7 @@
 //!
 //! # Layout
 //! - [`api`]: OpenKAT's Bytes REST API under `/bytes` (axum).
+//! - [`client`]: `BytesClient`, the `Bytes` trait over HTTP.
 //! - [`config`]: `Config` from the `BYTES_*` variables; [`serve`] runs the service.
 //! - [`hashing`]: OpenKAT's secure hash.
 //! - [`meta_db`]: the SQLite metadata and outbox tables; [`queries`]: filtered listings for the API.
@@ -21,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod client;
 pub mod config;
 pub mod hashing;
 pub mod meta_db;

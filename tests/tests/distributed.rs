@@ -1,6 +1,7 @@
 //! A boefje runner in distributed mode: its settings come from the
 //! KATalogus REST service over real HTTP (`KatalogusClient`), with settings
-//! encrypted at rest, while the scan runs against a real TCP listener.
+//! encrypted at rest, and it stores raw files in the Bytes REST service
+//! (`BytesClient`), while the scan runs against a real TCP listener.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,13 +35,24 @@ async fn a_runner_takes_its_settings_from_the_katalogus_service() {
     let put = send(reqwest::Method::PUT, "/v1/organisations/dist/port-scan/settings", json!({"PORTS": port.to_string(), "TIMEOUT_MS": "500"})).await.expect("put");
     assert!(put.status().is_success(), "{:?}", put.text().await);
 
-    let bytes = Arc::new(LocalBytes::open(dir.path()).await.expect("bytes"));
+    // Bytes as a service too: the runner stores its raw files over HTTP.
+    let store = Arc::new(LocalBytes::open(dir.path()).await.expect("bytes"));
+    let bytes_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let bytes_base = format!("http://{}", bytes_listener.local_addr().expect("addr"));
+    let bytes_state = kat_bytes::api::BytesState { bytes: store.clone(), auth: Arc::new(kat_bytes::api::auth::Auth::new("runner", "pw", std::time::Duration::from_secs(60))), max_raw_size: 1 << 20 };
+    tokio::spawn(async move { axum::serve(bytes_listener, kat_bytes::api::router(bytes_state)).await });
+    let bytes = Arc::new(kat_bytes::client::BytesClient::new(&bytes_base, "runner", "pw"));
     let client = Arc::new(KatalogusClient::new(&base, Some("runner-token".into())));
     let runner = BoefjeRunner::new(kat_plugins::boefjes::all(), bytes.clone(), client, BTreeMap::from([("BOEFJE_PORTS".to_string(), "1".to_string())]));
     let task = BoefjeTask { id: uuid::Uuid::new_v4(), boefje: PluginRef { id: "port-scan".into(), version: None }, input_ooi: "IPAddressV4|internet|127.0.0.1".into(), organization: "dist".into() };
     let outcome = runner.execute(&task).await.expect("runs");
     assert_eq!(outcome.error, None);
-    let (meta, content) = bytes.get_raw(outcome.raw_ids[0]).await.expect("raw");
+    let (meta, content) = bytes.get_raw(outcome.raw_ids[0]).await.expect("raw over HTTP");
+    assert_eq!(store.get_raw(outcome.raw_ids[0]).await.expect("raw in the store").1, content, "the service stored what the runner sent");
+    assert_eq!(bytes.raw_of_run(task.id).await.expect("list").len(), 1);
+    assert_eq!(store.pending_events(10).await.expect("outbox").len(), 1, "the save announced raw_file_received");
+    let wrong_login = kat_bytes::client::BytesClient::new(&bytes_base, "runner", "wrong");
+    assert_eq!(wrong_login.get_raw_meta(outcome.raw_ids[0]).await.expect_err("refused").kind, kat_core::ErrorKind::Unauthorized);
     let env = meta.boefje_meta.environment.expect("environment kept");
     assert_eq!(env.get("PORTS"), Some(&port.to_string()), "the KATalogus setting overrides the host default");
     assert_eq!(env.get("TIMEOUT_MS").map(String::as_str), Some("500"), "converted to the schema's integer and back");
