@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use kat_core::crypto::{CryptoError, Middleware, BYTES_ENV};
 
-/// Everything the service needs to start.
-#[derive(Debug)]
+/// Everything the service needs to start (its `Debug` hides the password and the broker URI).
 pub struct Config {
     /// Where metadata (`bytes.sqlite`) and raw files (`raw/`) live (`BYTES_DATA_DIR`).
     pub data_dir: PathBuf,
@@ -22,8 +21,25 @@ pub struct Config {
     pub max_raw_size: usize,
     /// Where to listen (`BYTES_BIND`, default 127.0.0.1:8002).
     pub bind: SocketAddr,
+    /// The broker events are relayed to (`QUEUE_URI`, `amqp://...`); unset: events stay in the outbox.
+    pub queue_uri: Option<String>,
     /// Encryption at rest (`BYTES_ENCRYPTION_MIDDLEWARE`, `BYTES_PRIVATE_KEY_B64`, `BYTES_PUBLIC_KEY_B64`).
     pub crypto: Middleware,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("username", &self.username)
+            .field("password", &"***")
+            .field("token_lifetime", &self.token_lifetime)
+            .field("max_raw_size", &self.max_raw_size)
+            .field("bind", &self.bind)
+            .field("queue_uri", &self.queue_uri.as_ref().map(|_| "***"))
+            .field("crypto", &self.crypto)
+            .finish()
+    }
 }
 
 /// Why the configuration is unusable.
@@ -51,6 +67,7 @@ impl Config {
             token_lifetime: Duration::from_secs(number("BYTES_ACCESS_TOKEN_EXPIRE_MINUTES", 15)? * 60),
             max_raw_size: usize::try_from(number("BYTES_MAX_RAW_SIZE", crate::api::DEFAULT_MAX_RAW_SIZE as u64)?).unwrap_or(usize::MAX),
             bind: bind.parse().map_err(|_| ConfigError::Invalid(format!("BYTES_BIND={bind:?} is not an address such as 127.0.0.1:8002")))?,
+            queue_uri: get("QUEUE_URI"),
             crypto: Middleware::from_vars(&lookup, &BYTES_ENV)?,
         })
     }

@@ -16,6 +16,7 @@
 //! - [`client`]: `BytesClient`, the `Bytes` trait over HTTP.
 //! - [`config`]: `Config` from the `BYTES_*` variables; [`serve`] runs the service.
 //! - [`hashing`]: OpenKAT's secure hash.
+//! - [`relay`]: the outbox relay to RabbitMQ (publisher confirms, reconnects).
 //! - [`meta_db`]: the SQLite metadata and outbox tables; [`queries`]: filtered listings for the API.
 //! - [`LocalBytes`]: the in-process implementation of `kat_core::services::bytes::Bytes`.
 
@@ -27,6 +28,7 @@ pub mod config;
 pub mod hashing;
 pub mod meta_db;
 pub mod queries;
+pub mod relay;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -171,7 +173,14 @@ impl Bytes for LocalBytes {
 
 /// Open the store and serve the API on `listener` until the process ends.
 pub async fn serve(config: config::Config, listener: tokio::net::TcpListener) -> ServiceResult<()> {
-    let bytes = LocalBytes::open_with(&config.data_dir, Arc::new(config.crypto)).await?;
-    let state = api::BytesState { bytes: Arc::new(bytes), auth: Arc::new(api::auth::Auth::new(&config.username, &config.password, config.token_lifetime)), max_raw_size: config.max_raw_size };
+    let bytes = Arc::new(LocalBytes::open_with(&config.data_dir, Arc::new(config.crypto)).await?);
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(uri) = &config.queue_uri {
+        let relay = relay::RelayConfig { uri: uri.clone(), queue: relay::DEFAULT_QUEUE.into(), batch: 500 };
+        tokio::spawn(relay::run(bytes.clone(), relay, stop_rx));
+    } else {
+        tracing::warn!("QUEUE_URI is not set: raw_file_received events stay in the outbox");
+    }
+    let state = api::BytesState { bytes, auth: Arc::new(api::auth::Auth::new(&config.username, &config.password, config.token_lifetime)), max_raw_size: config.max_raw_size };
     axum::serve(listener, api::router(state)).await.map_err(|e| ServiceError::unavailable(format!("bytes server stopped: {e}")))
 }

@@ -22,7 +22,7 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with = "bytes")]
     pub katalogus: bool,
     /// Serve the Bytes API (environment: BYTES_DATA_DIR, BYTES_USERNAME, BYTES_PASSWORD,
-    /// BYTES_ACCESS_TOKEN_EXPIRE_MINUTES, BYTES_MAX_RAW_SIZE, BYTES_BIND (default 127.0.0.1:8002),
+    /// BYTES_ACCESS_TOKEN_EXPIRE_MINUTES, BYTES_MAX_RAW_SIZE, BYTES_BIND (default 127.0.0.1:8002), QUEUE_URI (amqp://...),
     /// BYTES_ENCRYPTION_MIDDLEWARE with BYTES_PRIVATE_KEY_B64 and BYTES_PUBLIC_KEY_B64).
     #[arg(long)]
     pub bytes: bool,
