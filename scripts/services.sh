@@ -2,7 +2,8 @@
 # Start the real services the test suite talks to, when they are not running.
 # Idempotent: a running service is left alone, an installed package is not
 # reinstalled. PyNaCl (from PyPI) is the reference implementation the
-# settings-encryption interop tests compare against.
+# settings-encryption interop tests compare against; moto is the S3 server
+# the Bytes storage tests use (127.0.0.1:5000).
 set -uo pipefail
 if command -v pg_isready >/dev/null && ! pg_isready -h 127.0.0.1 -p 5432 -q; then
     echo "services.sh: starting PostgreSQL"
@@ -19,5 +20,17 @@ fi
 if ! python3 -c 'import nacl' 2>/dev/null; then
     echo "services.sh: installing PyNaCl from PyPI"
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore pynacl || echo "services.sh: could not install pynacl" >&2
+fi
+if ! python3 -c 'import moto.server' 2>/dev/null; then
+    echo "services.sh: installing moto[server] (a local S3 server) from PyPI"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "moto[server]" || echo "services.sh: could not install moto" >&2
+fi
+if ! (exec 3<>/dev/tcp/127.0.0.1/5000) 2>/dev/null; then
+    echo "services.sh: starting moto (S3) on 127.0.0.1:5000"
+    nohup python3 -m moto.server -H 127.0.0.1 -p 5000 >"${TMPDIR:-/tmp}/kat-moto.log" 2>&1 &
+    for _ in $(seq 1 50); do
+        (exec 3<>/dev/tcp/127.0.0.1/5000) 2>/dev/null && break
+        sleep 0.2
+    done
 fi
 exit 0

@@ -16,6 +16,7 @@
 //! - [`client`]: `BytesClient`, the `Bytes` trait over HTTP.
 //! - [`config`]: `Config` from the `BYTES_*` variables; [`serve`] runs the service.
 //! - [`hashing`]: OpenKAT's secure hash.
+//! - [`storage`]: raw contents on the local filesystem or in S3.
 //! - [`relay`]: the outbox relay to RabbitMQ (publisher confirms, reconnects).
 //! - [`meta_db`]: the SQLite metadata and outbox tables; [`queries`]: filtered listings for the API.
 //! - [`LocalBytes`]: the in-process implementation of `kat_core::services::bytes::Bytes`.
@@ -29,6 +30,7 @@ pub mod hashing;
 pub mod meta_db;
 pub mod queries;
 pub mod relay;
+pub mod storage;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -39,7 +41,6 @@ use kat_core::events::RawFileReceived;
 use kat_core::meta::{BoefjeMeta, MimeType, NormalizerMeta, RawDataMeta};
 use kat_core::services::bytes::Bytes;
 use kat_core::services::{ServiceError, ServiceResult};
-use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use time::OffsetDateTime;
@@ -62,11 +63,14 @@ impl LocalBytes {
 
     /// Open the store under `dir`, encrypting contents at rest with `crypto`.
     pub async fn open_with(dir: &Path, crypto: Arc<Middleware>) -> ServiceResult<LocalBytes> {
-        let raw_dir = dir.join("raw");
-        std::fs::create_dir_all(&raw_dir).map_err(|e| ServiceError::unavailable(format!("cannot create {}: {e}", raw_dir.display())))?;
-        let store = LocalFileSystem::new_with_prefix(&raw_dir).map_err(|e| ServiceError::unavailable(format!("cannot open {}: {e}", raw_dir.display())))?;
+        Self::open_with_store(dir, storage::local(dir)?, crypto).await
+    }
+
+    /// Metadata under `dir`, contents in `store` (local or S3, see [`storage`]).
+    pub async fn open_with_store(dir: &Path, store: Arc<dyn ObjectStore>, crypto: Arc<Middleware>) -> ServiceResult<LocalBytes> {
+        std::fs::create_dir_all(dir).map_err(|e| ServiceError::unavailable(format!("cannot create {}: {e}", dir.display())))?;
         let db = MetaDb::open(&dir.join("bytes.sqlite")).await?;
-        Ok(LocalBytes { db, store: Arc::new(store), crypto })
+        Ok(LocalBytes { db, store, crypto })
     }
 
     /// Up to `limit` events not yet acknowledged, oldest first, with their outbox sequence numbers.
@@ -173,7 +177,8 @@ impl Bytes for LocalBytes {
 
 /// Open the store and serve the API on `listener` until the process ends.
 pub async fn serve(config: config::Config, listener: tokio::net::TcpListener) -> ServiceResult<()> {
-    let bytes = Arc::new(LocalBytes::open_with(&config.data_dir, Arc::new(config.crypto)).await?);
+    let store = storage::from_env(&config.data_dir, |name| std::env::var(name).ok())?;
+    let bytes = Arc::new(LocalBytes::open_with_store(&config.data_dir, store, Arc::new(config.crypto)).await?);
     let (_stop, stop_rx) = tokio::sync::watch::channel(false);
     if let Some(uri) = &config.queue_uri {
         let relay = relay::RelayConfig { uri: uri.clone(), queue: relay::DEFAULT_QUEUE.into(), batch: 500 };
