@@ -4,7 +4,8 @@
 //! 1,000 distinct `raw_file_received` messages arrive (repeats are allowed
 //! and recognised by `event_id`). RabbitMQ must run: `bash scripts/services.sh`.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,7 +14,6 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use kat_bytes::relay::{run, RelayConfig};
 use kat_bytes::LocalBytes;
-use kat_core::meta::{BoefjeMeta, PluginRef};
 use kat_core::services::bytes::Bytes;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
@@ -56,17 +56,7 @@ async fn a_thousand_events_survive_a_broker_outage() {
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let relay = tokio::spawn(run(bytes.clone(), RelayConfig { uri: format!("amqp://guest:guest@127.0.0.1:{port}/%2f"), queue: queue.clone(), batch: 200 }, stop_rx));
 
-    let meta = BoefjeMeta {
-        id: uuid::Uuid::new_v4(),
-        started_at: None,
-        ended_at: None,
-        boefje: PluginRef { id: "dns-records".into(), version: None },
-        input_ooi: Some("Hostname|internet|example.nl".into()),
-        arguments: BTreeMap::new(),
-        organization: "_dev".into(),
-        runnable_hash: None,
-        environment: None,
-    };
+    let meta = common::boefje_meta();
     bytes.save_boefje_meta(&meta).await.expect("meta");
     for i in 0..1000 {
         bytes.save_raw(meta.id, &[format!("test/{i}")], format!("raw {i}").as_bytes()).await.expect("saves succeed while the broker is down");

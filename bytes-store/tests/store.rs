@@ -1,27 +1,13 @@
 //! Bytes on a real directory: raw files with their metadata and hash, the
 //! outbox event written with each file, and persistence across reopening.
 
-use std::collections::BTreeMap;
+mod common;
 
+use common::boefje_meta;
 use kat_bytes::LocalBytes;
-use kat_core::meta::{BoefjeMeta, PluginRef};
 use kat_core::services::bytes::Bytes;
 use kat_core::ErrorKind;
 use uuid::Uuid;
-
-fn boefje_meta() -> BoefjeMeta {
-    BoefjeMeta {
-        id: Uuid::new_v4(),
-        started_at: None,
-        ended_at: None,
-        boefje: PluginRef { id: "dns-records".into(), version: None },
-        input_ooi: Some("Hostname|internet|example.nl".into()),
-        arguments: BTreeMap::new(),
-        organization: "_dev".into(),
-        runnable_hash: None,
-        environment: Some(BTreeMap::from([("RECORD_TYPES".to_string(), "A".to_string())])),
-    }
-}
 
 #[tokio::test]
 async fn raw_files_are_stored_hashed_announced_and_kept() {

@@ -42,15 +42,10 @@ impl MetaQuery {
 }
 
 /// `POST /bytes/boefje_meta`
-pub async fn save_boefje_meta(State(state): State<BytesState>, body: Result<Json<BoefjeMeta>, JsonRejection>) -> Response {
-    let meta = match body {
-        Ok(Json(meta)) => meta,
-        Err(e) => return body_error(e),
-    };
-    match state.bytes.save_boefje_meta(&meta).await {
-        Ok(()) => (StatusCode::CREATED, Json(meta)).into_response(),
-        Err(e) => ApiError(e).into_response(),
-    }
+pub async fn save_boefje_meta(State(state): State<BytesState>, body: Result<Json<BoefjeMeta>, JsonRejection>) -> Result<(StatusCode, Json<BoefjeMeta>), Response> {
+    let Json(meta) = body.map_err(body_error)?;
+    state.bytes.save_boefje_meta(&meta).await.map_err(|e| ApiError(e).into_response())?;
+    Ok((StatusCode::CREATED, Json(meta)))
 }
 
 /// `GET /bytes/boefje_meta/{id}`
@@ -65,15 +60,10 @@ pub async fn list_boefje_metas(State(state): State<BytesState>, Query(q): Query<
 }
 
 /// `POST /bytes/normalizer_meta`
-pub async fn save_normalizer_meta(State(state): State<BytesState>, body: Result<Json<NormalizerMeta>, JsonRejection>) -> Response {
-    let meta = match body {
-        Ok(Json(meta)) => meta,
-        Err(e) => return body_error(e),
-    };
-    match state.bytes.save_normalizer_meta(&meta).await {
-        Ok(()) => (StatusCode::CREATED, Json(meta)).into_response(),
-        Err(e) => ApiError(e).into_response(),
-    }
+pub async fn save_normalizer_meta(State(state): State<BytesState>, body: Result<Json<NormalizerMeta>, JsonRejection>) -> Result<(StatusCode, Json<NormalizerMeta>), Response> {
+    let Json(meta) = body.map_err(body_error)?;
+    state.bytes.save_normalizer_meta(&meta).await.map_err(|e| ApiError(e).into_response())?;
+    Ok((StatusCode::CREATED, Json(meta)))
 }
 
 /// `GET /bytes/normalizer_meta/{id}`
