@@ -11,6 +11,8 @@ use kat_core::crypto::{CryptoError, Middleware, BYTES_ENV};
 pub struct Config {
     /// Where metadata (`bytes.sqlite`) and raw files (`raw/`) live (`BYTES_DATA_DIR`).
     pub data_dir: PathBuf,
+    /// The metadata database (`BYTES_DB_URI`, `sqlite://...` or `postgres://...`); unset: `bytes.sqlite` in the data directory.
+    pub db_uri: Option<String>,
     /// Login name (`BYTES_USERNAME`).
     pub username: String,
     /// Login password (`BYTES_PASSWORD`).
@@ -31,6 +33,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
+            .field("db_uri", &self.db_uri.as_ref().map(|_| "***"))
             .field("username", &self.username)
             .field("password", &"***")
             .field("token_lifetime", &self.token_lifetime)
@@ -62,6 +65,7 @@ impl Config {
         let bind = get("BYTES_BIND").unwrap_or_else(|| "127.0.0.1:8002".into());
         Ok(Config {
             data_dir: PathBuf::from(get("BYTES_DATA_DIR").unwrap_or_else(|| "./kat-data".into())),
+            db_uri: get("BYTES_DB_URI"),
             username: required("BYTES_USERNAME")?,
             password: required("BYTES_PASSWORD")?,
             token_lifetime: Duration::from_secs(number("BYTES_ACCESS_TOKEN_EXPIRE_MINUTES", 15)? * 60),

@@ -1,6 +1,6 @@
 //! `kat-bytes`: Bytes, the raw-data store. It keeps every raw file a boefje
 //! produced as evidence: contents through `object_store` (local filesystem
-//! by default), metadata in SQLite through `sqlx`, and a `sha512:` secure
+//! by default), metadata in SQLite (or PostgreSQL, `BYTES_DB_URI`) through `sqlx`, and a `sha512:` secure
 //! hash per file (over the plain contents) that is re-checked on every
 //! read. Contents may be encrypted at rest (`BYTES_ENCRYPTION_MIDDLEWARE`),
 //! stored as `nonce || NaCl box` as OpenKAT's Bytes stores them.
@@ -66,11 +66,16 @@ impl LocalBytes {
         Self::open_with_store(dir, storage::local(dir)?, crypto).await
     }
 
-    /// Metadata under `dir`, contents in `store` (local or S3, see [`storage`]).
+    /// Metadata in `dir/bytes.sqlite`, contents in `store` (local or S3, see [`storage`]).
     pub async fn open_with_store(dir: &Path, store: Arc<dyn ObjectStore>, crypto: Arc<Middleware>) -> ServiceResult<LocalBytes> {
         std::fs::create_dir_all(dir).map_err(|e| ServiceError::unavailable(format!("cannot create {}: {e}", dir.display())))?;
         let db = MetaDb::open(&dir.join("bytes.sqlite")).await?;
         Ok(LocalBytes { db, store, crypto })
+    }
+
+    /// Metadata in the database at `db_url` (`sqlite://...` or `postgres://...`), contents in `store`.
+    pub async fn connect(db_url: &str, store: Arc<dyn ObjectStore>, crypto: Arc<Middleware>) -> ServiceResult<LocalBytes> {
+        Ok(LocalBytes { db: MetaDb::connect(db_url).await?, store, crypto })
     }
 
     /// Up to `limit` events not yet acknowledged, oldest first, with their outbox sequence numbers.
@@ -178,7 +183,11 @@ impl Bytes for LocalBytes {
 /// Open the store and serve the API on `listener` until the process ends.
 pub async fn serve(config: config::Config, listener: tokio::net::TcpListener) -> ServiceResult<()> {
     let store = storage::from_env(&config.data_dir, |name| std::env::var(name).ok())?;
-    let bytes = Arc::new(LocalBytes::open_with_store(&config.data_dir, store, Arc::new(config.crypto)).await?);
+    let bytes = match &config.db_uri {
+        Some(url) => LocalBytes::connect(url, store, Arc::new(config.crypto)).await?,
+        None => LocalBytes::open_with_store(&config.data_dir, store, Arc::new(config.crypto)).await?,
+    };
+    let bytes = Arc::new(bytes);
     let (_stop, stop_rx) = tokio::sync::watch::channel(false);
     if let Some(uri) = &config.queue_uri {
         let relay = relay::RelayConfig { uri: uri.clone(), queue: relay::DEFAULT_QUEUE.into(), batch: 500 };

@@ -1,24 +1,26 @@
-//! Bytes metadata in SQLite: boefje metas, raw file metas (with the hash
-//! timestamp), normalizer metas and the event outbox. Migrations are
+//! Bytes metadata in SQLite or PostgreSQL (`BYTES_DB_URI`) through one
+//! `sqlx::AnyPool`: boefje metas, raw file metas (with the hash timestamp),
+//! normalizer metas and the event outbox. Migrations for each backend are
 //! embedded in the binary and run at open.
 //!
 //! JSON bodies are stored as text in OpenKAT's shapes, ids and timestamps as
-//! text, so the same schema can move to PostgreSQL unchanged.
+//! text, flags and sizes as integers; placeholders are `$n`, which both
+//! backends read. Only the JSON-searching list queries differ per backend
+//! (see `queries`).
 
 use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
 
 use kat_core::events::RawFileReceived;
 use kat_core::meta::{BoefjeMeta, NormalizerMeta, RawDataMeta};
 use kat_core::services::{ServiceError, ServiceResult};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::Row;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
 use uuid::Uuid;
 
 /// The metadata database.
 pub struct MetaDb {
-    pool: SqlitePool,
+    pool: AnyPool,
+    postgres: bool,
 }
 
 fn db_error(e: sqlx::Error) -> ServiceError {
@@ -29,34 +31,52 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> ServiceError {
     ServiceError::internal(format!("stored {what} is corrupt: {e}"))
 }
 
-/// Open a SQLite file with the settings every embedded store uses: WAL, a busy timeout, created when missing.
-pub async fn open_sqlite(path: &Path) -> ServiceResult<SqlitePool> {
-    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-        .map_err(db_error)?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .busy_timeout(Duration::from_secs(10))
-        .foreign_keys(true);
-    SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(|e| ServiceError::unavailable(format!("cannot open {}: {e}", path.display())))
-}
-
 impl MetaDb {
-    /// Open the database at `path` and run the migrations.
+    /// Open (creating when missing) the SQLite file at `path`.
     pub async fn open(path: &Path) -> ServiceResult<MetaDb> {
-        let pool = open_sqlite(path).await?;
-        sqlx::migrate!("./migrations").run(&pool).await.map_err(|e| ServiceError::unavailable(format!("migrating {}: {e}", path.display())))?;
-        Ok(MetaDb { pool })
+        Self::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
+    }
+
+    /// Connect to `sqlite://...` or `postgres://...` and run the migrations.
+    pub async fn connect(url: &str) -> ServiceResult<MetaDb> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+        if !sqlite && !postgres {
+            return Err(ServiceError::invalid("BYTES_DB_URI must start with sqlite:// or postgres://").with_field("BYTES_DB_URI"));
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 16 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .map_err(|e| ServiceError::unavailable(format!("cannot open the bytes metadata database: {e}")))?;
+        let migrated = if sqlite { sqlx::migrate!("./migrations/sqlite").run(&pool).await } else { sqlx::migrate!("./migrations/postgres").run(&pool).await };
+        migrated.map_err(|e| ServiceError::unavailable(format!("migrating the bytes metadata database: {e}")))?;
+        Ok(MetaDb { pool, postgres })
     }
 
     /// The connection pool (for the listing queries in `queries`).
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Whether the database is PostgreSQL (the list queries differ).
+    pub(crate) fn is_postgres(&self) -> bool {
+        self.postgres
     }
 
     /// Insert or replace a boefje meta.
     pub async fn save_boefje_meta(&self, meta: &BoefjeMeta) -> ServiceResult<()> {
         let body = serde_json::to_string(meta).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        sqlx::query("INSERT INTO boefje_meta (id, organization, boefje_id, input_ooi, body) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET body = excluded.body")
+        sqlx::query("INSERT INTO boefje_meta (id, organization, boefje_id, input_ooi, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET body = excluded.body")
             .bind(meta.id.to_string())
             .bind(&meta.organization)
             .bind(&meta.boefje.id)
@@ -70,7 +90,7 @@ impl MetaDb {
 
     /// One boefje meta.
     pub async fn boefje_meta(&self, id: Uuid) -> ServiceResult<BoefjeMeta> {
-        let row = sqlx::query("SELECT body FROM boefje_meta WHERE id = ?1").bind(id.to_string()).fetch_optional(&self.pool).await.map_err(db_error)?;
+        let row = sqlx::query("SELECT body FROM boefje_meta WHERE id = $1").bind(id.to_string()).fetch_optional(&self.pool).await.map_err(db_error)?;
         let row = row.ok_or_else(|| ServiceError::not_found(format!("no boefje meta {id}")))?;
         serde_json::from_str(row.get::<&str, _>(0)).map_err(|e| corrupt("boefje meta", e))
     }
@@ -80,7 +100,7 @@ impl MetaDb {
         let mime_types = serde_json::to_string(&meta.mime_types).map_err(|e| ServiceError::invalid(e.to_string()))?;
         let body = serde_json::to_string(event).map_err(|e| ServiceError::invalid(e.to_string()))?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        sqlx::query("INSERT INTO raw_data (id, boefje_meta_id, mime_types, secure_hash, hashed_at, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        sqlx::query("INSERT INTO raw_data (id, boefje_meta_id, mime_types, secure_hash, hashed_at, size) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(meta.id.to_string())
             .bind(meta.boefje_meta.id.to_string())
             .bind(mime_types)
@@ -90,7 +110,7 @@ impl MetaDb {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        sqlx::query("INSERT INTO outbox (event_id, body) VALUES (?1, ?2)").bind(event.event_id.to_string()).bind(body).execute(&mut *tx).await.map_err(db_error)?;
+        sqlx::query("INSERT INTO outbox (event_id, body) VALUES ($1, $2)").bind(event.event_id.to_string()).bind(body).execute(&mut *tx).await.map_err(db_error)?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -114,7 +134,7 @@ impl MetaDb {
     /// Insert or replace a normalizer meta.
     pub async fn save_normalizer_meta(&self, meta: &NormalizerMeta) -> ServiceResult<()> {
         let body = serde_json::to_string(meta).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        sqlx::query("INSERT INTO normalizer_meta (id, raw_id, body) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET body = excluded.body")
+        sqlx::query("INSERT INTO normalizer_meta (id, raw_id, body) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET body = excluded.body")
             .bind(meta.id.to_string())
             .bind(meta.raw_data.id.to_string())
             .bind(body)
@@ -129,7 +149,7 @@ impl MetaDb {
 
     /// Pending outbox events, oldest first.
     pub async fn pending_events(&self, limit: i64) -> ServiceResult<Vec<(i64, RawFileReceived)>> {
-        let rows = sqlx::query("SELECT seq, body FROM outbox WHERE delivered = 0 ORDER BY seq LIMIT ?1").bind(limit).fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows = sqlx::query("SELECT seq, body FROM outbox WHERE delivered = 0 ORDER BY seq LIMIT $1").bind(limit).fetch_all(&self.pool).await.map_err(db_error)?;
         rows.iter().map(|r| Ok((r.get::<i64, _>(0), serde_json::from_str(r.get::<&str, _>(1)).map_err(|e| corrupt("event", e))?))).collect()
     }
 
@@ -137,17 +157,17 @@ impl MetaDb {
     pub async fn ack_events(&self, seqs: &[i64]) -> ServiceResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         for seq in seqs {
-            sqlx::query("UPDATE outbox SET delivered = 1 WHERE seq = ?1").bind(seq).execute(&mut *tx).await.map_err(db_error)?;
+            sqlx::query("UPDATE outbox SET delivered = 1 WHERE seq = $1").bind(seq).execute(&mut *tx).await.map_err(db_error)?;
         }
         tx.commit().await.map_err(db_error)
     }
 }
 
-const RAW_SELECT_BY_ID: &str = "SELECT r.id, r.mime_types, r.secure_hash, r.hashed_at, b.body FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id WHERE r.id = ?1";
-const RAW_SELECT_BY_RUN: &str = "SELECT r.id, r.mime_types, r.secure_hash, r.hashed_at, b.body FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id WHERE r.boefje_meta_id = ?1 ORDER BY r.seq";
+const RAW_SELECT_BY_ID: &str = "SELECT r.id, r.mime_types, r.secure_hash, r.hashed_at, b.body FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id WHERE r.id = $1";
+const RAW_SELECT_BY_RUN: &str = "SELECT r.id, r.mime_types, r.secure_hash, r.hashed_at, b.body FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id WHERE r.boefje_meta_id = $1 ORDER BY r.seq";
 const RAW_SELECT_ALL: &str = "SELECT r.id, r.mime_types, r.secure_hash, r.hashed_at, b.body FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id ORDER BY r.seq";
 
-fn raw_from_row(row: &sqlx::sqlite::SqliteRow) -> ServiceResult<(RawDataMeta, String)> {
+fn raw_from_row(row: &AnyRow) -> ServiceResult<(RawDataMeta, String)> {
     let id = Uuid::parse_str(row.get::<&str, _>(0)).map_err(|e| corrupt("raw id", e))?;
     let meta = RawDataMeta {
         id,

@@ -1,5 +1,6 @@
 //! Filtered listings of Bytes metadata for the REST API (OpenKAT's list
-//! filters), on SQLite: boefje metas, normalizer metas, raw metas, and the
+//! filters), on SQLite or PostgreSQL (the JSON searches differ per
+//! backend, see `Dialect`): boefje metas, normalizer metas, raw metas, and the
 //! count of raw files per mime type.
 
 use kat_core::meta::{BoefjeMeta, NormalizerMeta, RawDataMeta};
@@ -58,29 +59,49 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> ServiceResul
     serde_json::from_str(text).map_err(|e| ServiceError::internal(format!("stored {what} is corrupt: {e}")))
 }
 
-const BOEFJE_METAS: [&str; 2] = [
-    "SELECT body FROM boefje_meta WHERE (?1 IS NULL OR organization = ?1) AND (?2 IS NULL OR boefje_id = ?2) AND (?3 IS NULL OR input_ooi = ?3) ORDER BY rowid ASC LIMIT ?4 OFFSET ?5",
-    "SELECT body FROM boefje_meta WHERE (?1 IS NULL OR organization = ?1) AND (?2 IS NULL OR boefje_id = ?2) AND (?3 IS NULL OR input_ooi = ?3) ORDER BY rowid DESC LIMIT ?4 OFFSET ?5",
-];
-const NORMALIZER_METAS: [&str; 2] = [
-    "SELECT n.body FROM normalizer_meta n JOIN raw_data r ON r.id = n.raw_id JOIN boefje_meta b ON b.id = r.boefje_meta_id \
-     WHERE (?1 IS NULL OR b.organization = ?1) AND (?2 IS NULL OR json_extract(n.body, '$.normalizer.id') = ?2) AND (?3 IS NULL OR n.raw_id = ?3) ORDER BY n.rowid ASC LIMIT ?4 OFFSET ?5",
-    "SELECT n.body FROM normalizer_meta n JOIN raw_data r ON r.id = n.raw_id JOIN boefje_meta b ON b.id = r.boefje_meta_id \
-     WHERE (?1 IS NULL OR b.organization = ?1) AND (?2 IS NULL OR json_extract(n.body, '$.normalizer.id') = ?2) AND (?3 IS NULL OR n.raw_id = ?3) ORDER BY n.rowid DESC LIMIT ?4 OFFSET ?5",
-];
-const RAW_IDS: [&str; 2] = [
-    "SELECT r.id FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id WHERE (?1 IS NULL OR b.organization = ?1) AND (?2 IS NULL OR r.boefje_meta_id = ?2) \
-     AND (?3 IS NULL OR (?3 = 1) = EXISTS (SELECT 1 FROM normalizer_meta n WHERE n.raw_id = r.id)) \
-     AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(r.mime_types) j, json_each(?4) w WHERE json_extract(j.value, '$.value') = w.value)) ORDER BY r.seq ASC LIMIT ?5 OFFSET ?6",
-    "SELECT r.id FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id WHERE (?1 IS NULL OR b.organization = ?1) AND (?2 IS NULL OR r.boefje_meta_id = ?2) \
-     AND (?3 IS NULL OR (?3 = 1) = EXISTS (SELECT 1 FROM normalizer_meta n WHERE n.raw_id = r.id)) \
-     AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(r.mime_types) j, json_each(?4) w WHERE json_extract(j.value, '$.value') = w.value)) ORDER BY r.seq DESC LIMIT ?5 OFFSET ?6",
-];
+/// The SQL that differs between SQLite and PostgreSQL.
+struct Dialect {
+    /// The insertion-order column of `boefje_meta` and `normalizer_meta`.
+    order: &'static str,
+    /// The normalizer id inside a normalizer meta body `n.body`.
+    normalizer_id: &'static str,
+    /// True when raw file `r` carries one of the mime types in the JSON array `$4`.
+    mime_match: &'static str,
+    /// The FROM item that turns `r.mime_types` into rows `j`, and the mime type of a row.
+    mime_rows: (&'static str, &'static str),
+}
+
+const SQLITE: Dialect = Dialect {
+    order: "rowid",
+    normalizer_id: "json_extract(n.body, '$.normalizer.id')",
+    mime_match: "EXISTS (SELECT 1 FROM json_each(r.mime_types) j, json_each($4) w WHERE json_extract(j.value, '$.value') = w.value)",
+    mime_rows: ("json_each(r.mime_types) j", "json_extract(j.value, '$.value')"),
+};
+
+const POSTGRES: Dialect = Dialect {
+    order: "seq",
+    normalizer_id: "(n.body::jsonb -> 'normalizer' ->> 'id')",
+    mime_match: "EXISTS (SELECT 1 FROM jsonb_array_elements(r.mime_types::jsonb) j, jsonb_array_elements_text($4::jsonb) w WHERE j.value ->> 'value' = w.value)",
+    mime_rows: ("jsonb_array_elements(r.mime_types::jsonb) j", "(j.value ->> 'value')"),
+};
+
+fn direction(page: Page) -> &'static str {
+    if page.descending { "DESC" } else { "ASC" }
+}
 
 impl MetaDb {
+    fn dialect(&self) -> &'static Dialect {
+        if self.is_postgres() { &POSTGRES } else { &SQLITE }
+    }
+
     /// Boefje metas matching `filter`.
     pub async fn boefje_metas(&self, filter: &BoefjeMetaFilter, page: Page) -> ServiceResult<Vec<BoefjeMeta>> {
-        let rows = sqlx::query(BOEFJE_METAS[usize::from(page.descending)])
+        let sql = format!(
+            "SELECT body FROM boefje_meta WHERE ($1 IS NULL OR organization = $1) AND ($2 IS NULL OR boefje_id = $2) AND ($3 IS NULL OR input_ooi = $3) ORDER BY {} {} LIMIT $4 OFFSET $5",
+            self.dialect().order,
+            direction(page)
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&filter.organization)
             .bind(&filter.boefje_id)
             .bind(&filter.input_ooi)
@@ -94,13 +115,21 @@ impl MetaDb {
 
     /// One normalizer meta.
     pub async fn normalizer_meta(&self, id: Uuid) -> ServiceResult<NormalizerMeta> {
-        let row = sqlx::query("SELECT body FROM normalizer_meta WHERE id = ?1").bind(id.to_string()).fetch_optional(self.pool()).await.map_err(db_error)?;
+        let row = sqlx::query("SELECT body FROM normalizer_meta WHERE id = $1").bind(id.to_string()).fetch_optional(self.pool()).await.map_err(db_error)?;
         parse("normalizer meta", row.ok_or_else(|| ServiceError::not_found(format!("no normalizer meta {id}")))?.get::<&str, _>(0))
     }
 
     /// Normalizer metas of an organisation, a normalizer or a raw file.
     pub async fn normalizer_metas(&self, organization: Option<&str>, normalizer_id: Option<&str>, raw_id: Option<Uuid>, page: Page) -> ServiceResult<Vec<NormalizerMeta>> {
-        let rows = sqlx::query(NORMALIZER_METAS[usize::from(page.descending)])
+        let d = self.dialect();
+        let sql = format!(
+            "SELECT n.body FROM normalizer_meta n JOIN raw_data r ON r.id = n.raw_id JOIN boefje_meta b ON b.id = r.boefje_meta_id \
+             WHERE ($1 IS NULL OR b.organization = $1) AND ($2 IS NULL OR {} = $2) AND ($3 IS NULL OR n.raw_id = $3) ORDER BY n.{} {} LIMIT $4 OFFSET $5",
+            d.normalizer_id,
+            d.order,
+            direction(page)
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(organization)
             .bind(normalizer_id)
             .bind(raw_id.map(|r| r.to_string()))
@@ -115,7 +144,13 @@ impl MetaDb {
     /// Ids of the raw files matching `filter`.
     pub async fn raw_ids(&self, filter: &RawFilter, page: Page) -> ServiceResult<Vec<Uuid>> {
         let mime_types = (!filter.mime_types.is_empty()).then(|| serde_json::Value::from(filter.mime_types.clone()).to_string());
-        let rows = sqlx::query(RAW_IDS[usize::from(page.descending)])
+        let sql = format!(
+            "SELECT r.id FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id WHERE ($1 IS NULL OR b.organization = $1) AND ($2 IS NULL OR r.boefje_meta_id = $2) \
+             AND ($3 IS NULL OR ($3 = 1) = EXISTS (SELECT 1 FROM normalizer_meta n WHERE n.raw_id = r.id)) AND ($4 IS NULL OR {}) ORDER BY r.seq {} LIMIT $5 OFFSET $6",
+            self.dialect().mime_match,
+            direction(page)
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&filter.organization)
             .bind(filter.boefje_meta_id.map(|id| id.to_string()))
             .bind(filter.normalized.map(i64::from))
@@ -130,10 +165,9 @@ impl MetaDb {
 
     /// How many raw files carry each mime type, optionally within one organisation.
     pub async fn mime_type_counts(&self, organization: Option<&str>) -> ServiceResult<Vec<(String, i64)>> {
-        let rows = sqlx::query(
-            "SELECT json_extract(j.value, '$.value') AS m, count(*) FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id, json_each(r.mime_types) j \
-             WHERE (?1 IS NULL OR b.organization = ?1) GROUP BY m ORDER BY m",
-        )
+        let (rows_of, mime) = self.dialect().mime_rows;
+        let sql = format!("SELECT {mime} AS m, count(*) FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id CROSS JOIN {rows_of} WHERE ($1 IS NULL OR b.organization = $1) GROUP BY m ORDER BY m");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(organization)
         .fetch_all(self.pool())
         .await
@@ -143,7 +177,7 @@ impl MetaDb {
 
     /// The raw file of a run with exactly these mime types, if one was saved already.
     pub async fn raw_with_mime_types(&self, boefje_meta_id: Uuid, mime_types: &str) -> ServiceResult<Option<RawDataMeta>> {
-        let row = sqlx::query("SELECT id FROM raw_data WHERE boefje_meta_id = ?1 AND mime_types = ?2").bind(boefje_meta_id.to_string()).bind(mime_types).fetch_optional(self.pool()).await.map_err(db_error)?;
+        let row = sqlx::query("SELECT id FROM raw_data WHERE boefje_meta_id = $1 AND mime_types = $2").bind(boefje_meta_id.to_string()).bind(mime_types).fetch_optional(self.pool()).await.map_err(db_error)?;
         match row {
             Some(row) => {
                 let id = Uuid::parse_str(row.get::<&str, _>(0)).map_err(|e| ServiceError::internal(format!("stored raw id is corrupt: {e}")))?;

@@ -13,12 +13,13 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::ObjectStore;
 
-/// Raw contents on local disk under `dir/raw`.
+/// Raw contents on local disk under `dir/raw`, each file fsynced before `put` returns.
 pub fn local(dir: &Path) -> ServiceResult<Arc<dyn ObjectStore>> {
     let raw_dir = dir.join("raw");
     std::fs::create_dir_all(&raw_dir).map_err(|e| ServiceError::unavailable(format!("cannot create {}: {e}", raw_dir.display())))?;
     let store = LocalFileSystem::new_with_prefix(&raw_dir).map_err(|e| ServiceError::unavailable(format!("cannot open {}: {e}", raw_dir.display())))?;
-    Ok(Arc::new(store))
+    // fsync each file and its directory before a save is acknowledged: evidence is never lost to a crash.
+    Ok(Arc::new(store.with_fsync(true)))
 }
 
 /// Raw contents in an S3 bucket; `lookup` reads the AWS variables.

@@ -1,5 +1,6 @@
-//! The Bytes REST API through real HTTP on 127.0.0.1, on SQLite and the
-//! local filesystem: login, metas, raw files (dedup per mime-type set,
+//! The Bytes REST API through real HTTP on 127.0.0.1, on SQLite with the
+//! local filesystem and on PostgreSQL with S3 (moto); both must run:
+//! `bash scripts/services.sh`. Covered: login, metas, raw files (dedup per mime-type set,
 //! 413, bad base64, unknown run), filters, mime type counts, and a tampered
 //! file refused.
 
@@ -9,7 +10,10 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use kat_bytes::api::{auth::Auth, router, BytesState};
-use kat_bytes::LocalBytes;
+use kat_bytes::{storage, LocalBytes};
+use kat_core::crypto::Middleware;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -32,8 +36,7 @@ impl Api {
     }
 }
 
-async fn start(dir: &std::path::Path, max_raw_size: usize) -> Api {
-    let bytes = Arc::new(LocalBytes::open(dir).await.expect("bytes opens"));
+async fn start(bytes: Arc<LocalBytes>, max_raw_size: usize) -> Api {
     let state = BytesState { bytes, auth: Arc::new(Auth::new("bytes", "s3cret", Duration::from_secs(600))), max_raw_size };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -54,7 +57,41 @@ fn boefje_meta(id: &str, org: &str, boefje: &str) -> Value {
 #[tokio::test]
 async fn every_endpoint_on_sqlite_and_the_filesystem() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let api = start(dir.path(), 1024).await;
+    let store = storage::local(dir.path()).expect("local store");
+    let bytes = LocalBytes::open_with_store(dir.path(), store.clone(), Arc::new(Middleware::Identity)).await.expect("bytes opens");
+    every_endpoint(&start(Arc::new(bytes), 1024).await, store).await;
+}
+
+#[tokio::test]
+async fn every_endpoint_on_postgres_and_s3() {
+    let http = reqwest::Client::new();
+    let bucket = format!("kat-api-{}", uuid::Uuid::new_v4().simple());
+    let created = http.put(format!("{MOTO}/{bucket}")).send().await.unwrap_or_else(|e| panic!("the S3 server (moto) is not reachable at {MOTO} ({e}); start it with `bash scripts/services.sh`"));
+    assert!(created.status().is_success());
+    let aws = |name: &str| match name {
+        "AWS_ENDPOINT_URL" => Some(MOTO.to_string()),
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("testing".to_string()),
+        _ => None,
+    };
+    let store = storage::s3(&bucket, aws).expect("S3 store");
+    let bytes = LocalBytes::connect(&postgres_url().await, store.clone(), Arc::new(Middleware::Identity)).await.expect("bytes on PostgreSQL");
+    every_endpoint(&start(Arc::new(bytes), 1024).await, store).await;
+}
+
+const MOTO: &str = "http://127.0.0.1:5000";
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A fresh PostgreSQL database for one test.
+async fn postgres_url() -> String {
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(PG_ADMIN).await.unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {PG_ADMIN} ({e}); start it with `bash scripts/services.sh`"));
+    let name = format!("kat_bytes_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create a test database");
+    format!("postgres://postgres@127.0.0.1:5432/{name}")
+}
+
+/// Every endpoint; `store` is where the service keeps contents, for the tamper check.
+async fn every_endpoint(api: &Api, store: Arc<dyn ObjectStore>) {
     let anonymous = api.http.get(format!("{}/bytes/raw", api.base)).send().await.expect("request");
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(api.http.get(format!("{}/health", api.base)).send().await.expect("health").status(), StatusCode::OK);
@@ -131,11 +168,11 @@ async fn every_endpoint_on_sqlite_and_the_filesystem() {
     assert_eq!(api.call(Method::GET, "/bytes/raw/9134430c-8509-4944-b0be-27cb9bfb4bc2", None).await.0, StatusCode::NOT_FOUND);
     assert_eq!(api.call(Method::GET, "/bytes/nothing", None).await.0, StatusCode::NOT_FOUND);
 
-    // A flipped byte on disk: the raw file is refused, never served.
-    let file = dir.path().join("raw/org-b").join(&nmap);
-    let mut stored = std::fs::read(&file).expect("stored file");
+    // A flipped byte in storage: the raw file is refused, never served.
+    let location = StorePath::from(format!("org-b/{nmap}"));
+    let mut stored = store.get(&location).await.expect("stored object").bytes().await.expect("bytes").to_vec();
     stored[0] ^= 1;
-    std::fs::write(&file, stored).expect("tamper");
+    store.put(&location, PutPayload::from(stored)).await.expect("tamper");
     let (status, body) = api.call(Method::GET, &format!("/bytes/raw/{nmap}"), None).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(body["detail"].as_str().is_some_and(|d| d.contains("does not match its stored hash")), "{body}");
