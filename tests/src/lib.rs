@@ -4,7 +4,9 @@
 //!
 //! # Layout
 //! - [`dns_server`]: a UDP DNS server (on hickory-proto) serving a test zone.
+//! - [`files`]: every file under a directory (for secret-leak checks).
 
 #![forbid(unsafe_code)]
 
 pub mod dns_server;
+pub mod files;

@@ -76,22 +76,13 @@ fn scan_finds_exactly_the_open_ports_rescans_without_duplicates_and_drops_stale_
     assert_eq!(open_ports_in_graph(dir.path()), expected.iter().copied().filter(|p| *p != gone).collect::<Vec<_>>());
 
     // A host variable without the BOEFJE_ prefix never reaches a boefje or any stored file.
-    for entry in walk(dir.path()) {
+    for entry in kat_tests::files::all_files(dir.path()) {
         let bytes = std::fs::read(&entry).unwrap_or_default();
         assert!(!String::from_utf8_lossy(&bytes).contains(secret), "{} holds the secret", entry.display());
     }
     for out in [&first, &second, &third] {
         assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
-    }
-    files
 }
 
 #[test]
