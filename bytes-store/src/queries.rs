@@ -175,6 +175,12 @@ impl MetaDb {
         Ok(rows.iter().map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1))).collect())
     }
 
+    /// How many raw files are stored, and how many events wait in the outbox.
+    pub async fn counts(&self) -> ServiceResult<(i64, i64)> {
+        let row = sqlx::query("SELECT (SELECT count(*) FROM raw_data), (SELECT count(*) FROM outbox WHERE delivered = 0)").fetch_one(self.pool()).await.map_err(db_error)?;
+        Ok((row.get::<i64, _>(0), row.get::<i64, _>(1)))
+    }
+
     /// The raw file of a run with exactly these mime types, if one was saved already.
     pub async fn raw_with_mime_types(&self, boefje_meta_id: Uuid, mime_types: &str) -> ServiceResult<Option<RawDataMeta>> {
         let row = sqlx::query("SELECT id FROM raw_data WHERE boefje_meta_id = $1 AND mime_types = $2").bind(boefje_meta_id.to_string()).bind(mime_types).fetch_optional(self.pool()).await.map_err(db_error)?;

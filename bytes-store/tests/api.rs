@@ -168,6 +168,18 @@ async fn every_endpoint(api: &Api, store: Arc<dyn ObjectStore>) {
     assert_eq!(api.call(Method::GET, "/bytes/raw/9134430c-8509-4944-b0be-27cb9bfb4bc2", None).await.0, StatusCode::NOT_FOUND);
     assert_eq!(api.call(Method::GET, "/bytes/nothing", None).await.0, StatusCode::NOT_FOUND);
 
+    // Metrics and the OpenAPI document, behind the token too.
+    let (status, metrics) = api.call(Method::GET, "/metrics", None).await;
+    assert!(status == StatusCode::OK && metrics.as_str().is_some_and(|m| m.contains("bytes_raw_files 3") && m.contains("bytes_outbox_pending 3")), "{metrics}");
+    let (status, doc) = api.call(Method::GET, "/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    for (path, method) in [("/bytes/raw", "post"), ("/bytes/raw/{id}", "get"), ("/bytes/token", "post"), ("/bytes/mime_types", "get")] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} missing from the OpenAPI document");
+    }
+    for path in ["/metrics", "/openapi.json"] {
+        assert_eq!(api.http.get(format!("{}{path}", api.base)).send().await.expect("request").status(), StatusCode::UNAUTHORIZED, "{path} without a token");
+    }
+
     // A flipped byte in storage: the raw file is refused, never served.
     let location = StorePath::from(format!("org-b/{nmap}"));
     let mut stored = store.get(&location).await.expect("stored object").bytes().await.expect("bytes").to_vec();

@@ -63,6 +63,7 @@ pub struct Login {
 }
 
 /// `POST /bytes/token`
+#[utoipa::path(post, path = "/bytes/token",  responses((status = 200, description = "access_token, token_type, expires_at"), (status = 401, description = "Wrong username or password"), (status = 422, description = "Not a login form")))]
 pub async fn login(State(state): State<BytesState>, form: Result<Form<Login>, FormRejection>) -> Response {
     let Form(login) = match form {
         Ok(form) => form,

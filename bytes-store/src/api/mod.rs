@@ -2,7 +2,7 @@
 //!
 //! `POST /bytes/token` exchanges `BYTES_USERNAME`/`BYTES_PASSWORD` (a form,
 //! as OpenKAT) for a bearer token with an expiry; every route but `/health`
-//! and the token route requires it. Raw files larger than the configured
+//! and the token route requires it, `/metrics` and `/openapi.json` included. Raw files larger than the configured
 //! limit get 413; every error is JSON (`{"detail", "field"}`).
 //!
 //! - [`auth`] holds the login and token check;
@@ -57,8 +57,32 @@ pub fn router(state: BytesState) -> Router {
     Router::new()
         .nest("/bytes", guarded.route("/token", post(auth::login)))
         .route("/health", get(|| async { Json(json!({"service": "bytes", "healthy": true})) }))
+        .merge(
+            Router::new()
+                .route("/openapi.json", get(|| async { Json(<ApiDoc as utoipa::OpenApi>::openapi()) }))
+                .route("/metrics", get(metrics))
+                .layer(middleware::from_fn_with_state(state.clone(), auth::require_token)),
+        )
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+/// The OpenAPI document, generated from the handlers' annotations.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Bytes", description = "Raw files of boefje runs with their metadata (OpenKAT-compatible)"),
+    paths(
+        auth::login, metas::save_boefje_meta, metas::get_boefje_meta, metas::list_boefje_metas,
+        metas::save_normalizer_meta, metas::get_normalizer_meta, metas::list_normalizer_metas,
+        raw::save, raw::get, raw::get_meta, raw::list, raw::mime_types,
+    )
+)]
+pub struct ApiDoc;
+
+/// `/metrics` in Prometheus text: raw files and pending events.
+async fn metrics(axum::extract::State(state): axum::extract::State<BytesState>) -> Result<String, ApiError> {
+    let (raw_files, pending) = state.bytes.meta_db().counts().await?;
+    Ok(format!("# TYPE bytes_raw_files gauge\nbytes_raw_files {raw_files}\n# TYPE bytes_outbox_pending gauge\nbytes_outbox_pending {pending}\n"))
 }
 
 /// An error response: the status of the error's kind (413 for a too-large body), with a JSON body.

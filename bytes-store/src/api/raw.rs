@@ -55,6 +55,7 @@ fn check_mime_type(name: &str, tag: &str) -> Result<(), ApiError> {
 }
 
 /// `POST /bytes/raw?boefje_meta_id=`
+#[utoipa::path(post, path = "/bytes/raw", params(("boefje_meta_id" = String, Query)), responses((status = 200, description = "{file name: raw id}"), (status = 404, description = "No such boefje meta"), (status = 413, description = "A file is larger than BYTES_MAX_RAW_SIZE"), (status = 422, description = "Bad base64, mime type or query")))]
 pub async fn save(State(state): State<BytesState>, query: Result<Query<SaveQuery>, axum::extract::rejection::QueryRejection>, body: Result<Json<BoefjeOutput>, JsonRejection>) -> Response {
     let Ok(Query(query)) = query else {
         return ApiError(ServiceError::invalid("boefje_meta_id must be given as a UUID").with_field("boefje_meta_id")).into_response();
@@ -88,17 +89,20 @@ pub async fn save(State(state): State<BytesState>, query: Result<Query<SaveQuery
 }
 
 /// `GET /bytes/raw/{id}`: the contents, only when they match their hash.
+#[utoipa::path(get, path = "/bytes/raw/{id}", params(("id" = String, Path)), responses((status = 200, description = "The contents"), (status = 404, description = "No such raw file"), (status = 500, description = "The contents do not match their hash")))]
 pub async fn get(State(state): State<BytesState>, Path(id): Path<Uuid>) -> Result<impl IntoResponse, ApiError> {
     let (_, content) = state.bytes.get_raw(id).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], content))
 }
 
 /// `GET /bytes/raw/{id}/meta`
+#[utoipa::path(get, path = "/bytes/raw/{id}/meta", params(("id" = String, Path)), responses((status = 200, description = "The raw file's metadata"), (status = 404, description = "No such raw file")))]
 pub async fn get_meta(State(state): State<BytesState>, Path(id): Path<Uuid>) -> Result<Json<RawDataMeta>, ApiError> {
     Ok(Json(state.bytes.get_raw_meta(id).await?))
 }
 
 /// `GET /bytes/raw` with `organization`, `boefje_meta_id`, `normalized`, `mime_types` (repeatable), `limit`, `offset`, `descending`.
+#[utoipa::path(get, path = "/bytes/raw", params(("organization" = Option<String>, Query), ("boefje_meta_id" = Option<String>, Query), ("normalized" = Option<bool>, Query), ("mime_types" = Option<Vec<String>>, Query), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query), ("descending" = Option<bool>, Query)), responses((status = 200, description = "Raw file metadata"), (status = 422, description = "A bad filter")))]
 pub async fn list(State(state): State<BytesState>, Query(pairs): Query<Vec<(String, String)>>) -> Result<Json<Vec<RawDataMeta>>, ApiError> {
     let one = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let invalid = |name: &str, what: &str| ApiError(ServiceError::invalid(format!("{name} must be {what}")).with_field(name));
@@ -119,6 +123,7 @@ pub async fn list(State(state): State<BytesState>, Query(pairs): Query<Vec<(Stri
 }
 
 /// `GET /bytes/mime_types`: `{mime type: number of raw files}`, optionally for one `organization`.
+#[utoipa::path(get, path = "/bytes/mime_types", params(("organization" = Option<String>, Query)), responses((status = 200, description = "Number of raw files per mime type")))]
 pub async fn mime_types(State(state): State<BytesState>, Query(pairs): Query<Vec<(String, String)>>) -> Result<Json<BTreeMap<String, i64>>, ApiError> {
     let organization = pairs.iter().find(|(k, _)| k == "organization").map(|(_, v)| v.as_str());
     Ok(Json(state.bytes.meta_db().mime_type_counts(organization).await?.into_iter().collect()))
