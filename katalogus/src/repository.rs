@@ -117,7 +117,8 @@ impl PluginRepository {
         Ok(())
     }
 
-    fn check_new(&self, id: &str) -> ServiceResult<()> {
+    /// Fail unless `id` is a valid id that no plugin has yet.
+    pub fn check_new(&self, id: &str) -> ServiceResult<()> {
         let valid = !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !valid {
             return Err(ServiceError::invalid(format!("plugin id {id:?}: use 1 to 64 letters, digits, '-', '_' or '.'")).with_field("id"));
@@ -128,7 +129,8 @@ impl PluginRepository {
         Ok(())
     }
 
-    fn check_editable(&self, id: &str) -> ServiceResult<()> {
+    /// Fail unless the plugin exists and was added over the API.
+    pub fn check_editable(&self, id: &str) -> ServiceResult<()> {
         self.require(id)?;
         if self.is_editable(id) { Ok(()) } else { Err(ServiceError::new(ErrorKind::Conflict, format!("plugin {id:?} is static (built in or from the plugin directory) and cannot be edited"))) }
     }

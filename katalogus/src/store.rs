@@ -71,9 +71,19 @@ impl LocalKatalogus {
         Ok(katalogus)
     }
 
-    /// A snapshot of the plugins this catalogue serves.
-    pub fn repository(&self) -> PluginRepository {
-        self.plugins().clone()
+    /// Whether the plugin was added over the API (and so may be edited).
+    pub fn is_editable(&self, id: &str) -> bool {
+        self.plugins().is_editable(id)
+    }
+
+    /// A plugin's `description.md`, if it has one.
+    pub fn description(&self, id: &str) -> Option<String> {
+        self.plugins().description(id).map(String::from)
+    }
+
+    /// A plugin's `cover.jpg`, if it has one.
+    pub fn cover(&self, id: &str) -> Option<Vec<u8>> {
+        self.plugins().cover(id).map(<[u8]>::to_vec)
     }
 
     fn plugins(&self) -> std::sync::RwLockReadGuard<'_, PluginRepository> {
@@ -112,13 +122,13 @@ impl LocalKatalogus {
         match kind {
             "boefje" => {
                 let (m, s) = parse_boefje(&manifest, schema.as_deref())?;
-                self.plugins().clone().add_boefje(m.clone(), s.clone(), true)?;
+                self.plugins().check_new(&m.id)?;
                 self.store_plugin(&m.id, kind, &manifest, schema.as_deref()).await?;
                 self.plugins_mut().add_boefje(m, s, true)
             }
             "normalizer" => {
                 let m = NormalizerManifest::parse("plugin", &manifest)?;
-                self.plugins().clone().add_normalizer(m.clone(), true)?;
+                self.plugins().check_new(&m.id)?;
                 self.store_plugin(&m.id, kind, &manifest, None).await?;
                 self.plugins_mut().add_normalizer(m, true)
             }
@@ -145,15 +155,20 @@ impl LocalKatalogus {
         let manifest = Value::Object(fields).to_string();
         if kind == "boefje" {
             let m = BoefjeManifest::parse("plugin", &manifest)?;
-            self.plugins().clone().replace_boefje(m.clone())?;
-            sqlx::query("UPDATE plugins SET manifest = $2 WHERE id = $1").bind(id).bind(&manifest).execute(&self.pool).await.map_err(db_error)?;
+            self.update_stored_manifest(id, &manifest).await?;
             self.plugins_mut().replace_boefje(m)
         } else {
             let m = NormalizerManifest::parse("plugin", &manifest)?;
-            self.plugins().clone().replace_normalizer(m.clone())?;
-            sqlx::query("UPDATE plugins SET manifest = $2 WHERE id = $1").bind(id).bind(&manifest).execute(&self.pool).await.map_err(db_error)?;
+            self.update_stored_manifest(id, &manifest).await?;
             self.plugins_mut().replace_normalizer(m)
         }
+    }
+
+    /// Store an edited manifest, after checking that the plugin may be edited.
+    async fn update_stored_manifest(&self, id: &str, manifest: &str) -> ServiceResult<()> {
+        self.plugins().check_editable(id)?;
+        sqlx::query("UPDATE plugins SET manifest = $2 WHERE id = $1").bind(id).bind(manifest).execute(&self.pool).await.map_err(db_error)?;
+        Ok(())
     }
 
     async fn store_plugin(&self, id: &str, kind: &str, manifest: &str, schema: Option<&str>) -> ServiceResult<()> {

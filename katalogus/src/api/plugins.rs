@@ -39,9 +39,9 @@ fn normalizer_json(p: &NormalizerPlugin, editable: bool) -> Value {
 /// Every plugin of an organisation as OpenKAT's JSON.
 async fn all_plugins(state: &AppState, org: &str) -> Result<Vec<Value>, ApiError> {
     state.katalogus.organisation(org).await?;
-    let repository = state.katalogus.repository();
-    let mut out: Vec<Value> = state.katalogus.boefjes(org).await?.iter().map(|p| boefje_json(p, repository.is_editable(&p.manifest.id))).collect();
-    out.extend(state.katalogus.normalizers(org).await?.iter().map(|p| normalizer_json(p, repository.is_editable(&p.manifest.id))));
+    let editable = |id: &str| state.katalogus.is_editable(id);
+    let mut out: Vec<Value> = state.katalogus.boefjes(org).await?.iter().map(|p| boefje_json(p, editable(&p.manifest.id))).collect();
+    out.extend(state.katalogus.normalizers(org).await?.iter().map(|p| normalizer_json(p, editable(&p.manifest.id))));
     Ok(out)
 }
 
@@ -119,8 +119,8 @@ pub async fn schema(State(state): State<AppState>, Path((org, plugin_id)): Path<
 #[utoipa::path(get, path = "/v1/organisations/{org}/plugins/{plugin_id}/description.md", params(("org" = String, Path), ("plugin_id" = String, Path)), responses((status = 200, description = "Markdown"), (status = 404, description = "No such plugin")))]
 pub async fn description(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<impl IntoResponse, ApiError> {
     let plugin = find(&state, &org, &plugin_id).await?;
-    let text = match state.katalogus.repository().description(&plugin_id) {
-        Some(text) => text.to_string(),
+    let text = match state.katalogus.description(&plugin_id) {
+        Some(text) => text,
         None => format!("# {}\n\n{}\n", plugin["name"].as_str().unwrap_or(&plugin_id), plugin["description"].as_str().unwrap_or("")),
     };
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], text))
@@ -158,6 +158,6 @@ pub async fn edit_normalizer(State(state): State<AppState>, Path((org, id)): Pat
 /// `GET /v1/organisations/{org}/plugins/{plugin_id}/cover.jpg` (from the plugin's folder)
 pub async fn cover(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<impl IntoResponse, ApiError> {
     find(&state, &org, &plugin_id).await?;
-    let image = state.katalogus.repository().cover(&plugin_id).map(<[u8]>::to_vec).ok_or_else(|| ServiceError::not_found(format!("plugin {plugin_id:?} has no cover")))?;
+    let image = state.katalogus.cover(&plugin_id).ok_or_else(|| ServiceError::not_found(format!("plugin {plugin_id:?} has no cover")))?;
     Ok(([(header::CONTENT_TYPE, "image/jpeg")], image))
 }
