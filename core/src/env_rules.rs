@@ -51,10 +51,19 @@ pub fn convert_value(schema: &SettingsSchema, key: &str, value: &Value) -> Resul
     let Some(kind) = schema.property_type(key) else { return Ok(value.clone()) };
     let text = match value {
         Value::String(s) => s.trim(),
+        // The KATalogus and the runner share this function, so a number the runner would refuse
+        // (1e29 for an integer: it does not fit a job's 64-bit integer) is refused on write too.
+        Value::Number(n) if kind == "integer" => {
+            return match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => Ok(Value::from(i)),
+                (None, Some(f)) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => Ok(Value::from(f as i64)),
+                _ => Err(refuse(format!("must be an integer from {} to {}", i64::MIN, i64::MAX))),
+            };
+        }
         other => return Ok(other.clone()),
     };
     match kind {
-        "integer" => text.parse::<i64>().map(Value::from).map_err(|_| refuse("must be an integer".into())),
+        "integer" => text.parse::<i64>().map(Value::from).map_err(|_| refuse(format!("must be an integer from {} to {}", i64::MIN, i64::MAX))),
         "number" => text.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).ok_or_else(|| refuse("must be a number".into())),
         "boolean" => match text.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" => Ok(Value::Bool(true)),
@@ -157,6 +166,13 @@ mod tests {
         let err = build_job_env(Some(&schema()), &host, &BTreeMap::new()).expect_err("too long for the schema");
         assert!(err.to_string().contains("PORTS") && err.to_string().contains("maxLength"), "{err}");
         assert!(!err.to_string().contains("xxxx"), "values never appear in errors: {err}");
+        for huge in [serde_json::json!(1e29), serde_json::json!(u64::MAX), serde_json::json!(1.5), Value::from("1e29")] {
+            let settings = BTreeMap::from([("TIMEOUT_MS".to_string(), huge.clone())]);
+            let err = build_job_env(Some(&schema()), &BTreeMap::new(), &settings).expect_err("not a 64-bit integer");
+            assert!(err.to_string().contains("TIMEOUT_MS") && err.to_string().contains("integer from"), "{huge}: {err}");
+        }
+        let settings = BTreeMap::from([("TIMEOUT_MS".to_string(), serde_json::json!(2000.0))]);
+        assert_eq!(build_job_env(Some(&schema()), &BTreeMap::new(), &settings).expect("a whole float")["TIMEOUT_MS"].expose(), "2000");
         let settings = BTreeMap::from([("EVIL".to_string(), Value::from("x"))]);
         assert!(build_job_env(Some(&schema()), &BTreeMap::new(), &settings).is_err());
     }

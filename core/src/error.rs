@@ -19,6 +19,10 @@ pub enum ErrorKind {
     Unavailable,
     /// A bug or an unexpected state.
     Internal,
+    /// The caller is known but may not do this (HTTP 403).
+    Forbidden,
+    /// The input is larger than the configured limit (HTTP 413).
+    TooLarge,
 }
 
 impl ErrorKind {
@@ -31,6 +35,8 @@ impl ErrorKind {
             ErrorKind::Unauthorized => 401,
             ErrorKind::Unavailable => 503,
             ErrorKind::Internal => 500,
+            ErrorKind::Forbidden => 403,
+            ErrorKind::TooLarge => 413,
         }
     }
 }

@@ -19,14 +19,18 @@
 //! - [`crypto`]: settings encryption at rest, byte-compatible with PyNaCl's `Box` (OpenKAT's format).
 //! - [`builtin`]: the `Boefje` and `Normalizer` traits that in-process plugins implement.
 //! - [`events`]: `RawFileReceived`, the event Bytes emits.
+//! - [`ids`]: the rules for organisation ids and stored text (no NUL), applied wherever they enter.
+//! - [`config`]: reading numeric environment variables with a range check.
 //! - [`services`]: one trait per service (Bytes, KATalogus, scheduler, object graph).
 
 #![forbid(unsafe_code)]
 
 pub mod builtin;
+pub mod config;
 pub mod crypto;
 pub mod env_rules;
 pub mod events;
+pub mod ids;
 pub mod error;
 pub mod meta;
 pub mod ooi;

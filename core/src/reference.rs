@@ -150,8 +150,10 @@ mod tests {
             "IPAddressV6|internet|2a00:d78::1",
             "IPPort|internet|1.2.3.4|tcp|22",
             "IPService|internet|1.2.3.4|tcp|22|https",
-            "DNSARecord|internet|example.nl|A|94.198.159.35",
-            "DNSTXTRecord|internet|example.nl|TXT|a|b",
+            "DNSARecord|internet|example.nl|94.198.159.35",
+            "DNSMXRecord|internet|example.nl|10 mail|example.nl.",
+            "DNSSOARecord|internet|example.nl|internet|ns1.example.nl",
+            "DNSTXTRecord|internet|example.nl|2fdd81c7d128c5d3915c74be49f247b93f4ac48d",
             "Finding|Hostname|internet|example.nl|KAT-NO-SPF",
         ] {
             let r = Reference::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -176,6 +178,8 @@ mod tests {
             ("Hostname|internet|a|b", "2 key parts, found 3"),
             ("Hostname||x", "empty"),
             ("IPPort|internet|1.2.3.4|tcp", "key parts"),
+            ("DNSSOARecord|internet|example.nl|ns1.example.nl", "4 key parts, found 3"),
+            ("DNSTXTRecord|internet|example.nl|a|b", "3 key parts, found 4"),
         ] {
             match Reference::parse(text) {
                 Ok(r) => panic!("{text:?} parsed as {r}"),

@@ -63,7 +63,7 @@ fn observations_replace_their_result_and_survive_reopening() {
     let report = graph.save_observation("kat_dns_normalize", host.reference(), &fewer).expect("save fewer");
     let mut deleted: Vec<String> = report.deleted.iter().map(ToString::to_string).collect();
     deleted.sort();
-    assert_eq!(deleted, ["DNSARecord|internet|example.test|A|192.0.2.2", "IPAddressV4|internet|192.0.2.2"]);
+    assert_eq!(deleted, ["DNSARecord|internet|example.test|192.0.2.2", "IPAddressV4|internet|192.0.2.2"]);
     assert_eq!(graph.objects(None).expect("list").len(), 3);
     assert!(graph.get(host.reference()).expect("read").is_some(), "the declared hostname stays: its declaration still holds it");
     let (_, rows) = graph.query("MATCH (n:IPAddressV4) RETURN n.primary_key AS pk").expect("query");
@@ -81,7 +81,7 @@ fn clearance_spreads_within_field_limits() {
     let result = vec![host.clone(), a_record(&host, &address), address.clone(), ns_record(&host, &ns), ns.clone()];
     let report = graph.save_observation("kat_dns_normalize", host.reference(), &result).expect("save");
     assert_eq!(level(&graph, "Hostname|internet|example.test"), Some(2));
-    assert_eq!(level(&graph, "DNSARecord|internet|example.test|A|192.0.2.1"), Some(2), "a record inherits from its hostname");
+    assert_eq!(level(&graph, "DNSARecord|internet|example.test|192.0.2.1"), Some(2), "a record inherits from its hostname");
     assert_eq!(level(&graph, "IPAddressV4|internet|192.0.2.1"), Some(2), "an A record issues its level to the address");
     assert_eq!(level(&graph, "Hostname|internet|ns1.example.test"), Some(1), "an NS record issues at most 1 to the name server");
     let raised: Vec<(String, u8)> = report.new_or_raised.iter().filter(|s| s.ooi.object_type() != "DNSARecord" && s.ooi.object_type() != "DNSNSRecord").map(|s| (s.ooi.reference().to_string(), s.scan_level.get())).collect();

@@ -54,7 +54,7 @@ async fn dns_records_runs_end_to_end_and_schedules_follow_ups() {
         ("IPAddressV6|internet|2001:db8::1", 2),
         ("Hostname|internet|ns1.example.test", 1),
         ("Hostname|internet|mail.example.test", 1),
-        ("DNSMXRecord|internet|example.test|MX|10 mail.example.test.", 2),
+        ("DNSMXRecord|internet|example.test|10 mail.example.test.", 2),
     ] {
         let r = kat_core::Reference::parse(reference).expect("valid");
         let stored = graph.get(&r).expect("graph read").unwrap_or_else(|| panic!("{reference} is not in the graph"));

@@ -14,6 +14,13 @@ use crate::error::CoreError;
 use crate::reference::Reference;
 use types::{type_spec, FieldKind};
 
+/// The SHA-1 of `text` in lowercase hex, as Python's `hashlib.sha1(text.encode()).hexdigest()`.
+fn sha1_hex(text: &str) -> String {
+    use sha1::Digest;
+    let digest = sha1::Sha1::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A typed object with its fields and derived primary key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ooi {
@@ -60,6 +67,7 @@ impl Ooi {
                 Some(Value::String(s)) => match spec.field(name).map(|f| f.kind) {
                     Some(FieldKind::Ref { targets: [], .. }) => s.clone(),
                     Some(FieldKind::Ref { .. }) => Reference::parse(s).map(|r| r.natural_key().to_string()).map_err(|e| invalid(name, &e.to_string()))?,
+                    _ if spec.hashed_key == Some(*name) => sha1_hex(s),
                     _ => s.clone(),
                 },
                 Some(Value::Number(n)) => n.to_string(),
@@ -211,7 +219,17 @@ mod tests {
             .reference("address", ip.reference())
             .finish()
             .expect("a record");
-        assert_eq!(a.reference().as_str(), "DNSARecord|internet|example.nl|A|1.2.3.4");
+        assert_eq!(a.reference().as_str(), "DNSARecord|internet|example.nl|1.2.3.4");
+        let txt = Ooi::build("DNSTXTRecord").reference("hostname", hostname("example.com").reference()).field("dns_record_type", "TXT").field("value", "v=spf1 -all").finish().expect("txt");
+        assert_eq!(txt.reference().as_str(), "DNSTXTRecord|internet|example.com|d2b1e35921ca5499e137cdbf735817cf89874cd3", "OpenKAT keys TXT records by SHA-1 of the text");
+        let soa = Ooi::build("DNSSOARecord")
+            .reference("hostname", hostname("example.nl").reference())
+            .field("dns_record_type", "SOA")
+            .field("value", "ns1.examplenl.nl. hostmaster.sidn.nl. 2021111101 14400 7200 1209600 86400")
+            .reference("soa_hostname", hostname("ns1.examplenl.nl").reference())
+            .finish()
+            .expect("soa");
+        assert_eq!(soa.reference().as_str(), "DNSSOARecord|internet|example.nl|internet|ns1.examplenl.nl");
         assert_eq!(a.references().len(), 2);
     }
 

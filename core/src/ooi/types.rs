@@ -45,6 +45,9 @@ pub struct ObjectTypeSpec {
     pub natural_key: &'static [&'static str],
     /// True when the last key field is free text that may hold `|`.
     pub last_key_may_contain_bar: bool,
+    /// A natural-key field whose value enters the key as the SHA-1 hex of its text
+    /// (OpenKAT keys a TXT record by the hash of its text).
+    pub hashed_key: Option<&'static str>,
 }
 
 impl ObjectTypeSpec {
@@ -80,8 +83,10 @@ const IP: &[&str] = &["IPAddressV4", "IPAddressV6"];
 const NETWORK: &[&str] = &["Network"];
 const HOSTNAME: &[&str] = &["Hostname"];
 
+/// A DNS record type. OpenKAT keys records by hostname and value (`DNSARecord|internet|example.nl|1.2.3.4`);
+/// `$key` overrides that (SOA: hostname and SOA hostname), `$hashed` names a key field that enters as SHA-1 (TXT).
 macro_rules! dns_record {
-    ($name:literal, $($extra:expr),* $(,)?) => {
+    ($name:literal, key: $key:expr, bar: $bar:expr, hashed: $hashed:expr, $($extra:expr),* $(,)?) => {
         ObjectTypeSpec {
             name: $name,
             fields: &[
@@ -91,15 +96,19 @@ macro_rules! dns_record {
                 opt_int("ttl"),
                 $($extra),*
             ],
-            natural_key: &["hostname", "dns_record_type", "value"],
-            last_key_may_contain_bar: true,
+            natural_key: $key,
+            last_key_may_contain_bar: $bar,
+            hashed_key: $hashed,
         }
+    };
+    ($name:literal, $($extra:expr),* $(,)?) => {
+        dns_record!($name, key: &["hostname", "value"], bar: true, hashed: None, $($extra),*)
     };
 }
 
 /// Every object type the model knows.
 pub static OBJECT_TYPES: &[ObjectTypeSpec] = &[
-    ObjectTypeSpec { name: "Network", fields: &[text("name")], natural_key: &["name"], last_key_may_contain_bar: false },
+    ObjectTypeSpec { name: "Network", fields: &[text("name")], natural_key: &["name"], last_key_may_contain_bar: false, hashed_key: None },
     ObjectTypeSpec {
         name: "Hostname",
         fields: &[
@@ -110,6 +119,7 @@ pub static OBJECT_TYPES: &[ObjectTypeSpec] = &[
         ],
         natural_key: &["network", "name"],
         last_key_may_contain_bar: false,
+        hashed_key: None,
     },
     ObjectTypeSpec {
         name: "DNSZone",
@@ -119,18 +129,21 @@ pub static OBJECT_TYPES: &[ObjectTypeSpec] = &[
         ],
         natural_key: &["hostname"],
         last_key_may_contain_bar: false,
+        hashed_key: None,
     },
     ObjectTypeSpec {
         name: "IPAddressV4",
         fields: &[reference("network", NETWORK, Some(0), None, false), text("address"), reference("netblock", &[], Some(0), Some(4), true)],
         natural_key: &["network", "address"],
         last_key_may_contain_bar: false,
+        hashed_key: None,
     },
     ObjectTypeSpec {
         name: "IPAddressV6",
         fields: &[reference("network", NETWORK, Some(0), None, false), text("address"), reference("netblock", &[], Some(0), Some(4), true)],
         natural_key: &["network", "address"],
         last_key_may_contain_bar: false,
+        hashed_key: None,
     },
     dns_record!("DNSARecord", reference("address", &["IPAddressV4"], None, Some(0), false)),
     dns_record!("DNSAAAARecord", reference("address", &["IPAddressV6"], None, Some(0), false)),
@@ -139,6 +152,9 @@ pub static OBJECT_TYPES: &[ObjectTypeSpec] = &[
     dns_record!("DNSNSRecord", reference("name_server_hostname", HOSTNAME, Some(1), Some(0), false)),
     dns_record!(
         "DNSSOARecord",
+        key: &["hostname", "soa_hostname"],
+        bar: false,
+        hashed: None,
         reference("soa_hostname", HOSTNAME, Some(1), Some(0), false),
         opt_int("serial"),
         opt_int("retry"),
@@ -146,31 +162,35 @@ pub static OBJECT_TYPES: &[ObjectTypeSpec] = &[
         opt_int("expire"),
         opt_int("minimum"),
     ),
-    dns_record!("DNSTXTRecord",),
+    dns_record!("DNSTXTRecord", key: &["hostname", "value"], bar: false, hashed: Some("value"),),
     ObjectTypeSpec {
         name: "NXDOMAIN",
         fields: &[reference("hostname", HOSTNAME, Some(0), Some(2), false)],
         natural_key: &["hostname"],
         last_key_may_contain_bar: false,
+        hashed_key: None,
     },
     ObjectTypeSpec {
         name: "IPPort",
         fields: &[reference("address", IP, Some(0), Some(4), false), text("protocol"), int("port"), opt_text("state")],
         natural_key: &["address", "protocol", "port"],
         last_key_may_contain_bar: false,
+        hashed_key: None,
     },
-    ObjectTypeSpec { name: "Service", fields: &[text("name")], natural_key: &["name"], last_key_may_contain_bar: false },
+    ObjectTypeSpec { name: "Service", fields: &[text("name")], natural_key: &["name"], last_key_may_contain_bar: false, hashed_key: None },
     ObjectTypeSpec {
         name: "IPService",
         fields: &[reference("ip_port", &["IPPort"], Some(0), Some(4), false), reference("service", &["Service"], Some(0), Some(0), false)],
         natural_key: &["ip_port", "service"],
         last_key_may_contain_bar: false,
+        hashed_key: None,
     },
     ObjectTypeSpec {
         name: "KATFindingType",
         fields: &[text("id"), opt_text("description"), opt_text("risk_severity")],
         natural_key: &["id"],
         last_key_may_contain_bar: false,
+        hashed_key: None,
     },
     ObjectTypeSpec {
         name: "Finding",
@@ -181,6 +201,7 @@ pub static OBJECT_TYPES: &[ObjectTypeSpec] = &[
         ],
         natural_key: &["ooi", "finding_type"],
         last_key_may_contain_bar: false,
+        hashed_key: None,
     },
 ];
 

@@ -5,6 +5,11 @@
 //! open port it gives one IPPort, one Service and one IPService, in that
 //! order, as OpenKAT's normalizer does; `http` over an `ssl` tunnel is named
 //! `https`.
+//!
+//! Only a complete document is accepted: nmap writes `<runstats>` and the
+//! closing `</nmaprun>` last, so output cut short (a killed scan, a truncated
+//! upload) is refused instead of replacing a complete observation with a
+//! partial one.
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -39,14 +44,24 @@ impl Normalizer for NmapNormalizer {
         let mut address: Option<Reference> = None;
         let mut port: Option<Port> = None;
         let mut saw_nmaprun = false;
+        let (mut saw_runstats, mut closed) = (false, false);
+        let mut depth: usize = 0;
         loop {
             let event = reader.read_event_into(&mut buf).map_err(|e| NormalizeError::parse(format!("invalid nmap XML at byte {}: {e}", reader.buffer_position())))?;
             match event {
                 Event::Eof => break,
+                _ if closed => match event {
+                    Event::Text(_) | Event::Comment(_) => {}
+                    _ => return Err(NormalizeError::parse("invalid nmap XML: content after </nmaprun>".to_string())),
+                },
                 Event::Start(ref e) | Event::Empty(ref e) => {
                     let is_empty = matches!(event, Event::Empty(_));
+                    if !is_empty {
+                        depth += 1;
+                    }
                     match e.name().as_ref() {
                         "nmaprun" => saw_nmaprun = true,
+                        "runstats" => saw_runstats = true,
                         "host" => address = None,
                         "address" => {
                             let kind = attr(e, "addrtype")?;
@@ -82,9 +97,16 @@ impl Normalizer for NmapNormalizer {
                         _ => {}
                     }
                 }
-                Event::End(ref e) if e.name().as_ref() == "port" => {
-                    if let (Some(p), Some(ip)) = (port.take(), address.as_ref()) {
-                        push_port(&mut objects, ip, p)?;
+                Event::End(ref e) => {
+                    depth = depth.saturating_sub(1);
+                    match e.name().as_ref() {
+                        "port" => {
+                            if let (Some(p), Some(ip)) = (port.take(), address.as_ref()) {
+                                push_port(&mut objects, ip, p)?;
+                            }
+                        }
+                        "nmaprun" if depth == 0 => closed = true,
+                        _ => {}
                     }
                 }
                 _ => {}
@@ -93,6 +115,12 @@ impl Normalizer for NmapNormalizer {
         }
         if !saw_nmaprun {
             return Err(NormalizeError::parse("not nmap XML: no <nmaprun> element".to_string()));
+        }
+        if !closed || !saw_runstats {
+            return Err(NormalizeError::parse(format!(
+                "incomplete nmap XML: {} (the scan was cut short or the file truncated; the previous observation is kept)",
+                if closed { "no <runstats> element" } else { "no closing </nmaprun>" }
+            )));
         }
         Ok(objects)
     }

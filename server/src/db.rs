@@ -1,0 +1,171 @@
+//! Opening a service's metadata database (`sqlite://...` or
+//! `postgres://...`) through one `sqlx::AnyPool`, the way an operator
+//! expects a service to start:
+//!
+//! - a SQLite file that is not a database fails at once with
+//!   "file is not a database" (not after a 30 s pool timeout);
+//! - a PostgreSQL server that refuses connections is waited for (a line a
+//!   second says so) up to a deadline, then start-up fails with the reason;
+//!   the service listens only once its database answers;
+//! - requests wait at most `ACQUIRE_TIMEOUT` for a connection, so a
+//!   database that goes down gives a prompt 503, not a 30 s hang;
+//! - migrations for the backend run at open.
+//!
+//! Database error text never reaches a client: [`db_error`] logs it and
+//! returns a generic message.
+
+use std::time::Duration;
+
+use kat_core::services::{ServiceError, ServiceResult};
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Connection, Executor};
+
+/// How long a request waits for a database connection before it gets 503.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What to open.
+#[derive(Debug, Clone, Copy)]
+pub struct DbSpec {
+    /// What the database holds, for messages (`bytes metadata`).
+    pub what: &'static str,
+    /// The variable that names it (`BYTES_DB_URI`).
+    pub variable: &'static str,
+    /// Migrations on SQLite.
+    pub sqlite: &'static Migrator,
+    /// Migrations on PostgreSQL.
+    pub postgres: &'static Migrator,
+    /// How long to wait for a PostgreSQL server that refuses connections.
+    pub wait: Duration,
+}
+
+/// An open database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    /// The pool.
+    pub pool: AnyPool,
+    /// Whether it is PostgreSQL (some SQL differs).
+    pub postgres: bool,
+}
+
+const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
+
+/// The file behind a `sqlite://` URL, unless it is in memory.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
+/// Fail at once when an existing SQLite file is not a database.
+fn check_sqlite_file(url: &str, what: &str) -> ServiceResult<()> {
+    let Some(path) = sqlite_file(url) else { return Ok(()) };
+    let Ok(mut file) = std::fs::File::open(&path) else { return Ok(()) };
+    let mut header = [0u8; 16];
+    let read = std::io::Read::read(&mut file, &mut header).unwrap_or(0);
+    if read == 0 || header[..read] == SQLITE_HEADER[..read] && read == 16 {
+        return Ok(());
+    }
+    Err(ServiceError::unavailable(format!("cannot open the {what} database {}: file is not a database (restore it from a backup or move it away)", path.display())))
+}
+
+/// Whether a connection error means "the server is not (yet) there", worth waiting for.
+fn worth_waiting(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_))
+}
+
+/// Open the database at `url`, waiting for a PostgreSQL server that is starting, and run the migrations.
+pub async fn open(url: &str, spec: DbSpec) -> ServiceResult<Db> {
+    sqlx::any::install_default_drivers();
+    let sqlite = url.starts_with("sqlite:");
+    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if !sqlite && !postgres {
+        return Err(ServiceError::invalid(format!("{} must start with sqlite:// or postgres://", spec.variable)).with_field(spec.variable));
+    }
+    if sqlite {
+        check_sqlite_file(url, spec.what)?;
+    }
+    let deadline = tokio::time::Instant::now() + spec.wait;
+    loop {
+        match sqlx::AnyConnection::connect(url).await {
+            Ok(connection) => {
+                let _ = connection.close().await;
+                break;
+            }
+            Err(e) if worth_waiting(&e) && tokio::time::Instant::now() < deadline => {
+                eprintln!("waiting for the {} database ({}): {e}; retrying in 1 s", spec.what, spec.variable);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(ServiceError::unavailable(format!("cannot open the {} database ({}): {e}", spec.what, spec.variable))),
+        }
+    }
+    let pool = AnyPoolOptions::new()
+        .max_connections(if sqlite { 4 } else { 16 })
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if sqlite {
+                    conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+        .map_err(|e| ServiceError::unavailable(format!("cannot open the {} database ({}): {e}", spec.what, spec.variable)))?;
+    let migrator = if sqlite { spec.sqlite } else { spec.postgres };
+    migrator.run(&pool).await.map_err(|e| ServiceError::unavailable(format!("migrating the {} database: {e}", spec.what)))?;
+    Ok(Db { pool, postgres })
+}
+
+/// A request-time database failure as a client may see it: the details are logged, the answer is generic.
+pub fn db_error(what: &'static str) -> impl Fn(sqlx::Error) -> ServiceError {
+    move |e| {
+        tracing::error!(database = what, error = %e, "database call failed");
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => ServiceError::unavailable(format!("the {what} database is unavailable; try again later")),
+            _ => ServiceError::internal(format!("the {what} database failed the request (details are in the service log)")),
+        }
+    }
+}
+
+/// Whether the database answers a trivial query within `ACQUIRE_TIMEOUT` (for `/health`).
+pub async fn ping(pool: &AnyPool) -> bool {
+    matches!(tokio::time::timeout(ACQUIRE_TIMEOUT, sqlx::query("SELECT 1").execute(pool)).await, Ok(Ok(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static MIGRATOR: Migrator = Migrator::DEFAULT;
+
+    fn spec() -> DbSpec {
+        DbSpec { what: "test", variable: "TEST_DB_URI", sqlite: &MIGRATOR, postgres: &MIGRATOR, wait: Duration::from_secs(2) }
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_sqlite_file_fails_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.sqlite");
+        std::fs::write(&path, b"this is not a database at all, really not").expect("write");
+        let started = std::time::Instant::now();
+        let e = open(&format!("sqlite://{}?mode=rwc", path.display()), spec()).await.expect_err("corrupt");
+        assert!(e.message.contains("file is not a database"), "{}", e.message);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let good = dir.path().join("y.sqlite");
+        let db = open(&format!("sqlite://{}?mode=rwc", good.display()), spec()).await.expect("fresh file opens");
+        assert!(ping(&db.pool).await);
+        assert!(!db.postgres);
+    }
+
+    #[tokio::test]
+    async fn a_refusing_server_is_waited_for_then_reported() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let e = open(&format!("postgres://postgres@127.0.0.1:{port}/test"), spec()).await.expect_err("nobody listens");
+        assert!(e.message.contains("cannot open the test database (TEST_DB_URI)"), "{}", e.message);
+        assert!(open("mysql://x", spec()).await.expect_err("scheme").message.contains("sqlite:// or postgres://"));
+    }
+}
