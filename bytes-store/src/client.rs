@@ -1,7 +1,8 @@
 //! `BytesClient`: the `Bytes` trait over the REST API, for runners in
 //! distributed mode. It logs in at `POST /bytes/token` on first use and again
 //! when its token has expired; HTTP statuses map back to `ServiceError`
-//! kinds.
+//! kinds (OpenKAT's 400 for a meta id that exists is `Conflict`, as in
+//! `LocalBytes`).
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD;
@@ -72,7 +73,9 @@ impl BytesClient {
                 return Ok(response);
             }
             let detail = response.json::<Value>().await.ok().and_then(|v| v["detail"].as_str().map(String::from)).unwrap_or_else(|| status.to_string());
-            return Err(ServiceError::new(kind_of(status.as_u16()), format!("bytes: {detail}")));
+            // OpenKAT's 400 for a meta id that exists is a conflict, as `LocalBytes` reports it.
+            let kind = if status.as_u16() == 400 && detail == crate::meta_db::INTEGRITY_ERROR { ErrorKind::Conflict } else { kind_of(status.as_u16()) };
+            return Err(ServiceError::new(kind, format!("bytes: {detail}")));
         }
         Err(ServiceError::new(ErrorKind::Unauthorized, "bytes keeps refusing the token"))
     }

@@ -1,24 +1,29 @@
 //! `kat-bytes`: Bytes, the raw-data store. It keeps every raw file a boefje
 //! produced as evidence: contents through `object_store` (local filesystem
-//! by default), metadata in SQLite (or PostgreSQL, `BYTES_DB_URI`) through `sqlx`, and a `sha512:` secure
-//! hash per file (over the plain contents) that is re-checked on every
-//! read. Contents may be encrypted at rest (`BYTES_ENCRYPTION_MIDDLEWARE`),
-//! stored as `nonce || NaCl box` as OpenKAT's Bytes stores them.
+//! by default), metadata in SQLite (or PostgreSQL, `BYTES_DB_URI`) through
+//! `sqlx`, and OpenKAT's `sha512:` secure hash per file (over the plain
+//! contents and the run's `ended_at`, see [`hashing`]) that is re-checked on
+//! every read. A run without `ended_at` gets no raw files (422), because the
+//! hash could not be OpenKAT's. Contents may be encrypted at rest
+//! (`BYTES_ENCRYPTION_MIDDLEWARE`), stored as `nonce || NaCl box` as
+//! OpenKAT's Bytes stores them.
 //!
 //! Saving a raw file writes its contents first, then, in one database
 //! transaction, its metadata and a `raw_file_received` event in the outbox.
 //! The outbox is drained by whoever relays events (the in-process pipeline in
-//! embedded mode); an event stays pending until it is acknowledged, so it is
-//! delivered at least once.
+//! embedded mode, [`relay`] in the service); an event stays pending until it
+//! is acknowledged, so it is delivered at least once. Contents written
+//! without metadata (a kill between the two steps) are found by
+//! [`LocalBytes::orphans`] (`kat verify-raw --all`).
 //!
 //! # Layout
-//! - [`api`]: OpenKAT's Bytes REST API under `/bytes` (axum).
+//! - [`api`]: OpenKAT's Bytes REST API (axum).
 //! - [`client`]: `BytesClient`, the `Bytes` trait over HTTP.
 //! - [`config`]: `Config` from the `BYTES_*` variables; [`serve`] runs the service.
-//! - [`hashing`]: OpenKAT's secure hash.
+//! - [`hashing`]: OpenKAT's secure hash (Python's float `repr` of the timestamp).
 //! - [`storage`]: raw contents on the local filesystem or in S3.
-//! - [`relay`]: the outbox relay to RabbitMQ (publisher confirms, reconnects).
-//! - [`meta_db`]: the SQLite metadata and outbox tables; [`queries`]: filtered listings for the API.
+//! - [`relay`]: the outbox relay to RabbitMQ (publisher confirms, mandatory publishing, reconnects).
+//! - [`meta_db`]: the metadata and outbox tables; [`queries`]: filtered listings for the API.
 //! - [`LocalBytes`]: the in-process implementation of `kat_core::services::bytes::Bytes`.
 
 #![forbid(unsafe_code)]
@@ -30,12 +35,16 @@ pub mod hashing;
 pub mod meta_db;
 pub mod queries;
 pub mod relay;
+pub mod serve;
 pub mod storage;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures::TryStreamExt;
+use hashing::HashRule;
 use kat_core::crypto::Middleware;
 use kat_core::events::RawFileReceived;
 use kat_core::meta::{BoefjeMeta, MimeType, NormalizerMeta, RawDataMeta};
@@ -47,15 +56,21 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use meta_db::MetaDb;
+pub use serve::serve;
 
 /// Bytes on local disk: `bytes.sqlite` and `raw/` under one directory.
 pub struct LocalBytes {
     db: MetaDb,
     store: Arc<dyn ObjectStore>,
     crypto: Arc<Middleware>,
+    relay: relay::RelayStatus,
 }
 
 impl LocalBytes {
+    fn new(db: MetaDb, store: Arc<dyn ObjectStore>, crypto: Arc<Middleware>) -> LocalBytes {
+        LocalBytes { db, store, crypto, relay: relay::RelayStatus::default() }
+    }
+
     /// Open (creating when missing) the store under `dir`, keeping contents unencrypted.
     pub async fn open(dir: &Path) -> ServiceResult<LocalBytes> {
         Self::open_with(dir, Arc::new(Middleware::Identity)).await
@@ -70,12 +85,24 @@ impl LocalBytes {
     pub async fn open_with_store(dir: &Path, store: Arc<dyn ObjectStore>, crypto: Arc<Middleware>) -> ServiceResult<LocalBytes> {
         std::fs::create_dir_all(dir).map_err(|e| ServiceError::unavailable(format!("cannot create {}: {e}", dir.display())))?;
         let db = MetaDb::open(&dir.join("bytes.sqlite")).await?;
-        Ok(LocalBytes { db, store, crypto })
+        Ok(Self::new(db, store, crypto))
+    }
+
+    /// The store under `dir` for reading only: nothing in `dir` is created, migrated or written (for the
+    /// command-line tools on a read-only data directory).
+    pub async fn open_read_only(dir: &Path, crypto: Arc<Middleware>) -> ServiceResult<LocalBytes> {
+        let db = MetaDb::open_read_only(&dir.join("bytes.sqlite")).await?;
+        Ok(Self::new(db, storage::local_read_only(dir)?, crypto))
     }
 
     /// Metadata in the database at `db_url` (`sqlite://...` or `postgres://...`), contents in `store`.
     pub async fn connect(db_url: &str, store: Arc<dyn ObjectStore>, crypto: Arc<Middleware>) -> ServiceResult<LocalBytes> {
-        Ok(LocalBytes { db: MetaDb::connect(db_url).await?, store, crypto })
+        Ok(Self::new(MetaDb::connect(db_url).await?, store, crypto))
+    }
+
+    /// As [`LocalBytes::connect`], waiting up to `wait` for a PostgreSQL server that refuses connections.
+    pub async fn connect_waiting(db_url: &str, wait: std::time::Duration, store: Arc<dyn ObjectStore>, crypto: Arc<Middleware>) -> ServiceResult<LocalBytes> {
+        Ok(Self::new(MetaDb::connect_waiting(db_url, wait).await?, store, crypto))
     }
 
     /// Up to `limit` events not yet acknowledged, oldest first, with their outbox sequence numbers.
@@ -98,13 +125,48 @@ impl LocalBytes {
         &self.db
     }
 
+    /// The relay's connection state (for `/health`).
+    pub fn relay_state(&self) -> relay::RelayState {
+        self.relay.get()
+    }
+
+    pub(crate) fn relay_status(&self) -> &relay::RelayStatus {
+        &self.relay
+    }
+
     /// Check one stored raw file against its hash (and decrypt it, when encrypted).
     pub async fn verify(&self, id: Uuid) -> ServiceResult<()> {
         self.get_raw(id).await.map(|_| ())
     }
 
-    fn location(meta: &RawDataMeta) -> StorePath {
-        StorePath::from(format!("{}/{}", meta.boefje_meta.organization, meta.id))
+    /// Stored contents without metadata (`ORGANISATION/NAME`), such as those left by a kill between writing
+    /// a raw file's contents and its metadata.
+    pub async fn orphans(&self) -> ServiceResult<Vec<String>> {
+        let known: HashSet<String> = self.db.raw_locations().await?.into_iter().collect();
+        let objects: Vec<object_store::ObjectMeta> = self.store.list(None).try_collect().await.map_err(|e| ServiceError::unavailable(format!("cannot list the stored raw files: {e}")))?;
+        let mut orphans: Vec<String> = objects.into_iter().map(|o| o.location.to_string()).filter(|l| !known.contains(l)).collect();
+        orphans.sort();
+        Ok(orphans)
+    }
+
+    /// Where a raw file's contents live: `ORGANISATION/RAW_ID`, for a valid organisation id only.
+    fn location(meta: &RawDataMeta) -> ServiceResult<StorePath> {
+        let organization = &meta.boefje_meta.organization;
+        if !kat_core::ids::is_organisation_id(organization) {
+            return Err(ServiceError::internal(format!("raw file {} belongs to a run whose organisation id is not valid; it is not read or written", meta.id)));
+        }
+        Ok(StorePath::from(format!("{organization}/{}", meta.id)))
+    }
+
+    /// The text a raw file's hash covers, by the rule it was saved with.
+    fn hashed_text(meta: &RawDataMeta, rule: HashRule, stored: String) -> ServiceResult<String> {
+        match rule {
+            HashRule::IsoFormat => Ok(stored),
+            HashRule::EndedAtTimestamp => {
+                let ended_at = meta.boefje_meta.ended_at.ok_or_else(|| ServiceError::internal(format!("raw file {}: its run lost its ended_at", meta.id)))?;
+                Ok(hashing::python_timestamp(ended_at))
+            }
+        }
     }
 }
 
@@ -120,52 +182,46 @@ impl Bytes for LocalBytes {
 
     async fn save_raw(&self, boefje_meta_id: Uuid, mime_types: &[String], content: &[u8]) -> ServiceResult<RawDataMeta> {
         let boefje_meta = self.db.boefje_meta(boefje_meta_id).await?;
-        let now = OffsetDateTime::now_utc();
-        let hashed_at = hashing::isoformat(now);
         let mut mime_types: Vec<MimeType> = mime_types.iter().map(|m| MimeType { value: m.clone() }).collect();
         mime_types.sort();
         mime_types.dedup();
         // As OpenKAT: one raw file per run and set of mime types; saving it again returns the first.
         let key = serde_json::to_string(&mime_types).map_err(|e| ServiceError::internal(e.to_string()))?;
         if let Some(existing) = self.db.raw_with_mime_types(boefje_meta_id, &key).await? {
-            return Ok(existing);
+            return self.get_raw_meta(existing).await;
         }
+        let ended_at = boefje_meta.ended_at.ok_or_else(|| {
+            ServiceError::invalid(format!("boefje meta {boefje_meta_id} has no ended_at: a raw file's hash covers it, so save the run with ended_at first")).with_field("ended_at")
+        })?;
+        let hashed_text = hashing::python_timestamp(ended_at);
         let meta = RawDataMeta {
             id: Uuid::new_v4(),
             boefje_meta,
             mime_types,
-            secure_hash: Some(hashing::secure_hash(content, &hashed_at)),
+            secure_hash: Some(hashing::secure_hash(content, &hashed_text)),
             signing_provider_url: None,
             hash_retrieval_link: None,
         };
         let stored = self.crypto.encrypt_bytes(content).map_err(|e| ServiceError::internal(e.to_string()))?;
-        self.store
-            .put(&Self::location(&meta), PutPayload::from(stored))
-            .await
-            .map_err(|e| ServiceError::unavailable(format!("cannot write raw file {}: {e}", meta.id)))?;
+        self.store.put(&Self::location(&meta)?, PutPayload::from(stored)).await.map_err(|e| ServiceError::unavailable(format!("cannot write raw file {}: {e}", meta.id)))?;
+        let now = OffsetDateTime::now_utc();
         let event = RawFileReceived { event_id: Uuid::new_v4(), created_at: now, organization: meta.boefje_meta.organization.clone(), raw_data: meta.clone() };
-        self.db.insert_raw(&meta, &hashed_at, content.len(), &event).await?;
+        self.db.insert_raw(&meta, HashRule::EndedAtTimestamp, &hashed_text, content.len(), &event).await?;
         tracing::debug!(raw_id = %meta.id, size = content.len(), "raw file saved");
         Ok(meta)
     }
 
     async fn get_raw_meta(&self, id: Uuid) -> ServiceResult<RawDataMeta> {
-        self.db.raw_meta(id).await.map(|(meta, _)| meta)
+        self.db.raw_meta(id).await.map(|(meta, _, _)| meta)
     }
 
     async fn get_raw(&self, id: Uuid) -> ServiceResult<(RawDataMeta, Vec<u8>)> {
-        let (meta, hashed_at) = self.db.raw_meta(id).await?;
-        let stored = self
-            .store
-            .get(&Self::location(&meta))
-            .await
-            .map_err(|e| ServiceError::unavailable(format!("cannot read raw file {id}: {e}")))?
-            .bytes()
-            .await
-            .map_err(|e| ServiceError::unavailable(format!("cannot read raw file {id}: {e}")))?
-            .to_vec();
+        let (meta, rule, stored_text) = self.db.raw_meta(id).await?;
+        let unreadable = |e: object_store::Error| ServiceError::unavailable(format!("cannot read raw file {id}: {e}"));
+        let stored = self.store.get(&Self::location(&meta)?).await.map_err(unreadable)?.bytes().await.map_err(unreadable)?.to_vec();
         let content = self.crypto.decrypt_bytes(&stored).map_err(|e| ServiceError::internal(format!("raw file {id}: {e}")))?;
-        if meta.secure_hash.as_deref() != Some(hashing::secure_hash(&content, &hashed_at).as_str()) {
+        let text = Self::hashed_text(&meta, rule, stored_text)?;
+        if meta.secure_hash.as_deref() != Some(hashing::secure_hash(&content, &text).as_str()) {
             return Err(ServiceError::internal(format!("raw file {id} does not match its stored hash: it was altered after it was saved")));
         }
         Ok((meta, content))
@@ -178,23 +234,4 @@ impl Bytes for LocalBytes {
     async fn save_normalizer_meta(&self, meta: &NormalizerMeta) -> ServiceResult<()> {
         self.db.save_normalizer_meta(meta).await
     }
-}
-
-/// Open the store and serve the API on `listener` until the process ends.
-pub async fn serve(config: config::Config, listener: tokio::net::TcpListener) -> ServiceResult<()> {
-    let store = storage::from_env(&config.data_dir, |name| std::env::var(name).ok())?;
-    let bytes = match &config.db_uri {
-        Some(url) => LocalBytes::connect(url, store, Arc::new(config.crypto)).await?,
-        None => LocalBytes::open_with_store(&config.data_dir, store, Arc::new(config.crypto)).await?,
-    };
-    let bytes = Arc::new(bytes);
-    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
-    if let Some(uri) = &config.queue_uri {
-        let relay = relay::RelayConfig { uri: uri.clone(), queue: relay::DEFAULT_QUEUE.into(), batch: 500 };
-        tokio::spawn(relay::run(bytes.clone(), relay, stop_rx));
-    } else {
-        tracing::warn!("QUEUE_URI is not set: raw_file_received events stay in the outbox");
-    }
-    let state = api::BytesState { bytes, auth: Arc::new(api::auth::Auth::new(&config.username, &config.password, config.token_lifetime)), max_raw_size: config.max_raw_size };
-    axum::serve(listener, api::router(state)).await.map_err(|e| ServiceError::unavailable(format!("bytes server stopped: {e}")))
 }

@@ -1,21 +1,48 @@
 //! Bytes metadata in SQLite or PostgreSQL (`BYTES_DB_URI`) through one
-//! `sqlx::AnyPool`: boefje metas, raw file metas (with the hash timestamp),
-//! normalizer metas and the event outbox. Migrations for each backend are
-//! embedded in the binary and run at open.
+//! `sqlx::AnyPool`: boefje metas, raw file metas (with the hash rule and the
+//! text the hash covers), normalizer metas and the event outbox. The pool is
+//! opened by `kat_server::db::open` (a corrupt SQLite file fails at once, a
+//! PostgreSQL server that is starting is waited for, requests wait at most a
+//! few seconds for a connection); migrations for each backend are embedded
+//! and run at open. [`MetaDb::open_read_only`] opens a SQLite file without
+//! writing anything (no migrations, no WAL switch), for the command-line
+//! tools on a read-only data directory.
 //!
 //! JSON bodies are stored as text in OpenKAT's shapes, ids and timestamps as
 //! text, flags and sizes as integers; placeholders are `$n`, which both
 //! backends read. Only the JSON-searching list queries differ per backend
-//! (see `queries`).
+//! (see `queries`). Saving a meta whose id exists is refused (OpenKAT's
+//! integrity error) and leaves the stored one as it was. Database error
+//! text never reaches a caller (`kat_server::db::db_error`).
 
 use std::path::Path;
+use std::time::Duration;
 
 use kat_core::events::RawFileReceived;
+use kat_core::ids::{check_organisation_id, find_nul};
 use kat_core::meta::{BoefjeMeta, NormalizerMeta, RawDataMeta};
 use kat_core::services::{ServiceError, ServiceResult};
+use kat_core::ErrorKind;
+use kat_server::db::{self, DbSpec};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Row};
+use time::OffsetDateTime;
 use uuid::Uuid;
+
+use crate::hashing::HashRule;
+
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// What the database is called in messages.
+const WHAT: &str = "bytes metadata";
+
+/// How long a service waits at start for a PostgreSQL server that refuses connections, unless configured.
+pub const DEFAULT_DB_WAIT: Duration = Duration::from_secs(60);
+
+/// OpenKAT's answer to a meta whose id exists (or that breaks another constraint).
+pub const INTEGRITY_ERROR: &str = "Integrity error: object might already exist";
 
 /// The metadata database.
 pub struct MetaDb {
@@ -23,12 +50,31 @@ pub struct MetaDb {
     postgres: bool,
 }
 
-fn db_error(e: sqlx::Error) -> ServiceError {
-    ServiceError::unavailable(format!("bytes metadata database: {e}"))
+/// A database failure as a caller may see it (details go to the log).
+pub(crate) fn db_error(e: sqlx::Error) -> ServiceError {
+    db::db_error(WHAT)(e)
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> ServiceError {
     ServiceError::internal(format!("stored {what} is corrupt: {e}"))
+}
+
+/// Refuse a body with a NUL character anywhere, naming where (PostgreSQL cannot store it).
+fn check_no_nul<T: serde::Serialize>(value: &T) -> ServiceResult<String> {
+    let json = serde_json::to_value(value).map_err(|e| ServiceError::invalid(e.to_string()))?;
+    if let Some(path) = find_nul(&json) {
+        return Err(ServiceError::invalid(format!("{path} must not contain a NUL character")).with_field(path));
+    }
+    Ok(json.to_string())
+}
+
+/// Microseconds since the epoch, for ordering by `started_at`.
+fn micros(at: Option<OffsetDateTime>) -> Option<i64> {
+    at.and_then(|t| i64::try_from(t.unix_timestamp_nanos().div_euclid(1000)).ok())
+}
+
+fn integrity_error(field: &str) -> ServiceError {
+    ServiceError::new(ErrorKind::Conflict, INTEGRITY_ERROR).with_field(field)
 }
 
 impl MetaDb {
@@ -39,28 +85,45 @@ impl MetaDb {
 
     /// Connect to `sqlite://...` or `postgres://...` and run the migrations.
     pub async fn connect(url: &str) -> ServiceResult<MetaDb> {
+        Self::connect_waiting(url, DEFAULT_DB_WAIT).await
+    }
+
+    /// As [`MetaDb::connect`], waiting up to `wait` for a PostgreSQL server that refuses connections.
+    pub async fn connect_waiting(url: &str, wait: Duration) -> ServiceResult<MetaDb> {
+        let spec = DbSpec { what: WHAT, variable: "BYTES_DB_URI", sqlite: &SQLITE_MIGRATOR, postgres: &POSTGRES_MIGRATOR, wait };
+        let opened = db::open(url, spec).await?;
+        Ok(MetaDb { pool: opened.pool, postgres: opened.postgres })
+    }
+
+    /// Open an existing SQLite file for reading only: nothing is written, created or migrated. When no
+    /// write-ahead log is beside it the file is opened as immutable (no lock or shared-memory files).
+    pub async fn open_read_only(path: &Path) -> ServiceResult<MetaDb> {
         sqlx::any::install_default_drivers();
-        let sqlite = url.starts_with("sqlite:");
-        let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
-        if !sqlite && !postgres {
-            return Err(ServiceError::invalid("BYTES_DB_URI must start with sqlite:// or postgres://").with_field("BYTES_DB_URI"));
+        if !path.is_file() {
+            return Err(ServiceError::not_found(format!("no bytes metadata at {}", path.display())));
         }
+        let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+        let live_wal = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+        let url = format!("sqlite://{}?mode=ro{}", path.display(), if live_wal { "" } else { "&immutable=true" });
         let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 4 } else { 16 })
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if sqlite {
-                        conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(url)
+            .max_connections(1)
+            .acquire_timeout(db::ACQUIRE_TIMEOUT)
+            .connect(&url)
             .await
-            .map_err(|e| ServiceError::unavailable(format!("cannot open the bytes metadata database: {e}")))?;
-        let migrated = if sqlite { sqlx::migrate!("./migrations/sqlite").run(&pool).await } else { sqlx::migrate!("./migrations/postgres").run(&pool).await };
-        migrated.map_err(|e| ServiceError::unavailable(format!("migrating the bytes metadata database: {e}")))?;
-        Ok(MetaDb { pool, postgres })
+            .map_err(|e| ServiceError::unavailable(format!("cannot open {} read-only: {e}", path.display())))?;
+        let newest = SQLITE_MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        let applied: Option<i64> = sqlx::query("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&pool)
+            .await
+            .map(|row| row.get::<Option<i64>, _>(0))
+            .map_err(|e| ServiceError::unavailable(format!("{} is not a bytes metadata database: {e}", path.display())))?;
+        if applied.unwrap_or(0) < newest {
+            return Err(ServiceError::unavailable(format!(
+                "{} was written by an older version and the data directory is read-only: open it once with write access so that it is migrated",
+                path.display()
+            )));
+        }
+        Ok(MetaDb { pool, postgres: false })
     }
 
     /// The connection pool (for the listing queries in `queries`).
@@ -73,18 +136,28 @@ impl MetaDb {
         self.postgres
     }
 
-    /// Insert or replace a boefje meta.
+    /// Whether the database answers (for `/health`).
+    pub async fn ping(&self) -> bool {
+        db::ping(&self.pool).await
+    }
+
+    /// Insert a boefje meta; an existing id is refused (`Conflict`, OpenKAT's integrity error) and left as it was.
     pub async fn save_boefje_meta(&self, meta: &BoefjeMeta) -> ServiceResult<()> {
-        let body = serde_json::to_string(meta).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        sqlx::query("INSERT INTO boefje_meta (id, organization, boefje_id, input_ooi, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET body = excluded.body")
+        check_organisation_id(&meta.organization, "organization")?;
+        let body = check_no_nul(meta)?;
+        let done = sqlx::query("INSERT INTO boefje_meta (id, organization, boefje_id, input_ooi, started_at_us, body) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
             .bind(meta.id.to_string())
             .bind(&meta.organization)
             .bind(&meta.boefje.id)
             .bind(&meta.input_ooi)
+            .bind(micros(meta.started_at))
             .bind(body)
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(integrity_error("id"));
+        }
         Ok(())
     }
 
@@ -95,17 +168,18 @@ impl MetaDb {
         serde_json::from_str(row.get::<&str, _>(0)).map_err(|e| corrupt("boefje meta", e))
     }
 
-    /// Insert a raw file's metadata and its event in one transaction.
-    pub async fn insert_raw(&self, meta: &RawDataMeta, hashed_at: &str, size: usize, event: &RawFileReceived) -> ServiceResult<()> {
+    /// Insert a raw file's metadata (with the rule and text its hash covers) and its event in one transaction.
+    pub async fn insert_raw(&self, meta: &RawDataMeta, rule: HashRule, hashed_text: &str, size: usize, event: &RawFileReceived) -> ServiceResult<()> {
         let mime_types = serde_json::to_string(&meta.mime_types).map_err(|e| ServiceError::invalid(e.to_string()))?;
         let body = serde_json::to_string(event).map_err(|e| ServiceError::invalid(e.to_string()))?;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        sqlx::query("INSERT INTO raw_data (id, boefje_meta_id, mime_types, secure_hash, hashed_at, size) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO raw_data (id, boefje_meta_id, mime_types, secure_hash, hashed_at, hash_rule, size) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(meta.id.to_string())
             .bind(meta.boefje_meta.id.to_string())
             .bind(mime_types)
             .bind(meta.secure_hash.clone().unwrap_or_default())
-            .bind(hashed_at)
+            .bind(hashed_text)
+            .bind(rule.as_str())
             .bind(i64::try_from(size).unwrap_or(i64::MAX))
             .execute(&mut *tx)
             .await
@@ -114,8 +188,8 @@ impl MetaDb {
         tx.commit().await.map_err(db_error)
     }
 
-    /// A raw file's metadata and the timestamp its hash covers.
-    pub async fn raw_meta(&self, id: Uuid) -> ServiceResult<(RawDataMeta, String)> {
+    /// A raw file's metadata, the rule of its hash and the text stored with it.
+    pub async fn raw_meta(&self, id: Uuid) -> ServiceResult<(RawDataMeta, HashRule, String)> {
         let row = sqlx::query(RAW_SELECT_BY_ID).bind(id.to_string()).fetch_optional(&self.pool).await.map_err(db_error)?;
         let row = row.ok_or_else(|| ServiceError::not_found(format!("no raw file {id}")))?;
         raw_from_row(&row)
@@ -128,15 +202,26 @@ impl MetaDb {
             None => sqlx::query(RAW_SELECT_ALL).fetch_all(&self.pool).await,
         }
         .map_err(db_error)?;
-        rows.iter().map(|r| raw_from_row(r).map(|(m, _)| m)).collect()
+        rows.iter().map(|r| raw_from_row(r).map(|(m, _, _)| m)).collect()
     }
 
-    /// Insert or replace a normalizer meta.
+    /// Where every raw file's contents live (`ORGANISATION/RAW_ID`), for finding orphans.
+    pub async fn raw_locations(&self) -> ServiceResult<Vec<String>> {
+        let rows = sqlx::query("SELECT b.organization, r.id FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id").fetch_all(&self.pool).await.map_err(db_error)?;
+        Ok(rows.iter().map(|r| format!("{}/{}", r.get::<&str, _>(0), r.get::<&str, _>(1))).collect())
+    }
+
+    /// Insert a normalizer meta; its `raw_data` is replaced by the stored raw file's metadata (as OpenKAT
+    /// rebuilds it). An unknown raw file is `NotFound`; an existing id is refused and left as it was.
     pub async fn save_normalizer_meta(&self, meta: &NormalizerMeta) -> ServiceResult<()> {
-        let body = serde_json::to_string(meta).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        sqlx::query("INSERT INTO normalizer_meta (id, raw_id, body) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET body = excluded.body")
+        check_no_nul(meta)?;
+        let (raw_data, _, _) = self.raw_meta(meta.raw_data.id).await?;
+        let stored = NormalizerMeta { raw_data, ..meta.clone() };
+        let body = serde_json::to_string(&stored).map_err(|e| ServiceError::invalid(e.to_string()))?;
+        let done = sqlx::query("INSERT INTO normalizer_meta (id, raw_id, started_at_us, body) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING")
             .bind(meta.id.to_string())
             .bind(meta.raw_data.id.to_string())
+            .bind(micros(meta.started_at))
             .bind(body)
             .execute(&self.pool)
             .await
@@ -144,6 +229,9 @@ impl MetaDb {
                 sqlx::Error::Database(d) if d.is_foreign_key_violation() => ServiceError::not_found(format!("no raw file {}", meta.raw_data.id)),
                 e => db_error(e),
             })?;
+        if done.rows_affected() == 0 {
+            return Err(integrity_error("id"));
+        }
         Ok(())
     }
 
@@ -163,19 +251,28 @@ impl MetaDb {
     }
 }
 
-const RAW_SELECT_BY_ID: &str = "SELECT r.id, r.mime_types, r.secure_hash, r.hashed_at, b.body FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id WHERE r.id = $1";
-const RAW_SELECT_BY_RUN: &str = "SELECT r.id, r.mime_types, r.secure_hash, r.hashed_at, b.body FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id WHERE r.boefje_meta_id = $1 ORDER BY r.seq";
-const RAW_SELECT_ALL: &str = "SELECT r.id, r.mime_types, r.secure_hash, r.hashed_at, b.body FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id ORDER BY r.seq";
+/// A select of raw file rows (the columns `raw_from_row` reads) followed by `$tail`.
+macro_rules! raw_select {
+    ($tail:literal) => {
+        concat!("SELECT r.id, r.mime_types, r.secure_hash, r.hashed_at, b.body, r.hash_rule FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id", $tail)
+    };
+}
 
-fn raw_from_row(row: &AnyRow) -> ServiceResult<(RawDataMeta, String)> {
-    let id = Uuid::parse_str(row.get::<&str, _>(0)).map_err(|e| corrupt("raw id", e))?;
+const RAW_SELECT_BY_ID: &str = raw_select!(" WHERE r.id = $1");
+const RAW_SELECT_BY_RUN: &str = raw_select!(" WHERE r.boefje_meta_id = $1 ORDER BY r.seq");
+const RAW_SELECT_ALL: &str = raw_select!(" ORDER BY r.seq");
+
+fn raw_from_row(row: &AnyRow) -> ServiceResult<(RawDataMeta, HashRule, String)> {
+    let id: &str = row.get(0);
+    let rule_marker: String = row.get(5);
+    let rule = HashRule::parse(&rule_marker).ok_or_else(|| corrupt("hash rule", rule_marker))?;
     let meta = RawDataMeta {
-        id,
+        id: Uuid::parse_str(id).map_err(|e| corrupt("raw id", e))?,
         mime_types: serde_json::from_str(row.get::<&str, _>(1)).map_err(|e| corrupt("mime types", e))?,
         secure_hash: Some(row.get::<String, _>(2)),
         boefje_meta: serde_json::from_str(row.get::<&str, _>(4)).map_err(|e| corrupt("boefje meta", e))?,
         signing_provider_url: None,
         hash_retrieval_link: None,
     };
-    Ok((meta, row.get::<String, _>(3)))
+    Ok((meta, rule, row.get::<String, _>(3)))
 }

@@ -1,14 +1,19 @@
-//! Filtered listings of Bytes metadata for the REST API (OpenKAT's list
-//! filters), on SQLite or PostgreSQL (the JSON searches differ per
-//! backend, see `Dialect`): boefje metas, normalizer metas, raw metas, and the
-//! count of raw files per mime type.
+//! Filtered listings of Bytes metadata for the REST API, with OpenKAT's
+//! filter semantics, on SQLite or PostgreSQL (the JSON searches differ per
+//! backend, see `Dialect`): boefje metas and normalizer metas (ordered by
+//! `started_at`, ties in insertion order, as OpenKAT's tests expect), raw
+//! metas (insertion order; `mime_types` must all be present on a file, as
+//! OpenKAT's `@>`; several `organization`s and `raw_ids` match any of them),
+//! the count of raw files per mime type under the same filters, and the
+//! counts behind `/metrics`.
 
-use kat_core::meta::{BoefjeMeta, NormalizerMeta, RawDataMeta};
+use kat_core::meta::{BoefjeMeta, NormalizerMeta};
 use kat_core::services::{ServiceError, ServiceResult};
-use sqlx::Row;
+use sqlx::any::AnyArguments;
+use sqlx::{Any, Row};
 use uuid::Uuid;
 
-use crate::meta_db::MetaDb;
+use crate::meta_db::{db_error, MetaDb};
 
 /// Paging shared by every list.
 #[derive(Debug, Clone, Copy)]
@@ -34,25 +39,34 @@ pub struct BoefjeMetaFilter {
     pub organization: Option<String>,
     /// Only runs of this boefje.
     pub boefje_id: Option<String>,
-    /// Only runs on this object.
+    /// Only runs on this object (`None` or `*`: any object).
     pub input_ooi: Option<String>,
 }
 
-/// Filters of `GET /bytes/raw`.
+/// Filters of `GET /bytes/normalizer_meta`.
 #[derive(Debug, Clone, Default)]
-pub struct RawFilter {
-    /// Only this organisation's files.
+pub struct NormalizerMetaFilter {
+    /// Only runs on this organisation's raw files.
     pub organization: Option<String>,
-    /// Only files of this run.
-    pub boefje_meta_id: Option<Uuid>,
-    /// Only files that were (true) or were not (false) normalized.
-    pub normalized: Option<bool>,
-    /// Only files carrying one of these mime types.
-    pub mime_types: Vec<String>,
+    /// Only runs of this normalizer.
+    pub normalizer_id: Option<String>,
+    /// Only runs on this raw file.
+    pub raw_id: Option<Uuid>,
 }
 
-fn db_error(e: sqlx::Error) -> ServiceError {
-    ServiceError::unavailable(format!("bytes metadata database: {e}"))
+/// Filters of `GET /bytes/raw`, `/bytes/raws` and `/bytes/mime_types`.
+#[derive(Debug, Clone, Default)]
+pub struct RawFilter {
+    /// Only files of these organisations (empty: any).
+    pub organizations: Vec<String>,
+    /// Only files of this run.
+    pub boefje_meta_id: Option<Uuid>,
+    /// Only these files (empty: any).
+    pub raw_ids: Vec<Uuid>,
+    /// Only files that were (true) or were not (false) normalized.
+    pub normalized: Option<bool>,
+    /// Only files carrying all of these mime types.
+    pub mime_types: Vec<String>,
 }
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> ServiceResult<T> {
@@ -65,8 +79,8 @@ struct Dialect {
     order: &'static str,
     /// The normalizer id inside a normalizer meta body `n.body`.
     normalizer_id: &'static str,
-    /// True when raw file `r` carries one of the mime types in the JSON array `$4`.
-    mime_match: &'static str,
+    /// A subquery giving the strings of the JSON array text `{}` as the column `value`.
+    json_list: &'static str,
     /// The FROM item that turns `r.mime_types` into rows `j`, and the mime type of a row.
     mime_rows: (&'static str, &'static str),
 }
@@ -74,14 +88,14 @@ struct Dialect {
 const SQLITE: Dialect = Dialect {
     order: "rowid",
     normalizer_id: "json_extract(n.body, '$.normalizer.id')",
-    mime_match: "EXISTS (SELECT 1 FROM json_each(r.mime_types) j, json_each($4) w WHERE json_extract(j.value, '$.value') = w.value)",
+    json_list: "SELECT value FROM json_each({})",
     mime_rows: ("json_each(r.mime_types) j", "json_extract(j.value, '$.value')"),
 };
 
 const POSTGRES: Dialect = Dialect {
     order: "seq",
     normalizer_id: "(n.body::jsonb -> 'normalizer' ->> 'id')",
-    mime_match: "EXISTS (SELECT 1 FROM jsonb_array_elements(r.mime_types::jsonb) j, jsonb_array_elements_text($4::jsonb) w WHERE j.value ->> 'value' = w.value)",
+    json_list: "SELECT value FROM jsonb_array_elements_text({}::jsonb)",
     mime_rows: ("jsonb_array_elements(r.mime_types::jsonb) j", "(j.value ->> 'value')"),
 };
 
@@ -89,22 +103,34 @@ fn direction(page: Page) -> &'static str {
     if page.descending { "DESC" } else { "ASC" }
 }
 
+/// A JSON array of the strings, or NULL for none (the filter is then off).
+fn json_list<T: ToString>(items: &[T]) -> Option<String> {
+    (!items.is_empty()).then(|| serde_json::Value::from(items.iter().map(ToString::to_string).collect::<Vec<_>>()).to_string())
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, AnyArguments>;
+
 impl MetaDb {
     fn dialect(&self) -> &'static Dialect {
         if self.is_postgres() { &POSTGRES } else { &SQLITE }
     }
 
+    /// `ORDER BY` for meta lists: `started_at` in the page's direction (runs without one last), ties in insertion order.
+    fn started_at_order(&self, prefix: &str, page: Page) -> String {
+        format!("ORDER BY ({prefix}started_at_us IS NULL), {prefix}started_at_us {}, {prefix}{} ASC", direction(page), self.dialect().order)
+    }
+
     /// Boefje metas matching `filter`.
     pub async fn boefje_metas(&self, filter: &BoefjeMetaFilter, page: Page) -> ServiceResult<Vec<BoefjeMeta>> {
+        let input_ooi = filter.input_ooi.as_deref().filter(|i| *i != "*");
         let sql = format!(
-            "SELECT body FROM boefje_meta WHERE ($1 IS NULL OR organization = $1) AND ($2 IS NULL OR boefje_id = $2) AND ($3 IS NULL OR input_ooi = $3) ORDER BY {} {} LIMIT $4 OFFSET $5",
-            self.dialect().order,
-            direction(page)
+            "SELECT body FROM boefje_meta WHERE ($1 IS NULL OR organization = $1) AND ($2 IS NULL OR boefje_id = $2) AND ($3 IS NULL OR input_ooi = $3) {} LIMIT $4 OFFSET $5",
+            self.started_at_order("", page)
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&filter.organization)
             .bind(&filter.boefje_id)
-            .bind(&filter.input_ooi)
+            .bind(input_ooi)
             .bind(page.limit)
             .bind(page.offset)
             .fetch_all(self.pool())
@@ -120,19 +146,17 @@ impl MetaDb {
     }
 
     /// Normalizer metas of an organisation, a normalizer or a raw file.
-    pub async fn normalizer_metas(&self, organization: Option<&str>, normalizer_id: Option<&str>, raw_id: Option<Uuid>, page: Page) -> ServiceResult<Vec<NormalizerMeta>> {
-        let d = self.dialect();
+    pub async fn normalizer_metas(&self, filter: &NormalizerMetaFilter, page: Page) -> ServiceResult<Vec<NormalizerMeta>> {
         let sql = format!(
             "SELECT n.body FROM normalizer_meta n JOIN raw_data r ON r.id = n.raw_id JOIN boefje_meta b ON b.id = r.boefje_meta_id \
-             WHERE ($1 IS NULL OR b.organization = $1) AND ($2 IS NULL OR {} = $2) AND ($3 IS NULL OR n.raw_id = $3) ORDER BY n.{} {} LIMIT $4 OFFSET $5",
-            d.normalizer_id,
-            d.order,
-            direction(page)
+             WHERE ($1 IS NULL OR b.organization = $1) AND ($2 IS NULL OR {} = $2) AND ($3 IS NULL OR n.raw_id = $3) {} LIMIT $4 OFFSET $5",
+            self.dialect().normalizer_id,
+            self.started_at_order("n.", page)
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(organization)
-            .bind(normalizer_id)
-            .bind(raw_id.map(|r| r.to_string()))
+            .bind(&filter.organization)
+            .bind(&filter.normalizer_id)
+            .bind(filter.raw_id.map(|r| r.to_string()))
             .bind(page.limit)
             .bind(page.offset)
             .fetch_all(self.pool())
@@ -141,37 +165,50 @@ impl MetaDb {
         rows.iter().map(|r| parse("normalizer meta", r.get::<&str, _>(0))).collect()
     }
 
-    /// Ids of the raw files matching `filter`.
-    pub async fn raw_ids(&self, filter: &RawFilter, page: Page) -> ServiceResult<Vec<Uuid>> {
-        let mime_types = (!filter.mime_types.is_empty()).then(|| serde_json::Value::from(filter.mime_types.clone()).to_string());
-        let sql = format!(
-            "SELECT r.id FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id WHERE ($1 IS NULL OR b.organization = $1) AND ($2 IS NULL OR r.boefje_meta_id = $2) \
-             AND ($3 IS NULL OR ($3 = 1) = EXISTS (SELECT 1 FROM normalizer_meta n WHERE n.raw_id = r.id)) AND ($4 IS NULL OR {}) ORDER BY r.seq {} LIMIT $5 OFFSET $6",
-            self.dialect().mime_match,
-            direction(page)
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&filter.organization)
+    /// The normalizer metas with these ids (`GET /bytes/normalizer_metas`), by `started_at` then insertion order.
+    pub async fn normalizer_metas_by_id(&self, ids: &[Uuid], page: Page) -> ServiceResult<Vec<NormalizerMeta>> {
+        let list = self.dialect().json_list.replace("{}", "$1");
+        let sql = format!("SELECT n.body FROM normalizer_meta n WHERE n.id IN ({list}) {} LIMIT $2 OFFSET $3", self.started_at_order("n.", page));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(json_list(ids)).bind(page.limit).bind(page.offset).fetch_all(self.pool()).await.map_err(db_error)?;
+        rows.iter().map(|r| parse("normalizer meta", r.get::<&str, _>(0))).collect()
+    }
+
+    /// The `WHERE` clause of a raw file filter over `raw_data r JOIN boefje_meta b`, with parameters `$1`..`$5`.
+    fn raw_where(&self) -> String {
+        let d = self.dialect();
+        let list = |n: &str| d.json_list.replace("{}", n);
+        let (rows_of, mime) = d.mime_rows;
+        format!(
+            "WHERE ($1 IS NULL OR b.organization IN ({})) AND ($2 IS NULL OR r.boefje_meta_id = $2) AND ($3 IS NULL OR r.id IN ({})) \
+             AND ($4 IS NULL OR ($4 = 1) = EXISTS (SELECT 1 FROM normalizer_meta n WHERE n.raw_id = r.id)) \
+             AND ($5 IS NULL OR NOT EXISTS (SELECT 1 FROM ({}) w WHERE NOT EXISTS (SELECT 1 FROM {rows_of} WHERE {mime} = w.value)))",
+            list("$1"),
+            list("$3"),
+            list("$5"),
+        )
+    }
+
+    fn bind_raw_filter<'q>(query: AnyQuery<'q>, filter: &RawFilter) -> AnyQuery<'q> {
+        query
+            .bind(json_list(&filter.organizations))
             .bind(filter.boefje_meta_id.map(|id| id.to_string()))
+            .bind(json_list(&filter.raw_ids))
             .bind(filter.normalized.map(i64::from))
-            .bind(mime_types)
-            .bind(page.limit)
-            .bind(page.offset)
-            .fetch_all(self.pool())
-            .await
-            .map_err(db_error)?;
+            .bind(json_list(&filter.mime_types))
+    }
+
+    /// Ids of the raw files matching `filter`, in insertion order.
+    pub async fn raw_ids(&self, filter: &RawFilter, page: Page) -> ServiceResult<Vec<Uuid>> {
+        let sql = format!("SELECT r.id FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id {} ORDER BY r.seq {} LIMIT $6 OFFSET $7", self.raw_where(), direction(page));
+        let rows = Self::bind_raw_filter(sqlx::query(sqlx::AssertSqlSafe(sql)), filter).bind(page.limit).bind(page.offset).fetch_all(self.pool()).await.map_err(db_error)?;
         rows.iter().map(|r| Uuid::parse_str(r.get::<&str, _>(0)).map_err(|e| ServiceError::internal(format!("stored raw id is corrupt: {e}")))).collect()
     }
 
-    /// How many raw files carry each mime type, optionally within one organisation.
-    pub async fn mime_type_counts(&self, organization: Option<&str>) -> ServiceResult<Vec<(String, i64)>> {
+    /// How many raw files matching `filter` carry each mime type.
+    pub async fn mime_type_counts(&self, filter: &RawFilter) -> ServiceResult<Vec<(String, i64)>> {
         let (rows_of, mime) = self.dialect().mime_rows;
-        let sql = format!("SELECT {mime} AS m, count(*) FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id CROSS JOIN {rows_of} WHERE ($1 IS NULL OR b.organization = $1) GROUP BY m ORDER BY m");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(organization)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_error)?;
+        let sql = format!("SELECT {mime} AS m, count(*) FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id CROSS JOIN {rows_of} {} GROUP BY m ORDER BY m", self.raw_where());
+        let rows = Self::bind_raw_filter(sqlx::query(sqlx::AssertSqlSafe(sql)), filter).fetch_all(self.pool()).await.map_err(db_error)?;
         Ok(rows.iter().map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1))).collect())
     }
 
@@ -181,15 +218,18 @@ impl MetaDb {
         Ok((row.get::<i64, _>(0), row.get::<i64, _>(1)))
     }
 
+    /// Raw files per organisation (organisations without raw files are left out, as OpenKAT's metric does).
+    pub async fn raw_files_per_organization(&self) -> ServiceResult<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT b.organization, count(*) FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id GROUP BY b.organization ORDER BY b.organization")
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_error)?;
+        Ok(rows.iter().map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1))).collect())
+    }
+
     /// The raw file of a run with exactly these mime types, if one was saved already.
-    pub async fn raw_with_mime_types(&self, boefje_meta_id: Uuid, mime_types: &str) -> ServiceResult<Option<RawDataMeta>> {
+    pub async fn raw_with_mime_types(&self, boefje_meta_id: Uuid, mime_types: &str) -> ServiceResult<Option<Uuid>> {
         let row = sqlx::query("SELECT id FROM raw_data WHERE boefje_meta_id = $1 AND mime_types = $2").bind(boefje_meta_id.to_string()).bind(mime_types).fetch_optional(self.pool()).await.map_err(db_error)?;
-        match row {
-            Some(row) => {
-                let id = Uuid::parse_str(row.get::<&str, _>(0)).map_err(|e| ServiceError::internal(format!("stored raw id is corrupt: {e}")))?;
-                Ok(Some(self.raw_meta(id).await?.0))
-            }
-            None => Ok(None),
-        }
+        row.map(|row| Uuid::parse_str(row.get::<&str, _>(0)).map_err(|e| ServiceError::internal(format!("stored raw id is corrupt: {e}")))).transpose()
     }
 }

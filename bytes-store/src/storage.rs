@@ -3,7 +3,8 @@
 //! For S3 the usual AWS variables apply (`AWS_ENDPOINT_URL`,
 //! `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` or
 //! `AWS_DEFAULT_REGION`); path-style requests and plain HTTP are allowed so
-//! that a local S3 server (such as moto) works.
+//! that a local S3 server (such as moto) works. The command-line tools open
+//! the local folder read-only ([`local_read_only`]) on a read-only data directory.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +21,13 @@ pub fn local(dir: &Path) -> ServiceResult<Arc<dyn ObjectStore>> {
     let store = LocalFileSystem::new_with_prefix(&raw_dir).map_err(|e| ServiceError::unavailable(format!("cannot open {}: {e}", raw_dir.display())))?;
     // fsync each file and its directory before a save is acknowledged: evidence is never lost to a crash.
     Ok(Arc::new(store.with_fsync(true)))
+}
+
+/// Raw contents on local disk under `dir/raw`, for reading only: the folder is not created.
+pub fn local_read_only(dir: &Path) -> ServiceResult<Arc<dyn ObjectStore>> {
+    let raw_dir = dir.join("raw");
+    let store = LocalFileSystem::new_with_prefix(&raw_dir).map_err(|e| ServiceError::unavailable(format!("cannot open {}: {e}", raw_dir.display())))?;
+    Ok(Arc::new(store))
 }
 
 /// Raw contents in an S3 bucket; `lookup` reads the AWS variables.

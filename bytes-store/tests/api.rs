@@ -1,93 +1,35 @@
 //! The Bytes REST API through real HTTP on 127.0.0.1, on SQLite with the
 //! local filesystem and on PostgreSQL with S3 (moto); both must run:
 //! `bash scripts/services.sh`. Covered: login, metas, raw files (dedup per mime-type set,
-//! 413, bad base64, unknown run), filters, mime type counts, and a tampered
-//! file refused.
+//! 413, bad base64, unknown run), filters, mime type counts, metrics, the
+//! OpenAPI document, and a tampered file refused.
+
+mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use kat_bytes::api::{auth::Auth, router, BytesState};
-use kat_bytes::{storage, LocalBytes};
-use kat_core::crypto::Middleware;
+use common::{open, start, Api, Backend};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-struct Api {
-    base: String,
-    http: reqwest::Client,
-    token: String,
-}
-
-impl Api {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-}
-
-async fn start(bytes: Arc<LocalBytes>, max_raw_size: usize) -> Api {
-    let state = BytesState { bytes, auth: Arc::new(Auth::new("bytes", "s3cret", Duration::from_secs(600))), max_raw_size };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, router(state)).await });
-    let http = reqwest::Client::new();
-    let wrong = http.post(format!("{base}/bytes/token")).form(&[("username", "bytes"), ("password", "nope")]).send().await.expect("login");
-    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let login: Value = http.post(format!("{base}/bytes/token")).form(&[("username", "bytes"), ("password", "s3cret")]).send().await.expect("login").json().await.expect("token JSON");
-    assert_eq!(login["token_type"], "bearer");
-    assert!(login["expires_at"].is_string());
-    Api { base, http, token: login["access_token"].as_str().expect("token").to_string() }
-}
-
-fn boefje_meta(id: &str, org: &str, boefje: &str) -> Value {
-    json!({"id": id, "boefje": {"id": boefje}, "input_ooi": "Hostname|internet|example.nl", "organization": org, "arguments": {}, "environment": {"PORTS": "80"}})
+fn boefje_meta(id: &str, org: &str, boefje: &str, started_at: &str) -> Value {
+    json!({"id": id, "started_at": started_at, "ended_at": "2024-05-01T10:00:02.25Z", "boefje": {"id": boefje}, "input_ooi": "Hostname|internet|example.nl", "organization": org, "arguments": {}, "environment": {"PORTS": "80"}})
 }
 
 #[tokio::test]
 async fn every_endpoint_on_sqlite_and_the_filesystem() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = storage::local(dir.path()).expect("local store");
-    let bytes = LocalBytes::open_with_store(dir.path(), store.clone(), Arc::new(Middleware::Identity)).await.expect("bytes opens");
-    every_endpoint(&start(Arc::new(bytes), 1024).await, store).await;
+    let (bytes, store, _dir) = open(Backend::SqliteFiles).await;
+    every_endpoint(&start(bytes, 1024).await, store).await;
 }
 
 #[tokio::test]
 async fn every_endpoint_on_postgres_and_s3() {
-    let http = reqwest::Client::new();
-    let bucket = format!("kat-api-{}", uuid::Uuid::new_v4().simple());
-    let created = http.put(format!("{MOTO}/{bucket}")).send().await.unwrap_or_else(|e| panic!("the S3 server (moto) is not reachable at {MOTO} ({e}); start it with `bash scripts/services.sh`"));
-    assert!(created.status().is_success());
-    let aws = |name: &str| match name {
-        "AWS_ENDPOINT_URL" => Some(MOTO.to_string()),
-        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("testing".to_string()),
-        _ => None,
-    };
-    let store = storage::s3(&bucket, aws).expect("S3 store");
-    let bytes = LocalBytes::connect(&postgres_url().await, store.clone(), Arc::new(Middleware::Identity)).await.expect("bytes on PostgreSQL");
-    every_endpoint(&start(Arc::new(bytes), 1024).await, store).await;
-}
-
-const MOTO: &str = "http://127.0.0.1:5000";
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// A fresh PostgreSQL database for one test.
-async fn postgres_url() -> String {
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(PG_ADMIN).await.unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {PG_ADMIN} ({e}); start it with `bash scripts/services.sh`"));
-    let name = format!("kat_bytes_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create a test database");
-    format!("postgres://postgres@127.0.0.1:5432/{name}")
+    let (bytes, store, _dir) = open(Backend::PostgresS3).await;
+    every_endpoint(&start(bytes, 1024).await, store).await;
 }
 
 /// Every endpoint; `store` is where the service keeps contents, for the tamper check.
@@ -98,8 +40,8 @@ async fn every_endpoint(api: &Api, store: Arc<dyn ObjectStore>) {
 
     let run_a = "7134430c-8509-4944-b0be-27cb9bfb4bc2";
     let run_b = "8134430c-8509-4944-b0be-27cb9bfb4bc2";
-    assert_eq!(api.call(Method::POST, "/bytes/boefje_meta", Some(boefje_meta(run_a, "org-a", "dns-records"))).await.0, StatusCode::CREATED);
-    assert_eq!(api.call(Method::POST, "/bytes/boefje_meta", Some(boefje_meta(run_b, "org-b", "port-scan"))).await.0, StatusCode::CREATED);
+    assert_eq!(api.call(Method::POST, "/bytes/boefje_meta", Some(boefje_meta(run_a, "org-a", "dns-records", "2024-05-01T10:00:00Z"))).await.0, StatusCode::CREATED);
+    assert_eq!(api.call(Method::POST, "/bytes/boefje_meta", Some(boefje_meta(run_b, "org-b", "port-scan", "2024-05-01T10:05:00Z"))).await.0, StatusCode::CREATED);
     assert_eq!(api.call(Method::POST, "/bytes/boefje_meta", Some(json!({"id": "nope"}))).await.0, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(api.call(Method::GET, &format!("/bytes/boefje_meta/{run_a}"), None).await.1["boefje"]["id"], "dns-records");
     assert_eq!(api.call(Method::GET, "/bytes/boefje_meta/9134430c-8509-4944-b0be-27cb9bfb4bc2", None).await.0, StatusCode::NOT_FOUND);
@@ -107,6 +49,8 @@ async fn every_endpoint(api: &Api, store: Arc<dyn ObjectStore>) {
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     let (_, list) = api.call(Method::GET, "/bytes/boefje_meta?descending=true&limit=1", None).await;
     assert_eq!(list[0]["id"], run_b);
+    let (_, list) = api.call(Method::GET, "/bytes/boefje_meta?descending=false&limit=5", None).await;
+    assert_eq!(list.as_array().map(|l| l.iter().map(|m| m["id"].clone()).collect::<Vec<_>>()), Some(vec![json!(run_a), json!(run_b)]));
 
     // Raw files: base64 in, ids out, deduplicated per run and mime-type set.
     let files = json!({"status": "COMPLETED", "files": [
@@ -116,6 +60,7 @@ async fn every_endpoint(api: &Api, store: Arc<dyn ObjectStore>) {
     let (status, ids) = api.call(Method::POST, &format!("/bytes/raw?boefje_meta_id={run_a}"), Some(files.clone())).await;
     assert_eq!(status, StatusCode::OK, "{ids}");
     let answer = ids["answer"].as_str().expect("id").to_string();
+    let log = ids["log"].as_str().expect("id").to_string();
     let (_, again) = api.call(Method::POST, &format!("/bytes/raw?boefje_meta_id={run_a}"), Some(files)).await;
     assert_eq!(again["answer"], answer.as_str(), "the same run and mime types give the same raw file");
     let one = |name: &str, content: &[u8], tags: Value| json!({"files": [{"name": name, "content": STANDARD.encode(content), "tags": tags}]});
@@ -131,9 +76,16 @@ async fn every_endpoint(api: &Api, store: Arc<dyn ObjectStore>) {
     for (query, expected) in [
         ("?organization=org-b", vec![nmap.as_str()]),
         (&*format!("?boefje_meta_id={run_b}"), vec![nmap.as_str()]),
-        ("?mime_types=boefje/nmap&mime_types=boefje/dns-records", vec![answer.as_str(), nmap.as_str()]),
-        ("?mime_types=boefje/dns-records", vec![answer.as_str()]),
+        ("?limit=10", vec![answer.as_str(), log.as_str(), nmap.as_str()]),
+        ("?limit=10&descending=true", vec![nmap.as_str(), log.as_str(), answer.as_str()]),
+        ("", vec![answer.as_str()]),
+        // A file must carry every mime type asked for (OpenKAT's `@>`).
+        ("?mime_types=boefje/nmap&mime_types=boefje/dns-records&limit=10", vec![]),
+        ("?mime_types=dns-records&mime_types=text/plain&limit=10", vec![log.as_str()]),
+        ("?mime_types=boefje/dns-records&limit=10", vec![answer.as_str()]),
         ("?organization=org-a&limit=1", vec![answer.as_str()]),
+        ("?organization=org-a&organization=org-b&limit=10", vec![answer.as_str(), log.as_str(), nmap.as_str()]),
+        (&*format!("?raw_ids={nmap}&raw_ids={answer}&limit=10"), vec![answer.as_str(), nmap.as_str()]),
     ] {
         let (status, list) = api.call(Method::GET, &format!("/bytes/raw{query}"), None).await;
         let got: Vec<&str> = list.as_array().map(|a| a.iter().filter_map(|m| m["id"].as_str()).collect()).unwrap_or_default();
@@ -149,11 +101,16 @@ async fn every_endpoint(api: &Api, store: Arc<dyn ObjectStore>) {
     assert_eq!(api.call(Method::POST, "/bytes/normalizer_meta", Some(normalizer_meta)).await.0, StatusCode::CREATED);
     assert_eq!(api.call(Method::GET, "/bytes/normalizer_meta/a134430c-8509-4944-b0be-27cb9bfb4bc2", None).await.1["normalizer"]["id"], "kat_nmap_normalize");
     assert_eq!(api.call(Method::GET, "/bytes/normalizer_meta?normalizer_id=kat_nmap_normalize", None).await.1.as_array().map(Vec::len), Some(1));
-    let (_, normalized) = api.call(Method::GET, "/bytes/raw?normalized=true", None).await;
+    let (_, normalized) = api.call(Method::GET, "/bytes/raw?normalized=true&limit=10", None).await;
     assert_eq!(normalized.as_array().map(|a| a.len()), Some(1));
     assert_eq!(normalized[0]["id"], nmap.as_str());
-    let (_, pending) = api.call(Method::GET, "/bytes/raw?normalized=false", None).await;
+    let (_, pending) = api.call(Method::GET, "/bytes/raw?normalized=false&limit=10", None).await;
     assert_eq!(pending.as_array().map(|a| a.len()), Some(2));
+    // `normalized` filters the mime type counts too.
+    assert_eq!(api.call(Method::GET, "/bytes/mime_types?normalized=true", None).await.1, json!({"boefje/nmap": 1}));
+    assert_eq!(api.call(Method::GET, "/bytes/mime_types?normalized=false", None).await.1, json!({"boefje/dns-records": 1, "dns-records": 1, "text/plain": 1}));
+    assert_eq!(api.call(Method::GET, "/bytes/mime_types?normalized=false&mime_types=text/plain", None).await.1, json!({"dns-records": 1, "text/plain": 1}));
+    assert_eq!(api.call(Method::GET, &format!("/bytes/mime_types?boefje_meta_id={run_b}"), None).await.1, json!({"boefje/nmap": 1}));
 
     // Bad input: 413, bad base64, bad mime type, unknown run, unknown raw.
     let (status, body) = api.call(Method::POST, &format!("/bytes/raw?boefje_meta_id={run_b}"), Some(one("big", &[7u8; 2048], json!(["x/y"])))).await;
@@ -171,10 +128,17 @@ async fn every_endpoint(api: &Api, store: Arc<dyn ObjectStore>) {
     // Metrics and the OpenAPI document, behind the token too.
     let (status, metrics) = api.call(Method::GET, "/metrics", None).await;
     assert!(status == StatusCode::OK && metrics.as_str().is_some_and(|m| m.contains("bytes_raw_files 3") && m.contains("bytes_outbox_pending 3")), "{metrics}");
+    let openkat = "# HELP bytes_database_organizations_total Total amount of organizations in the bytes database.\n# TYPE bytes_database_organizations_total gauge\nbytes_database_organizations_total 2.0\n\
+                   # HELP bytes_database_raw_files_total Total amount of raw files in the bytes database.\n# TYPE bytes_database_raw_files_total gauge\n\
+                   bytes_database_raw_files_total{organization_id=\"org-a\"} 2.0\nbytes_database_raw_files_total{organization_id=\"org-b\"} 1.0\n";
+    assert!(metrics.as_str().is_some_and(|m| m.starts_with(openkat)), "OpenKAT's families come first, as OpenKAT prints them: {metrics}");
     let (status, doc) = api.call(Method::GET, "/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
-    for (path, method) in [("/bytes/raw", "post"), ("/bytes/raw/{id}", "get"), ("/bytes/token", "post"), ("/bytes/mime_types", "get")] {
+    for (path, method) in [("/bytes/raw", "post"), ("/bytes/raw/{raw_id}", "get"), ("/token", "post"), ("/bytes/mime_types", "get"), ("/bytes/raws", "get"), ("/bytes/normalizer_metas", "get"), ("/health", "get")] {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} missing from the OpenAPI document");
+    }
+    for path in ["/bytes/raw", "/bytes/boefje_meta", "/bytes/normalizer_meta", "/token"] {
+        assert!(doc["paths"][path]["post"]["requestBody"]["content"].is_object(), "POST {path} declares no request body: {}", doc["paths"][path]["post"]);
     }
     for path in ["/metrics", "/openapi.json"] {
         assert_eq!(api.http.get(format!("{}{path}", api.base)).send().await.expect("request").status(), StatusCode::UNAUTHORIZED, "{path} without a token");

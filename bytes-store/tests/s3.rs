@@ -46,7 +46,7 @@ async fn raw_files_live_encrypted_in_s3_and_are_checked_on_read() {
     let token = token["access_token"].as_str().expect("token").to_string();
 
     let run = uuid::Uuid::new_v4();
-    let meta = json!({"id": run, "boefje": {"id": "dns-records"}, "input_ooi": "Hostname|internet|example.nl", "organization": "s3org"});
+    let meta = json!({"id": run, "started_at": "2024-05-01T10:00:00Z", "ended_at": "2024-05-01T10:00:03Z", "boefje": {"id": "dns-records"}, "input_ooi": "Hostname|internet|example.nl", "organization": "s3org"});
     assert!(http.post(format!("{base}/bytes/boefje_meta")).bearer_auth(&token).json(&meta).send().await.expect("meta").status().is_success());
     let files = json!({"files": [{"name": "answer", "content": STANDARD.encode(b"{\"dns_records\": \"in s3\"}"), "tags": ["boefje/dns-records"]}]});
     let ids: Value = http.post(format!("{base}/bytes/raw?boefje_meta_id={run}")).bearer_auth(&token).json(&files).send().await.expect("raw").json().await.expect("ids");

@@ -1,7 +1,13 @@
-//! Login and bearer tokens, as OpenKAT's Bytes: `POST /bytes/token` with the
-//! form fields `username` and `password` returns `{"access_token",
-//! "token_type": "bearer", "expires_at"}`. Tokens are random, kept in
-//! memory, and expire after the configured time.
+//! Login and bearer tokens, as OpenKAT's Bytes: `POST /token` (where
+//! OpenKAT's boefje worker and rocky log in) and `POST /bytes/token` (our
+//! `BytesClient`) take the form fields `username` and `password` and return
+//! `{"access_token", "token_type": "bearer", "expires_at"}` with
+//! `expires_at` in Python's `isoformat()` spelling. The scheme of the
+//! `Authorization` header is case-insensitive (OpenKAT's clients send
+//! `bearer`). Tokens are random, kept in memory, and expire after the
+//! configured time; computing an expiry never panics, however long the
+//! lifetime. 401 answers carry `WWW-Authenticate: Bearer` and OpenKAT's
+//! texts.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,16 +15,20 @@ use std::time::{Duration, Instant};
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kat_core::services::ServiceError;
 use kat_core::ErrorKind;
+use kat_server::auth::{bearer, constant_time_eq};
+use kat_server::ApiError;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{form_error, ApiError, BytesState};
+use super::BytesState;
+use crate::hashing::isoformat;
 
 /// The credentials and the tokens handed out.
 pub struct Auth {
@@ -34,13 +44,16 @@ impl Auth {
         Auth { username: username.to_string(), password: password.to_string(), lifetime, tokens: Mutex::default() }
     }
 
-    fn issue(&self) -> (String, Duration) {
+    /// A new token and when it expires, or `None` when the lifetime reaches past what clocks can hold.
+    fn issue(&self) -> Option<(String, time::OffsetDateTime)> {
+        let now = Instant::now();
+        let expiry = now.checked_add(self.lifetime)?;
+        let expires_at = time::OffsetDateTime::now_utc().checked_add(time::Duration::try_from(self.lifetime).ok()?)?;
         let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
         let mut tokens = self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
         tokens.retain(|_, expiry| *expiry > now);
-        tokens.insert(token.clone(), now + self.lifetime);
-        (token, self.lifetime)
+        tokens.insert(token.clone(), expiry);
+        Some((token, expires_at))
     }
 
     fn valid(&self, token: &str) -> bool {
@@ -49,11 +62,7 @@ impl Auth {
     }
 }
 
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The login form.
+/// The login form (OpenKAT's `OAuth2PasswordRequestForm`; `grant_type`, `scope` and the client fields are ignored).
 #[derive(Debug, Deserialize)]
 pub struct Login {
     /// `BYTES_USERNAME`.
@@ -62,30 +71,40 @@ pub struct Login {
     pub password: String,
 }
 
-/// `POST /bytes/token`
-#[utoipa::path(post, path = "/bytes/token",  responses((status = 200, description = "access_token, token_type, expires_at"), (status = 401, description = "Wrong username or password"), (status = 422, description = "Not a login form")))]
+/// 401 with OpenKAT's text and `WWW-Authenticate: Bearer`.
+fn unauthorized(detail: &str) -> Response {
+    let mut response = ApiError(ServiceError::new(ErrorKind::Unauthorized, detail)).into_response();
+    response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// `POST /token` and `POST /bytes/token`
+#[utoipa::path(
+    post,
+    path = "/token",
+    request_body(content = Object, content_type = "application/x-www-form-urlencoded", description = "username and password (also at /bytes/token)", example = json!({"username": "bytes", "password": "..."})),
+    responses((status = 200, description = "{access_token, token_type: bearer, expires_at}"), (status = 401, description = "Incorrect username or password"), (status = 422, description = "Not a login form"))
+)]
 pub async fn login(State(state): State<BytesState>, form: Result<Form<Login>, FormRejection>) -> Response {
     let Form(login) = match form {
         Ok(form) => form,
-        Err(e) => return form_error(e),
+        Err(e) => return ApiError(ServiceError::invalid(format!("the login form is not what was expected: {}", e.body_text())).with_field("body")).into_response(),
     };
-    if !(same(&login.username, &state.auth.username) & same(&login.password, &state.auth.password)) {
-        return ApiError(ServiceError::new(ErrorKind::Unauthorized, "wrong username or password")).into_response();
+    let auth = &state.auth;
+    if !(constant_time_eq(login.username.as_bytes(), auth.username.as_bytes()) & constant_time_eq(login.password.as_bytes(), auth.password.as_bytes())) {
+        return unauthorized("Incorrect username or password");
     }
-    let (token, lifetime) = state.auth.issue();
-    let expires_at = time::OffsetDateTime::now_utc() + lifetime;
-    let expires_at = expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-    Json(json!({"access_token": token, "token_type": "bearer", "expires_at": expires_at})).into_response()
+    let Some((token, expires_at)) = auth.issue() else {
+        return ApiError(ServiceError::internal("the token lifetime (BYTES_ACCESS_TOKEN_EXPIRE_MINUTES) reaches past what the clock can hold")).into_response();
+    };
+    Json(json!({"access_token": token, "token_type": "bearer", "expires_at": isoformat(expires_at)})).into_response()
 }
 
-/// Let a request through only with a valid bearer token (the login route itself is open).
+/// Let a request through only with a valid bearer token.
 pub async fn require_token(State(state): State<BytesState>, request: Request, next: Next) -> Response {
-    if request.uri().path().ends_with("/token") {
-        return next.run(request).await;
+    match bearer(request.headers()) {
+        None => unauthorized("Not authenticated"),
+        Some(token) if !state.auth.valid(token) => unauthorized("Could not validate credentials"),
+        Some(_) => next.run(request).await,
     }
-    let token = request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
-    if !state.auth.valid(token) {
-        return ApiError(ServiceError::new(ErrorKind::Unauthorized, "missing, wrong or expired bearer token: log in at POST /bytes/token")).into_response();
-    }
-    next.run(request).await
 }

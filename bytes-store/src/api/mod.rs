@@ -1,27 +1,37 @@
-//! OpenKAT's Bytes REST API under `/bytes` (DESIGN.md section 6), on axum.
+//! OpenKAT's Bytes REST API (DESIGN.md section 6), on axum, wrapped by
+//! `kat_server::app` (trailing slashes ignored, NUL characters in paths and
+//! queries refused).
 //!
-//! `POST /bytes/token` exchanges `BYTES_USERNAME`/`BYTES_PASSWORD` (a form,
-//! as OpenKAT) for a bearer token with an expiry; every route but `/health`
-//! and the token route requires it, `/metrics` and `/openapi.json` included. Raw files larger than the configured
-//! limit get 413; every error is JSON (`{"detail", "field"}`).
+//! `POST /token` (where OpenKAT's clients log in) and `POST /bytes/token`
+//! exchange `BYTES_USERNAME`/`BYTES_PASSWORD` for a bearer token; every
+//! route under `/bytes`, `/metrics` and `/openapi.json` require it; `/health`
+//! and `/` (a redirect to it) are open. JSON bodies are read whatever their
+//! `Content-Type` (`kat_server::ApiJson`). Every error is JSON `{"detail",
+//! "field"}`: handlers answer with `kat_server::ApiError`, and a last layer
+//! turns whatever else would leave as a non-JSON error (405, an unmatched
+//! path) into that shape.
 //!
-//! - [`auth`] holds the login and token check;
-//! - [`metas`] the boefje and normalizer metadata routes; [`raw`] the raw-file routes.
+//! - [`auth`] holds the login and token check; [`params`] the query and path parameters;
+//! - [`metas`] the boefje and normalizer metadata routes; [`raw`] the raw-file routes;
+//! - [`status`] `/health` and `/metrics`.
 
 pub mod auth;
 pub mod metas;
+pub mod params;
 pub mod raw;
+pub mod status;
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::DefaultBodyLimit;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{middleware, Json, Router};
+use axum::{Json, Router};
 use kat_core::services::ServiceError;
-use serde_json::json;
+pub use kat_server::ApiError;
 
 use crate::LocalBytes;
 
@@ -42,29 +52,35 @@ pub struct BytesState {
 /// The whole API.
 pub fn router(state: BytesState) -> Router {
     // Base64 grows contents by 4/3; leave room for the JSON around them.
-    let body_limit = state.max_raw_size / 3 * 4 + 1024 * 1024;
-    let guarded = Router::new()
+    let body_limit = (state.max_raw_size / 3).saturating_mul(4).saturating_add(1024 * 1024);
+    let data = Router::new()
         .route("/boefje_meta", post(metas::save_boefje_meta).get(metas::list_boefje_metas))
-        .route("/boefje_meta/{id}", get(metas::get_boefje_meta))
+        .route("/boefje_meta/{boefje_meta_id}", get(metas::get_boefje_meta))
         .route("/normalizer_meta", post(metas::save_normalizer_meta).get(metas::list_normalizer_metas))
-        .route("/normalizer_meta/{id}", get(metas::get_normalizer_meta))
+        .route("/normalizer_meta/{normalizer_meta_id}", get(metas::get_normalizer_meta))
+        .route("/normalizer_metas", get(metas::normalizer_metas_by_id))
         .route("/raw", post(raw::save).get(raw::list))
-        .route("/raw/{id}", get(raw::get))
-        .route("/raw/{id}/meta", get(raw::get_meta))
-        .route("/mime_types", get(raw::mime_types))
-        .fallback(|| async { ApiError(ServiceError::not_found("no such endpoint")) })
-        .layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
-    Router::new()
-        .nest("/bytes", guarded.route("/token", post(auth::login)))
-        .route("/health", get(|| async { Json(json!({"service": "bytes", "healthy": true})) }))
-        .merge(
-            Router::new()
-                .route("/openapi.json", get(|| async { Json(<ApiDoc as utoipa::OpenApi>::openapi()) }))
-                .route("/metrics", get(metrics))
-                .layer(middleware::from_fn_with_state(state.clone(), auth::require_token)),
-        )
+        .route("/raws", get(raw::list_with_contents))
+        .route("/raw/{raw_id}", get(raw::get))
+        .route("/raw/{raw_id}/meta", get(raw::get_meta))
+        .route("/mime_types", get(raw::mime_types));
+    let guarded = Router::new()
+        .nest("/bytes", data)
+        .route("/openapi.json", get(|| async { Json(<ApiDoc as utoipa::OpenApi>::openapi()) }))
+        .route("/metrics", get(status::metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+    let open = Router::new()
+        .route("/token", post(auth::login))
+        .route("/bytes/token", post(auth::login))
+        .route("/health", get(status::health))
+        .route("/", get(|| async { Redirect::temporary("/health") }));
+    let router = guarded
+        .merge(open)
+        .fallback(|| async { ApiError(ServiceError::not_found("no such endpoint").with_field("path")) })
+        .layer(middleware::from_fn(json_errors))
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(state)
+        .with_state(state);
+    kat_server::app(router)
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.
@@ -73,52 +89,33 @@ pub fn router(state: BytesState) -> Router {
     info(title = "Bytes", description = "Raw files of boefje runs with their metadata (OpenKAT-compatible)"),
     paths(
         auth::login, metas::save_boefje_meta, metas::get_boefje_meta, metas::list_boefje_metas,
-        metas::save_normalizer_meta, metas::get_normalizer_meta, metas::list_normalizer_metas,
-        raw::save, raw::get, raw::get_meta, raw::list, raw::mime_types,
+        metas::save_normalizer_meta, metas::get_normalizer_meta, metas::list_normalizer_metas, metas::normalizer_metas_by_id,
+        raw::save, raw::get, raw::get_meta, raw::list, raw::list_with_contents, raw::mime_types,
+        status::health, status::metrics,
     )
 )]
 pub struct ApiDoc;
 
-/// `/metrics` in Prometheus text: raw files and pending events.
-async fn metrics(axum::extract::State(state): axum::extract::State<BytesState>) -> Result<String, ApiError> {
-    let (raw_files, pending) = state.bytes.meta_db().counts().await?;
-    Ok(format!("# TYPE bytes_raw_files gauge\nbytes_raw_files {raw_files}\n# TYPE bytes_outbox_pending gauge\nbytes_outbox_pending {pending}\n"))
-}
+/// The most of a non-JSON error body that is carried into its JSON replacement.
+const MAX_ERROR_TEXT: usize = 4096;
 
-/// An error response: the status of the error's kind (413 for a too-large body), with a JSON body.
-#[derive(Debug)]
-pub struct ApiError(pub ServiceError);
-
-/// 413 Payload Too Large, which has no `ErrorKind`.
-pub(crate) fn too_large(message: String) -> Response {
-    (StatusCode::PAYLOAD_TOO_LARGE, Json(json!({"detail": message, "field": "files"}))).into_response()
-}
-
-impl From<ServiceError> for ApiError {
-    fn from(e: ServiceError) -> Self {
-        ApiError(e)
+/// Turn an error answer that is not JSON (axum's own 405, a rejection's plain text) into `{"detail", "field"}`.
+async fn json_errors(request: axum::extract::Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
     }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status.is_server_error() {
-            tracing::error!(detail = %self.0.message, "bytes request failed");
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_ERROR_TEXT).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
+    let detail = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_ascii_lowercase() } else { text };
+    let field = (status == StatusCode::METHOD_NOT_ALLOWED).then_some("method");
+    let mut json = kat_server::error::error_response(status, &detail, field);
+    for (name, value) in &parts.headers {
+        if name != CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            json.headers_mut().insert(name, value.clone());
         }
-        (status, Json(json!({"detail": self.0.message, "field": self.0.field}))).into_response()
     }
-}
-
-/// A JSON body that does not parse, or is too large.
-pub(crate) fn body_error(e: JsonRejection) -> Response {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return too_large("the request body is larger than BYTES_MAX_RAW_SIZE allows".into());
-    }
-    ApiError(ServiceError::invalid(format!("the request body is not the JSON expected: {}", e.body_text())).with_field("body")).into_response()
-}
-
-/// A form body that does not parse.
-pub(crate) fn form_error(e: FormRejection) -> Response {
-    ApiError(ServiceError::invalid(format!("the form is not what was expected: {}", e.body_text())).with_field("body")).into_response()
+    json.into_response()
 }

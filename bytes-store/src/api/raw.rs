@@ -1,12 +1,16 @@
-//! `/bytes/raw`: save a boefje's output (`POST ?boefje_meta_id=` with
-//! `{"files": [{"name", "content": base64, "tags": [mime types]}]}`,
-//! returning `{name: raw_id}`), read contents (hash checked) and metadata,
-//! list with filters, and `/bytes/mime_types` counts.
+//! The raw-file routes as OpenKAT serves them: save a boefje's output
+//! (`POST /bytes/raw?boefje_meta_id=` with `{"files": [{"name", "content":
+//! base64, "tags": [mime types]}]}`, returning `{name: raw_id}`), read
+//! contents (hash checked) and metadata, list metadata (`GET /bytes/raw`),
+//! list contents as a boefje output (`GET /bytes/raws`, the boefje worker's
+//! `get_raws` and rocky's), and count raw files per mime type
+//! (`/bytes/mime_types`). The list filters are OpenKAT's: `organization`
+//! and `raw_ids` repeatable (any of them), `boefje_meta_id`, `normalized`,
+//! `mime_types` repeatable (all of them), `limit` (default 1).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,16 +19,18 @@ use base64::Engine;
 use kat_core::meta::RawDataMeta;
 use kat_core::services::bytes::Bytes;
 use kat_core::services::ServiceError;
-use serde::Deserialize;
-use uuid::Uuid;
+use kat_core::ErrorKind;
+use kat_server::{ApiError, ApiJson};
+use serde::{Deserialize, Serialize};
 
-use super::{body_error, too_large, ApiError, BytesState};
+use super::params::{IdPath, Params, MAX_LIMIT};
+use super::BytesState;
 use crate::queries::{Page, RawFilter};
 
 /// One file of a boefje's output.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 pub struct OutputFile {
-    /// Its name within the run.
+    /// Its name within the run (in `GET /bytes/raws`: the raw file's id).
     pub name: String,
     /// Its contents, base64.
     pub content: String,
@@ -33,20 +39,15 @@ pub struct OutputFile {
     pub tags: Vec<String>,
 }
 
-/// A boefje's output, as OpenKAT's boefje API posts it.
-#[derive(Debug, Deserialize)]
+/// A boefje's output, as OpenKAT's boefje worker posts it and `GET /bytes/raws` returns it.
+#[derive(Debug, Deserialize, Serialize)]
 pub struct BoefjeOutput {
-    /// `COMPLETED` or `FAILED` (informational here).
+    /// `COMPLETED` or `FAILED` (ignored when saving, as by OpenKAT).
     #[serde(default)]
     pub status: Option<String>,
     /// The files.
+    #[serde(default)]
     pub files: Vec<OutputFile>,
-}
-
-/// `?boefje_meta_id=`
-#[derive(Debug, Deserialize)]
-pub struct SaveQuery {
-    boefje_meta_id: Uuid,
 }
 
 fn check_mime_type(name: &str, tag: &str) -> Result<(), ApiError> {
@@ -55,76 +56,103 @@ fn check_mime_type(name: &str, tag: &str) -> Result<(), ApiError> {
 }
 
 /// `POST /bytes/raw?boefje_meta_id=`
-#[utoipa::path(post, path = "/bytes/raw", params(("boefje_meta_id" = String, Query)), responses((status = 200, description = "{file name: raw id}"), (status = 404, description = "No such boefje meta"), (status = 413, description = "A file is larger than BYTES_MAX_RAW_SIZE"), (status = 422, description = "Bad base64, mime type or query")))]
-pub async fn save(State(state): State<BytesState>, query: Result<Query<SaveQuery>, axum::extract::rejection::QueryRejection>, body: Result<Json<BoefjeOutput>, JsonRejection>) -> Response {
-    let Ok(Query(query)) = query else {
-        return ApiError(ServiceError::invalid("boefje_meta_id must be given as a UUID").with_field("boefje_meta_id")).into_response();
-    };
-    let output = match body {
-        Ok(Json(output)) => output,
-        Err(e) => return body_error(e),
-    };
+#[utoipa::path(
+    post,
+    path = "/bytes/raw",
+    params(("boefje_meta_id" = String, Query)),
+    request_body(content = Object, content_type = "application/json", description = "A boefje output: files with base64 contents and mime-type tags", example = json!({"status": "COMPLETED", "files": [{"name": "raw", "content": "aGVsbG8=", "tags": ["boefje/dns-records"]}]})),
+    responses((status = 200, description = "{file name: raw id}"), (status = 400, description = "Two files of the request have the same mime types"), (status = 404, description = "No such boefje meta"), (status = 413, description = "A file is larger than BYTES_MAX_RAW_SIZE"), (status = 422, description = "Bad base64, mime type or query, or the run has no ended_at"))
+)]
+pub async fn save(State(state): State<BytesState>, params: Params, ApiJson(output): ApiJson<BoefjeOutput>) -> Response {
+    match save_files(&state, &params, &output).await {
+        Ok(ids) => Json(ids).into_response(),
+        Err(response) => response,
+    }
+}
+
+async fn save_files(state: &BytesState, params: &Params, output: &BoefjeOutput) -> Result<BTreeMap<String, String>, Response> {
+    let reject = |e: ServiceError| ApiError(e).into_response();
+    let boefje_meta_id = params.uuid("boefje_meta_id").map_err(IntoResponse::into_response)?;
+    let boefje_meta_id = boefje_meta_id.ok_or_else(|| reject(ServiceError::invalid("boefje_meta_id must be given as a UUID").with_field("boefje_meta_id")))?;
     let mut decoded = Vec::new();
+    let mut seen = BTreeSet::new();
     for file in &output.files {
-        let content = match STANDARD.decode(file.content.trim()) {
-            Ok(content) => content,
-            Err(_) => return ApiError(ServiceError::invalid(format!("file {:?}: content is not valid base64", file.name)).with_field("content")).into_response(),
-        };
+        let content = STANDARD.decode(file.content.trim()).map_err(|_| reject(ServiceError::invalid(format!("file {:?}: content is not valid base64", file.name)).with_field("content")))?;
         if content.len() > state.max_raw_size {
-            return too_large(format!("file {:?} is {} bytes; BYTES_MAX_RAW_SIZE is {}", file.name, content.len(), state.max_raw_size));
+            let message = format!("file {:?} is {} bytes; BYTES_MAX_RAW_SIZE is {}", file.name, content.len(), state.max_raw_size);
+            return Err(reject(ServiceError::new(ErrorKind::TooLarge, message).with_field("files")));
         }
-        if let Err(e) = file.tags.iter().try_for_each(|t| check_mime_type(&file.name, t)) {
-            return e.into_response();
+        file.tags.iter().try_for_each(|t| check_mime_type(&file.name, t)).map_err(IntoResponse::into_response)?;
+        let set: BTreeSet<&str> = file.tags.iter().map(String::as_str).collect();
+        // As OpenKAT: a run has one raw file per set of mime types, so one request cannot bring two (a set
+        // saved by an earlier request is deduplicated by the store instead).
+        if !seen.insert(set) {
+            return Err(ApiError::with_status(400, ServiceError::invalid("Content types do not define unique sets of mime types.").with_field("tags")));
         }
         decoded.push((file, content));
     }
     let mut ids = BTreeMap::new();
     for (file, content) in decoded {
-        match state.bytes.save_raw(query.boefje_meta_id, &file.tags, &content).await {
-            Ok(meta) => ids.insert(file.name.clone(), meta.id.to_string()),
-            Err(e) => return ApiError(e).into_response(),
-        };
+        let meta = state.bytes.save_raw(boefje_meta_id, &file.tags, &content).await.map_err(reject)?;
+        ids.insert(file.name.clone(), meta.id.to_string());
     }
-    Json(ids).into_response()
+    Ok(ids)
 }
 
-/// `GET /bytes/raw/{id}`: the contents, only when they match their hash.
-#[utoipa::path(get, path = "/bytes/raw/{id}", params(("id" = String, Path)), responses((status = 200, description = "The contents"), (status = 404, description = "No such raw file"), (status = 500, description = "The contents do not match their hash")))]
-pub async fn get(State(state): State<BytesState>, Path(id): Path<Uuid>) -> Result<impl IntoResponse, ApiError> {
+/// `GET /bytes/raw/{raw_id}`: the contents, only when they match their hash.
+#[utoipa::path(get, path = "/bytes/raw/{raw_id}", params(("raw_id" = String, Path)), responses((status = 200, description = "The contents"), (status = 404, description = "No such raw file"), (status = 422, description = "Not a UUID"), (status = 500, description = "The contents do not match their hash")))]
+pub async fn get(State(state): State<BytesState>, IdPath(id): IdPath) -> Result<impl IntoResponse, ApiError> {
     let (_, content) = state.bytes.get_raw(id).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], content))
 }
 
-/// `GET /bytes/raw/{id}/meta`
-#[utoipa::path(get, path = "/bytes/raw/{id}/meta", params(("id" = String, Path)), responses((status = 200, description = "The raw file's metadata"), (status = 404, description = "No such raw file")))]
-pub async fn get_meta(State(state): State<BytesState>, Path(id): Path<Uuid>) -> Result<Json<RawDataMeta>, ApiError> {
+/// `GET /bytes/raw/{raw_id}/meta`
+#[utoipa::path(get, path = "/bytes/raw/{raw_id}/meta", params(("raw_id" = String, Path)), responses((status = 200, description = "The raw file's metadata"), (status = 404, description = "No such raw file"), (status = 422, description = "Not a UUID")))]
+pub async fn get_meta(State(state): State<BytesState>, IdPath(id): IdPath) -> Result<Json<RawDataMeta>, ApiError> {
     Ok(Json(state.bytes.get_raw_meta(id).await?))
 }
 
-/// `GET /bytes/raw` with `organization`, `boefje_meta_id`, `normalized`, `mime_types` (repeatable), `limit`, `offset`, `descending`.
-#[utoipa::path(get, path = "/bytes/raw", params(("organization" = Option<String>, Query), ("boefje_meta_id" = Option<String>, Query), ("normalized" = Option<bool>, Query), ("mime_types" = Option<Vec<String>>, Query), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query), ("descending" = Option<bool>, Query)), responses((status = 200, description = "Raw file metadata"), (status = 422, description = "A bad filter")))]
-pub async fn list(State(state): State<BytesState>, Query(pairs): Query<Vec<(String, String)>>) -> Result<Json<Vec<RawDataMeta>>, ApiError> {
-    let one = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let invalid = |name: &str, what: &str| ApiError(ServiceError::invalid(format!("{name} must be {what}")).with_field(name));
-    let boolean = |name: &str| one(name).map(|v| v.parse::<bool>().map_err(|_| invalid(name, "true or false"))).transpose();
-    let number = |name: &str, default: i64| one(name).map_or(Ok(default), |v| v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| invalid(name, "a whole number")));
-    let filter = RawFilter {
-        organization: one("organization"),
-        boefje_meta_id: one("boefje_meta_id").map(|v| Uuid::parse_str(&v).map_err(|_| invalid("boefje_meta_id", "a UUID"))).transpose()?,
-        normalized: boolean("normalized")?,
-        mime_types: pairs.iter().filter(|(k, _)| k == "mime_types").map(|(_, v)| v.clone()).collect(),
-    };
-    let page = Page { limit: number("limit", 100)?.min(10_000), offset: number("offset", 0)?, descending: boolean("descending")?.unwrap_or(false) };
+/// The filter every raw list reads (OpenKAT's `RawDataFilter`).
+fn raw_filter(params: &Params) -> Result<RawFilter, ApiError> {
+    Ok(RawFilter {
+        organizations: params.organizations("organization")?,
+        boefje_meta_id: params.uuid("boefje_meta_id")?,
+        raw_ids: params.uuids("raw_ids")?,
+        normalized: params.boolean("normalized")?,
+        mime_types: params.all("mime_types"),
+    })
+}
+
+/// The page of a raw list: OpenKAT's `limit` (default 1), and our `offset` and `descending` (insertion order).
+fn raw_page(params: &Params) -> Result<Page, ApiError> {
+    Ok(Page { limit: params.count("limit", 1, MAX_LIMIT)?, offset: params.count("offset", 0, i64::MAX)?, descending: params.boolean("descending")?.unwrap_or(false) })
+}
+
+/// `GET /bytes/raw`: raw file metadata.
+#[utoipa::path(get, path = "/bytes/raw", params(("organization" = Option<Vec<String>>, Query), ("boefje_meta_id" = Option<String>, Query), ("raw_ids" = Option<Vec<String>>, Query), ("normalized" = Option<bool>, Query), ("mime_types" = Option<Vec<String>>, Query), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query), ("descending" = Option<bool>, Query)), responses((status = 200, description = "Raw file metadata, oldest first: organization and raw_ids repeatable (any), mime_types repeatable (all), limit default 1"), (status = 422, description = "A bad filter")))]
+pub async fn list(State(state): State<BytesState>, params: Params) -> Result<Json<Vec<RawDataMeta>>, ApiError> {
     let mut out = Vec::new();
-    for id in state.bytes.meta_db().raw_ids(&filter, page).await? {
+    for id in state.bytes.meta_db().raw_ids(&raw_filter(&params)?, raw_page(&params)?).await? {
         out.push(state.bytes.get_raw_meta(id).await?);
     }
     Ok(Json(out))
 }
 
-/// `GET /bytes/mime_types`: `{mime type: number of raw files}`, optionally for one `organization`.
-#[utoipa::path(get, path = "/bytes/mime_types", params(("organization" = Option<String>, Query)), responses((status = 200, description = "Number of raw files per mime type")))]
-pub async fn mime_types(State(state): State<BytesState>, Query(pairs): Query<Vec<(String, String)>>) -> Result<Json<BTreeMap<String, i64>>, ApiError> {
-    let organization = pairs.iter().find(|(k, _)| k == "organization").map(|(_, v)| v.as_str());
-    Ok(Json(state.bytes.meta_db().mime_type_counts(organization).await?.into_iter().collect()))
+/// `GET /bytes/raws`: raw files with their contents (hash checked), as OpenKAT's `BoefjeOutput` with each file
+/// named by its raw id. The status is always `COMPLETED`, which is what OpenKAT's Bytes answers.
+#[utoipa::path(get, path = "/bytes/raws", params(("organization" = Option<Vec<String>>, Query), ("boefje_meta_id" = Option<String>, Query), ("raw_ids" = Option<Vec<String>>, Query), ("normalized" = Option<bool>, Query), ("mime_types" = Option<Vec<String>>, Query), ("limit" = Option<i64>, Query)), responses((status = 200, description = "{status: COMPLETED, files: [{name: raw id, content: base64, tags}]}"), (status = 422, description = "A bad filter"), (status = 500, description = "A file does not match its hash")))]
+pub async fn list_with_contents(State(state): State<BytesState>, params: Params) -> Result<Json<BoefjeOutput>, ApiError> {
+    let mut files = Vec::new();
+    for id in state.bytes.meta_db().raw_ids(&raw_filter(&params)?, raw_page(&params)?).await? {
+        let (meta, content) = state.bytes.get_raw(id).await?;
+        files.push(OutputFile { name: id.to_string(), content: STANDARD.encode(content), tags: meta.mime_types.into_iter().map(|m| m.value).collect() });
+    }
+    Ok(Json(BoefjeOutput { status: Some("COMPLETED".into()), files }))
+}
+
+/// `GET /bytes/mime_types`: `{mime type: number of matching raw files carrying it}`.
+#[utoipa::path(get, path = "/bytes/mime_types", params(("organization" = Option<Vec<String>>, Query), ("boefje_meta_id" = Option<String>, Query), ("normalized" = Option<bool>, Query), ("mime_types" = Option<Vec<String>>, Query)), responses((status = 200, description = "Number of raw files per mime type"), (status = 422, description = "A bad filter")))]
+pub async fn mime_types(State(state): State<BytesState>, params: Params) -> Result<Json<BTreeMap<String, i64>>, ApiError> {
+    let filter = RawFilter { raw_ids: Vec::new(), ..raw_filter(&params)? };
+    Ok(Json(state.bytes.meta_db().mime_type_counts(&filter).await?.into_iter().collect()))
 }
