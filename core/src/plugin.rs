@@ -2,7 +2,8 @@
 //! and the settings schema `schema.json`.
 //!
 //! Built-in plugins embed their manifests with `include_str!`; the parsers
-//! here report which file and field is wrong.
+//! here report which file and field is wrong. `SettingsSchema::check_definition`
+//! is the stricter check for schemas that arrive over the KATalogus API.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -42,6 +43,25 @@ pub struct BoefjeManifest {
     /// Recurring schedule in minutes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<u64>,
+    /// Conditions on the triggering object's fields (Stalker-style): the
+    /// scheduler queues this boefje for an object only when all of them hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+/// One condition of a boefje's `conditions`: `field` of the object (`__`
+/// walks into nested values) compared by `operator` (`eq`, `ne`, `in`,
+/// `not_in`, `lt`, `gt`, `lte`, `gte`, `contains`, `starts_with`, `like`,
+/// `ilike`) with `value`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Condition {
+    /// The object's field, e.g. `port` or `name`.
+    pub field: String,
+    /// The comparison.
+    pub operator: String,
+    /// What to compare with.
+    #[serde(default)]
+    pub value: Value,
 }
 
 /// A normalizer's `normalizer.json`.
@@ -126,6 +146,29 @@ impl SettingsSchema {
     fn property(&self, key: &str) -> Option<&Value> {
         self.0.get("properties")?.get(key)
     }
+
+    /// Check that the schema can serve as a plugin's settings schema: a valid
+    /// JSON Schema (draft 2020-12, as OpenKAT checks it) whose property names
+    /// pass the job-environment name rules. Plugins added over the KATalogus API
+    /// are checked with this; `parse` only requires a JSON object.
+    pub fn check_definition(&self) -> Result<(), CoreError> {
+        let invalid = |reason: String| CoreError::InvalidManifest { name: "boefje_schema".into(), reason };
+        if let Err(e) = jsonschema::draft202012::meta::validate(&self.0) {
+            let at = e.instance_path().to_string();
+            return Err(invalid(format!("not a valid JSON Schema (draft 2020-12): the keyword at {:?} breaks the rule {:?}", if at.is_empty() { "/" } else { &at }, e.schema_path().to_string().rsplit('/').next().unwrap_or_default())));
+        }
+        jsonschema::options().with_draft(jsonschema::Draft::Draft202012).build(&self.0).map_err(|e| invalid(format!("not a usable JSON Schema (rule at {})", e.schema_path())))?;
+        match self.0.get("properties") {
+            None => Ok(()),
+            Some(Value::Object(properties)) => properties.keys().try_for_each(|key| {
+                crate::env_rules::check_setting_name(key).map_err(|e| match e {
+                    CoreError::InvalidSetting { key, reason } => invalid(format!("property {key:?}: {reason}")),
+                    other => other,
+                })
+            }),
+            Some(_) => Err(invalid("properties must be an object".into())),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -148,5 +191,15 @@ mod tests {
         assert!(s.is_secret("TOKEN") && s.is_secret("P") && !s.is_secret("A"));
         assert_eq!(s.required(), ["A"]);
         assert!(SettingsSchema::parse("schema.json", "[]").is_err());
+    }
+
+    #[test]
+    fn schema_definitions_are_checked() {
+        let check = |text: &str| SettingsSchema::parse("schema.json", text).expect("an object").check_definition();
+        assert_eq!(check(r#"{"type": "object", "properties": {"MY_KEY": {"type": "integer"}}, "required": []}"#), Ok(()));
+        for bad in [r#"{"$schema": 3}"#, r#"{"type": "nothing"}"#, r#"{"properties": {"PATH": {"type": "string"}}}"#, r#"{"properties": {"a-b": {}}}"#, r#"{"properties": {"A": {"pattern": "("}}}"#] {
+            let e = check(bad).expect_err(bad);
+            assert!(e.to_string().contains("boefje_schema"), "{bad}: {e}");
+        }
     }
 }
