@@ -47,7 +47,7 @@ impl KatalogusClient {
     }
 
     async fn plugins(&self, organisation: &str, plugin_type: &str) -> ServiceResult<Vec<Value>> {
-        self.get(&format!("/v1/organisations/{}/plugins?type={plugin_type}", encode(organisation))).await
+        self.get(&format!("/v1/organisations/{}/plugins?plugin_type={plugin_type}", encode(organisation))).await
     }
 }
 

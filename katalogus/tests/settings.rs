@@ -1,5 +1,6 @@
 //! The embedded KATalogus on a real SQLite file: settings are checked on
-//! write (names, schema keys, types), enablement overrides the default.
+//! write (names, schema keys, types), enablement overrides OpenKAT's default
+//! (boefjes off, normalizers on).
 
 use kat_core::plugin::{BoefjeManifest, NormalizerManifest, SettingsSchema};
 use kat_core::services::katalogus::Katalogus;
@@ -56,24 +57,26 @@ async fn settings_are_checked_converted_and_kept_per_organisation() {
 }
 
 #[tokio::test]
-async fn plugins_are_enabled_by_default_until_an_organisation_says_otherwise() {
+async fn boefjes_are_off_and_normalizers_on_until_an_organisation_says_otherwise() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("k.sqlite");
     {
         let k = LocalKatalogus::open(&path, repository()).await.expect("opens");
         k.ensure_organisation("a", "A").await.expect("org");
-        assert!(k.boefjes("a").await.expect("list")[0].enabled);
-        k.set_enabled("a", "scan", false).await.expect("disable");
+        assert!(!k.boefjes("a").await.expect("list")[0].enabled, "boefjes are off by default, as in OpenKAT");
+        assert!(k.normalizers("a").await.expect("list")[0].enabled, "normalizers are on by default");
+        k.set_enabled("a", "scan", true).await.expect("enable");
         k.set_enabled("a", "n", false).await.expect("disable");
         assert_eq!(k.set_enabled("a", "nope", true).await.expect_err("unknown").kind, ErrorKind::NotFound);
+        assert_eq!(k.set_enabled("nobody", "scan", true).await.expect_err("unknown organisation").kind, ErrorKind::NotFound);
     }
     let k = LocalKatalogus::open(&path, repository()).await.expect("reopens");
-    assert!(!k.boefjes("a").await.expect("list")[0].enabled, "kept across restarts");
+    assert!(k.boefjes("a").await.expect("list")[0].enabled, "kept across restarts");
     assert!(!k.normalizers("a").await.expect("list")[0].enabled);
-    assert!(k.boefjes("b").await.expect("list")[0].enabled, "other organisations keep the default");
-    assert!(k.boefjes_for("a", "IPAddressV4", kat_core::ScanLevel::L4).await.expect("list").is_empty());
-    k.set_enabled("a", "scan", true).await.expect("enable");
+    assert!(!k.boefjes("b").await.expect("list")[0].enabled, "other organisations keep the default");
     assert_eq!(k.boefjes_for("a", "IPAddressV4", kat_core::ScanLevel::L2).await.expect("list"), ["scan"]);
     assert!(k.boefjes_for("a", "IPAddressV4", kat_core::ScanLevel::L1).await.expect("list").is_empty(), "clearance below the scan level");
     assert!(k.boefjes_for("a", "Hostname", kat_core::ScanLevel::L4).await.expect("list").is_empty());
+    k.set_enabled("a", "scan", false).await.expect("disable");
+    assert!(k.boefjes_for("a", "IPAddressV4", kat_core::ScanLevel::L4).await.expect("list").is_empty());
 }

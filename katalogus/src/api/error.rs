@@ -1,45 +1,39 @@
-//! `ApiError`: the one error type of the KATalogus API. It maps a
-//! `ServiceError` kind to a status (not found 404, invalid 422, conflict
-//! 409, unauthorized 401, unavailable 503, internal 500) with the body
-//! `{"detail": message, "field": key-or-null}`.
+//! Errors of the KATalogus API. Every error is `kat_server::ApiError`'s
+//! JSON body `{"detail": message, "field": key-or-null}` with the status of
+//! the error's kind; [`PluginError`] adds OpenKAT's one odd status: the
+//! plugin endpoints answer a conflict (a duplicate plugin id or name, an
+//! edit of a static normalizer, a bit) with 400, where rocky looks for
+//! "Duplicate plugin" in the `detail`.
 
-use axum::extract::rejection::JsonRejection;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use kat_core::services::ServiceError;
 use kat_core::ErrorKind;
-use serde_json::json;
 
-/// An error response.
+pub use kat_server::ApiError;
+
+/// An error of the plugin endpoints (conflicts are 400, as OpenKAT answers them).
 #[derive(Debug)]
-pub struct ApiError(ServiceError);
+pub struct PluginError(pub ServiceError);
 
-impl ApiError {
-    /// 401: a missing or wrong bearer token.
-    pub fn unauthorized() -> Self {
-        ApiError(ServiceError::new(ErrorKind::Unauthorized, "missing or wrong bearer token"))
-    }
-}
-
-impl From<ServiceError> for ApiError {
+impl From<ServiceError> for PluginError {
     fn from(e: ServiceError) -> Self {
-        ApiError(e)
+        PluginError(e)
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(e: JsonRejection) -> Self {
-        ApiError(ServiceError::invalid(format!("the request body is not the JSON expected: {}", e.body_text())).with_field("body"))
+impl From<ApiError> for PluginError {
+    fn from(e: ApiError) -> Self {
+        PluginError(e.0)
     }
 }
 
-impl IntoResponse for ApiError {
+impl IntoResponse for PluginError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status.is_server_error() {
-            tracing::error!(detail = %self.0.message, "katalogus request failed");
-        }
-        (status, Json(json!({"detail": self.0.message, "field": self.0.field}))).into_response()
+        if self.0.kind == ErrorKind::Conflict { ApiError::with_status(400, self.0) } else { ApiError(self.0).into_response() }
     }
+}
+
+/// A 422 naming a query parameter.
+pub fn bad_parameter(name: &str, rule: &str) -> ApiError {
+    ApiError(ServiceError::invalid(format!("query parameter {name}: {rule}")).with_field(name))
 }

@@ -1,14 +1,23 @@
 //! OpenKAT's KATalogus REST API under `/v1` (DESIGN.md section 6), on axum.
 //!
-//! State is passed with `with_state`; every handler returns
-//! `Result<_, ApiError>`, and `ApiError` maps service errors to status codes
-//! with a JSON body (`{"detail": ..., "field": ...}`) that never holds a
-//! setting value. With an API token configured, every endpoint but
-//! `/health` requires `Authorization: Bearer <token>`.
+//! The router is wrapped with `kat_server::app`, so every route also answers
+//! with a trailing slash (`POST /v1/organisations/`, as rocky sends it) and
+//! a NUL (`%00`) in a path or query is 422. JSON bodies are read with
+//! `kat_server::ApiJson` (any or no `Content-Type`, 422 naming the field, 413
+//! above [`MAX_BODY`]). Every 4xx and 5xx is a JSON `{"detail", "field"}`
+//! body, axum's own answers (405, path and query rejections) included. With
+//! an API token configured, every endpoint but `/health` requires
+//! `Authorization: Bearer <token>` (the scheme in any case, as OpenKAT's
+//! clients send `bearer`). `/health` keeps OpenKAT's shape and lists the
+//! database under `results`; it answers 503 while the database is down.
 //!
-//! - [`error`] holds `ApiError`;
-//! - [`organisations`], [`plugins`] and [`settings`] hold one resource each.
+//! - [`error`] holds the error bodies ([`error::PluginError`] for OpenKAT's 400s);
+//! - [`organisations`], [`plugins`], [`edit`], [`settings`] and [`configs`] hold one resource each;
+//! - [`doc`] is the OpenAPI document served at `/openapi.json`.
 
+pub mod configs;
+pub mod doc;
+pub mod edit;
 pub mod error;
 pub mod organisations;
 pub mod plugins;
@@ -17,16 +26,20 @@ pub mod settings;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
+use kat_core::services::ServiceError;
 use serde_json::json;
 
 use crate::store::LocalKatalogus;
 use error::ApiError;
+
+/// The largest request body accepted (larger ones get 413).
+pub const MAX_BODY: usize = 1024 * 1024;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -53,49 +66,40 @@ impl AppState {
     }
 }
 
-/// The whole API.
+/// The whole API, behind `kat_server::app`.
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
-        .route("/organisations", get(organisations::list).post(organisations::create).put(organisations::create))
+        .route("/organisations", get(organisations::list).post(organisations::create).put(organisations::upsert))
         .route("/organisations/{org}", get(organisations::get).delete(organisations::delete))
-        .route("/organisations/{org}/plugins", get(plugins::list).post(plugins::create))
-        .route("/organisations/{org}/boefjes/{plugin_id}", axum::routing::patch(plugins::edit_boefje))
-        .route("/organisations/{org}/normalizers/{plugin_id}", axum::routing::patch(plugins::edit_normalizer))
+        .route("/organisations/{org}/plugins", get(plugins::list).post(edit::create))
+        .route("/organisations/{org}/boefjes/{plugin_id}", patch(edit::edit_boefje).delete(edit::delete_boefje))
+        .route("/organisations/{org}/normalizers/{plugin_id}", patch(edit::edit_normalizer).delete(edit::delete_normalizer))
         .route("/organisations/{org}/plugins/{plugin_id}", get(plugins::get).patch(plugins::patch))
         .route("/organisations/{org}/plugins/{plugin_id}/schema.json", get(plugins::schema))
         .route("/organisations/{org}/plugins/{plugin_id}/description.md", get(plugins::description))
         .route("/organisations/{org}/plugins/{plugin_id}/cover.jpg", get(plugins::cover))
         .route("/organisations/{org}/{plugin_id}/settings", get(settings::get).put(settings::put).delete(settings::delete))
-        .route("/organisations/{org}/settings/clone/{to_org}", post(settings::clone));
-    Router::new()
+        .route("/organisations/{org}/settings/clone/{to_org}", post(settings::clone))
+        .route("/configs", get(configs::list));
+    let inner = Router::new()
         .nest("/v1", v1)
         .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
+        .route("/openapi.json", get(doc::openapi))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .route("/health", get(health))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(json_errors))
+        .with_state(state);
+    kat_server::app(inner)
 }
 
-/// The OpenAPI document, generated from the handlers' annotations.
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    info(title = "KATalogus", description = "Plugins, organisations and encrypted plugin settings (OpenKAT-compatible)"),
-    paths(
-        organisations::list, organisations::create, organisations::get, organisations::delete,
-        plugins::list, plugins::create, plugins::get, plugins::patch, plugins::schema, plugins::description, plugins::cover, plugins::edit_boefje, plugins::edit_normalizer,
-        settings::get, settings::put, settings::delete, settings::clone,
-    ),
-    components(schemas(crate::store::Organisation, plugins::EnabledBody))
-)]
-pub struct ApiDoc;
-
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(<ApiDoc as utoipa::OpenApi>::openapi())
-}
-
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({"service": "katalogus", "healthy": true, "version": env!("CARGO_PKG_VERSION")}))
+/// OpenKAT's health shape; the database is listed under `results`, and a database that is down makes it 503.
+async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let up = state.katalogus.database_is_up().await;
+    let status = if up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let database = json!({"service": "database", "healthy": up, "version": null, "additional": null, "results": []});
+    (status, Json(json!({"service": "katalogus", "healthy": up, "version": env!("CARGO_PKG_VERSION"), "additional": null, "results": [database]})))
 }
 
 async fn metrics(State(state): State<AppState>) -> String {
@@ -107,17 +111,17 @@ async fn metrics(State(state): State<AppState>) -> String {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::from(kat_core::services::ServiceError::not_found("no such endpoint"))
+    ApiError(ServiceError::not_found("Not Found: no such endpoint"))
 }
 
 /// Checks the bearer token and counts requests and errors.
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     state.metrics.requests.fetch_add(1, Ordering::Relaxed);
     if let Some(token) = &state.api_token {
-        let given = request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
-        if !constant_time_eq(given.as_bytes(), token.as_bytes()) {
+        let given = kat_server::auth::bearer(request.headers()).unwrap_or("");
+        if !kat_server::auth::constant_time_eq(given.as_bytes(), token.as_bytes()) {
             state.metrics.errors.fetch_add(1, Ordering::Relaxed);
-            return ApiError::unauthorized().into_response();
+            return ApiError::unauthorized("missing or wrong bearer token").into_response();
         }
     }
     let response = next.run(request).await;
@@ -127,6 +131,15 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     response
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Gives every error answer that is not JSON yet (axum's 405, path and query rejections) the `{"detail", "field"}` body.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 64 * 1024).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
+    let detail = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+    kat_server::error::error_response(status, &detail, None)
 }

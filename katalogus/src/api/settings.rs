@@ -1,19 +1,20 @@
 //! `/v1/organisations/{org}/{plugin_id}/settings` (`GET`, `PUT` with the
-//! whole set, `DELETE`) and `/v1/organisations/{org}/settings/clone/{to_org}`.
-//! The settings `GET` is the only response that carries setting values.
+//! whole set, `DELETE`; `PUT` and `DELETE` answer 200 with `null`, as
+//! OpenKAT) and `/v1/organisations/{org}/settings/clone/{to_org}` (200; an
+//! organisation cannot be cloned onto itself, 422). The settings `GET` and
+//! `GET /v1/configs` are the only responses that carry setting values.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::Json;
 use kat_core::services::katalogus::Katalogus;
+use kat_server::ApiJson;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use super::AppState;
 
 /// `GET /v1/organisations/{org}/{plugin_id}/settings`
-#[utoipa::path(get, path = "/v1/organisations/{org}/{plugin_id}/settings", params(("org" = String, Path), ("plugin_id" = String, Path)), responses((status = 200, description = "The settings (the only response that carries values)"), (status = 404, description = "No such organisation or plugin"), (status = 500, description = "Stored settings cannot be decrypted")))]
+#[utoipa::path(get, path = "/v1/organisations/{org}/{plugin_id}/settings", params(("org" = String, Path), ("plugin_id" = String, Path)), responses((status = 200, description = "The settings (they carry values)"), (status = 404, description = "Unknown organisation or plugin"), (status = 500, description = "Stored settings cannot be decrypted")))]
 pub async fn get(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<Json<Map<String, Value>>, ApiError> {
     state.katalogus.organisation(&org).await?;
     state.katalogus.require_plugin(&plugin_id)?;
@@ -21,23 +22,22 @@ pub async fn get(State(state): State<AppState>, Path((org, plugin_id)): Path<(St
 }
 
 /// `PUT /v1/organisations/{org}/{plugin_id}/settings` with a JSON object of settings
-#[utoipa::path(put, path = "/v1/organisations/{org}/{plugin_id}/settings", params(("org" = String, Path), ("plugin_id" = String, Path)), responses((status = 204, description = "Replaced"), (status = 404, description = "No such organisation or plugin"), (status = 422, description = "A key or value breaks a rule; the body names the key")))]
-pub async fn put(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>, body: Result<Json<Map<String, Value>>, JsonRejection>) -> Result<StatusCode, ApiError> {
-    let Json(settings) = body?;
+#[utoipa::path(put, path = "/v1/organisations/{org}/{plugin_id}/settings", params(("org" = String, Path), ("plugin_id" = String, Path)), request_body(content = Object, description = "The whole settings set: schema.json property names to strings, numbers or booleans", content_type = "application/json"), responses((status = 200, description = "Replaced (body null)"), (status = 404, description = "Unknown organisation or plugin"), (status = 413, description = "Body too large"), (status = 422, description = "A key or value breaks a rule; the body names the key")))]
+pub async fn put(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>, ApiJson(settings): ApiJson<Map<String, Value>>) -> Result<Json<Value>, ApiError> {
     state.katalogus.put_settings(&org, &plugin_id, &settings).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(Value::Null))
 }
 
 /// `DELETE /v1/organisations/{org}/{plugin_id}/settings`
-#[utoipa::path(delete, path = "/v1/organisations/{org}/{plugin_id}/settings", params(("org" = String, Path), ("plugin_id" = String, Path)), responses((status = 204, description = "Removed"), (status = 404, description = "No such organisation or plugin")))]
-pub async fn delete(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+#[utoipa::path(delete, path = "/v1/organisations/{org}/{plugin_id}/settings", params(("org" = String, Path), ("plugin_id" = String, Path)), responses((status = 200, description = "Removed (body null)"), (status = 404, description = "Unknown organisation or plugin")))]
+pub async fn delete(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
     state.katalogus.delete_settings(&org, &plugin_id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(Value::Null))
 }
 
 /// `POST /v1/organisations/{org}/settings/clone/{to_org}`
-#[utoipa::path(post, path = "/v1/organisations/{org}/settings/clone/{to_org}", params(("org" = String, Path), ("to_org" = String, Path)), responses((status = 201, description = "Settings and enablement copied"), (status = 404, description = "No such organisation")))]
-pub async fn clone(State(state): State<AppState>, Path((org, to_org)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+#[utoipa::path(post, path = "/v1/organisations/{org}/settings/clone/{to_org}", params(("org" = String, Path), ("to_org" = String, Path)), responses((status = 200, description = "Settings and enablement copied in one transaction (body null)"), (status = 404, description = "Unknown organisation"), (status = 422, description = "The target is the source"), (status = 500, description = "Stored settings cannot be decrypted; nothing changed")))]
+pub async fn clone(State(state): State<AppState>, Path((org, to_org)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
     state.katalogus.clone_settings(&org, &to_org).await?;
-    Ok(StatusCode::CREATED)
+    Ok(Json(Value::Null))
 }

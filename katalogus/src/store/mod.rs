@@ -2,21 +2,45 @@
 //! settings, on SQLite or PostgreSQL through one `sqlx::AnyPool` (ids and
 //! JSON as text, flags as integers, `$n` placeholders, so one set of
 //! queries serves both; each backend has its own migrations).
+//!
+//! The database is opened with `kat_server::db::open` (a corrupt SQLite file
+//! fails at once, a PostgreSQL that is starting is waited for, requests wait
+//! at most 3 s for a connection), and every database error reaches callers
+//! through `kat_server::db::db_error`, so no database text is ever answered.
+//!
+//! Enablement follows OpenKAT: per organisation, boefjes are off and
+//! normalizers are on until the organisation says otherwise
+//! ([`LocalKatalogus::set_enabled`]).
+//!
+//! - [`organisations`]: creating, upserting, reading and deleting organisations;
+//! - [`plugins`]: plugins added, edited and deleted over the API;
+//! - [`configs`]: OpenKAT's boefje configs (`GET /v1/configs`) and cloning an organisation's configuration.
+
+pub mod configs;
+pub mod organisations;
+pub mod plugins;
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use kat_core::crypto::Middleware;
 use kat_core::env_rules::{check_setting_name, convert_value};
-use kat_core::plugin::{BoefjeManifest, NormalizerManifest, SettingsSchema};
 use kat_core::services::katalogus::{BoefjePlugin, Katalogus, NormalizerPlugin};
 use kat_core::services::{ServiceError, ServiceResult};
-use kat_core::ErrorKind;
 use serde_json::{Map, Value};
-use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Row};
 
-use crate::repository::PluginRepository;
+pub use organisations::Organisation;
+
+use crate::repository::{PluginExtras, PluginKind, PluginRepository};
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long `connect` waits for a PostgreSQL server that refuses connections.
+pub const DEFAULT_DB_WAIT: Duration = Duration::from_secs(60);
 
 /// The KATalogus on a database.
 pub struct LocalKatalogus {
@@ -25,17 +49,9 @@ pub struct LocalKatalogus {
     crypto: Arc<Middleware>,
 }
 
-fn db_error(e: sqlx::Error) -> ServiceError {
-    ServiceError::unavailable(format!("katalogus database: {e}"))
-}
-
-/// An organisation.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Organisation {
-    /// Short code, e.g. `_dev`.
-    pub id: String,
-    /// Display name.
-    pub name: String,
+/// Every database error becomes a generic message (the details go to the log).
+pub(crate) fn db(e: sqlx::Error) -> ServiceError {
+    kat_server::db::db_error("katalogus")(e)
 }
 
 impl LocalKatalogus {
@@ -46,29 +62,21 @@ impl LocalKatalogus {
 
     /// Connect to `sqlite://...` or `postgres://...`, run the migrations, and store settings through `crypto`.
     pub async fn connect(url: &str, repository: PluginRepository, crypto: Arc<Middleware>) -> ServiceResult<LocalKatalogus> {
-        sqlx::any::install_default_drivers();
-        let sqlite = url.starts_with("sqlite:");
-        if !sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-            return Err(ServiceError::invalid("KATALOGUS_DB_URI must start with sqlite:// or postgres://").with_field("KATALOGUS_DB_URI"));
-        }
-        let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 4 } else { 16 })
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if sqlite {
-                        conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(url)
-            .await
-            .map_err(|e| ServiceError::unavailable(format!("cannot open the katalogus database: {e}")))?;
-        let migrated = if sqlite { sqlx::migrate!("./migrations/sqlite").run(&pool).await } else { sqlx::migrate!("./migrations/postgres").run(&pool).await };
-        migrated.map_err(|e| ServiceError::unavailable(format!("migrating the katalogus database: {e}")))?;
-        let katalogus = LocalKatalogus { pool, repository: RwLock::new(repository), crypto };
+        Self::connect_with(url, repository, crypto, DEFAULT_DB_WAIT).await
+    }
+
+    /// As `connect`, waiting up to `wait` for a PostgreSQL server that refuses connections.
+    pub async fn connect_with(url: &str, repository: PluginRepository, crypto: Arc<Middleware>, wait: Duration) -> ServiceResult<LocalKatalogus> {
+        let spec = kat_server::db::DbSpec { what: "katalogus", variable: crate::config::ENV_DB_URI, sqlite: &SQLITE, postgres: &POSTGRES, wait };
+        let opened = kat_server::db::open(url, spec).await?;
+        let katalogus = LocalKatalogus { pool: opened.pool, repository: RwLock::new(repository), crypto };
         katalogus.load_stored_plugins().await?;
         Ok(katalogus)
+    }
+
+    /// Whether the database answers (for `/health`).
+    pub async fn database_is_up(&self) -> bool {
+        kat_server::db::ping(&self.pool).await
     }
 
     /// Whether the plugin was added over the API (and so may be edited).
@@ -81,9 +89,14 @@ impl LocalKatalogus {
         self.plugins().description(id).map(String::from)
     }
 
-    /// A plugin's `cover.jpg`, if it has one.
-    pub fn cover(&self, id: &str) -> Option<Vec<u8>> {
-        self.plugins().cover(id).map(<[u8]>::to_vec)
+    /// A plugin's cover: its own, else the default cover.
+    pub fn cover(&self, id: &str) -> Vec<u8> {
+        self.plugins().cover(id).unwrap_or(crate::repository::DEFAULT_COVER).to_vec()
+    }
+
+    /// A plugin's extra fields (`version`, `created`, `run_on`, `deduplicate`).
+    pub fn extras(&self, id: &str) -> PluginExtras {
+        self.plugins().extras(id)
     }
 
     fn plugins(&self) -> std::sync::RwLockReadGuard<'_, PluginRepository> {
@@ -99,136 +112,13 @@ impl LocalKatalogus {
         self.plugins().require(id)
     }
 
-    async fn load_stored_plugins(&self) -> ServiceResult<()> {
-        let rows = sqlx::query("SELECT id, plugin_type, manifest, schema_json FROM plugins ORDER BY id").fetch_all(&self.pool).await.map_err(db_error)?;
-        for row in rows {
-            let (id, kind, manifest, schema): (String, String, String, Option<String>) = (row.get(0), row.get(1), row.get(2), row.get(3));
-            let added = match kind.as_str() {
-                "boefje" => parse_boefje(&manifest, schema.as_deref()).and_then(|(m, s)| self.plugins_mut().add_boefje(m, s, true)),
-                _ => NormalizerManifest::parse(&id, &manifest).map_err(ServiceError::from).and_then(|m| self.plugins_mut().add_normalizer(m, true)),
-            };
-            if let Err(e) = added {
-                tracing::warn!(plugin = %id, "stored plugin skipped: {e}");
-            }
-        }
-        Ok(())
+    /// Whether `id` is a boefje or a normalizer, if it exists.
+    pub fn plugin_kind(&self, id: &str) -> Option<PluginKind> {
+        self.plugins().kind(id)
     }
 
-    /// Add a plugin from OpenKAT's plugin JSON (`"type": "boefje"` or `"normalizer"`); it is stored and editable.
-    pub async fn add_plugin(&self, plugin: &Value) -> ServiceResult<()> {
-        let kind = plugin["type"].as_str().unwrap_or_default();
-        let schema = plugin.get("boefje_schema").filter(|v| !v.is_null()).map(Value::to_string);
-        let manifest = strip_api_fields(plugin);
-        match kind {
-            "boefje" => {
-                let (m, s) = parse_boefje(&manifest, schema.as_deref())?;
-                self.plugins().check_new(&m.id)?;
-                self.store_plugin(&m.id, kind, &manifest, schema.as_deref()).await?;
-                self.plugins_mut().add_boefje(m, s, true)
-            }
-            "normalizer" => {
-                let m = NormalizerManifest::parse("plugin", &manifest)?;
-                self.plugins().check_new(&m.id)?;
-                self.store_plugin(&m.id, kind, &manifest, None).await?;
-                self.plugins_mut().add_normalizer(m, true)
-            }
-            _ => Err(ServiceError::invalid("type must be boefje or normalizer").with_field("type")),
-        }
-    }
-
-    /// Change fields of a plugin added over the API; `kind` is `boefje` or `normalizer`.
-    pub async fn edit_plugin(&self, kind: &str, id: &str, changes: &Map<String, Value>) -> ServiceResult<()> {
-        let current = {
-            let plugins = self.plugins();
-            match kind {
-                "boefje" => plugins.boefje(id).map(|(m, _)| serde_json::to_value(m)),
-                _ => plugins.normalizers().iter().find(|m| m.id == id).map(serde_json::to_value),
-            }
-        };
-        let Some(Ok(Value::Object(mut fields))) = current else { return Err(ServiceError::not_found(format!("no {kind} {id:?}"))) };
-        for (key, value) in changes {
-            if key == "id" && value != id {
-                return Err(ServiceError::invalid("a plugin's id cannot change").with_field("id"));
-            }
-            fields.insert(key.clone(), value.clone());
-        }
-        let manifest = Value::Object(fields).to_string();
-        if kind == "boefje" {
-            let m = BoefjeManifest::parse("plugin", &manifest)?;
-            self.update_stored_manifest(id, &manifest).await?;
-            self.plugins_mut().replace_boefje(m)
-        } else {
-            let m = NormalizerManifest::parse("plugin", &manifest)?;
-            self.update_stored_manifest(id, &manifest).await?;
-            self.plugins_mut().replace_normalizer(m)
-        }
-    }
-
-    /// Store an edited manifest, after checking that the plugin may be edited.
-    async fn update_stored_manifest(&self, id: &str, manifest: &str) -> ServiceResult<()> {
-        self.plugins().check_editable(id)?;
-        sqlx::query("UPDATE plugins SET manifest = $2 WHERE id = $1").bind(id).bind(manifest).execute(&self.pool).await.map_err(db_error)?;
-        Ok(())
-    }
-
-    async fn store_plugin(&self, id: &str, kind: &str, manifest: &str, schema: Option<&str>) -> ServiceResult<()> {
-        let done = sqlx::query("INSERT INTO plugins (id, plugin_type, manifest, schema_json) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING")
-            .bind(id)
-            .bind(kind)
-            .bind(manifest)
-            .bind(schema)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        if done.rows_affected() == 0 {
-            return Err(ServiceError::new(ErrorKind::Conflict, format!("a plugin with id {id:?} already exists")).with_field("id"));
-        }
-        Ok(())
-    }
-
-    /// Every organisation, by id.
-    pub async fn organisations(&self) -> ServiceResult<Vec<Organisation>> {
-        let rows = sqlx::query("SELECT id, name FROM organisations ORDER BY id").fetch_all(&self.pool).await.map_err(db_error)?;
-        Ok(rows.iter().map(|r| Organisation { id: r.get(0), name: r.get(1) }).collect())
-    }
-
-    /// One organisation.
-    pub async fn organisation(&self, id: &str) -> ServiceResult<Organisation> {
-        let row = sqlx::query("SELECT id, name FROM organisations WHERE id = $1").bind(id).fetch_optional(&self.pool).await.map_err(db_error)?;
-        row.map(|r| Organisation { id: r.get(0), name: r.get(1) }).ok_or_else(|| ServiceError::not_found(format!("no organisation {id:?}")))
-    }
-
-    /// Create an organisation; an existing id is a conflict.
-    pub async fn create_organisation(&self, org: &Organisation) -> ServiceResult<()> {
-        check_organisation_id(&org.id)?;
-        let done = sqlx::query("INSERT INTO organisations (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING").bind(&org.id).bind(&org.name).execute(&self.pool).await.map_err(db_error)?;
-        if done.rows_affected() == 0 {
-            return Err(ServiceError::new(ErrorKind::Conflict, format!("organisation {:?} already exists", org.id)).with_field("id"));
-        }
-        Ok(())
-    }
-
-    /// Create the organisation if it does not exist yet.
-    pub async fn ensure_organisation(&self, id: &str, name: &str) -> ServiceResult<()> {
-        match self.create_organisation(&Organisation { id: id.to_string(), name: name.to_string() }).await {
-            Err(e) if e.kind == ErrorKind::Conflict => Ok(()),
-            other => other,
-        }
-    }
-
-    /// Delete an organisation with its enablement and settings.
-    pub async fn delete_organisation(&self, id: &str) -> ServiceResult<()> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        sqlx::query("DELETE FROM settings WHERE organisation = $1").bind(id).execute(&mut *tx).await.map_err(db_error)?;
-        sqlx::query("DELETE FROM plugin_states WHERE organisation = $1").bind(id).execute(&mut *tx).await.map_err(db_error)?;
-        let done = sqlx::query("DELETE FROM organisations WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(db_error)?;
-        if done.rows_affected() == 0 {
-            return Err(ServiceError::not_found(format!("no organisation {id:?}")));
-        }
-        tx.commit().await.map_err(db_error)
-    }
-
-    /// Enable or disable a plugin for an organisation.
+    /// Enable or disable a plugin for an organisation. `kat scan` calls this for the boefjes it runs,
+    /// since boefjes are off by default.
     pub async fn set_enabled(&self, organisation: &str, plugin_id: &str, enabled: bool) -> ServiceResult<()> {
         self.require_plugin(plugin_id)?;
         self.organisation(organisation).await?;
@@ -238,11 +128,11 @@ impl LocalKatalogus {
             .bind(i64::from(enabled))
             .execute(&self.pool)
             .await
-            .map_err(db_error)?;
+            .map_err(db)?;
         Ok(())
     }
 
-    /// Check a whole settings set for `plugin_id`: names, schema keys, types, then the schema itself.
+    /// Check a whole settings set for `plugin_id`: names, schema keys, text, types, then the schema itself.
     pub fn check_settings(&self, plugin_id: &str, settings: &Map<String, Value>) -> ServiceResult<Map<String, Value>> {
         let schema = self.plugins().boefje(plugin_id).map(|(_, s)| s.clone()).ok_or_else(|| ServiceError::not_found(format!("no boefje {plugin_id:?}: only boefjes take settings")))?;
         let mut checked = Map::new();
@@ -254,8 +144,10 @@ impl LocalKatalogus {
             if !schema.keys().contains(&key.as_str()) {
                 return Err(ServiceError::invalid(format!("setting {key}: not a property of {plugin_id}'s schema.json")).with_field(key.clone()));
             }
-            if !matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_)) {
-                return Err(ServiceError::invalid(format!("setting {key}: a value must be a string, number or boolean")).with_field(key.clone()));
+            match value {
+                Value::String(text) => kat_core::ids::check_text(text, key)?,
+                Value::Number(_) | Value::Bool(_) => {}
+                _ => return Err(ServiceError::invalid(format!("setting {key}: a value must be a string, number or boolean")).with_field(key.clone())),
             }
             checked.insert(key.clone(), convert_value(schema, key, value)?);
         }
@@ -267,6 +159,7 @@ impl LocalKatalogus {
 
     /// Replace an organisation's settings of a plugin, after checking every name and value.
     pub async fn put_settings(&self, organisation: &str, plugin_id: &str, settings: &Map<String, Value>) -> ServiceResult<()> {
+        self.require_plugin(plugin_id)?;
         let checked = self.check_settings(plugin_id, settings)?;
         self.organisation(organisation).await?;
         let blob = self.crypto.encrypt(&Value::Object(checked).to_string()).map_err(|e| ServiceError::internal(e.to_string()))?;
@@ -276,7 +169,7 @@ impl LocalKatalogus {
             .bind(blob)
             .execute(&self.pool)
             .await
-            .map_err(db_error)?;
+            .map_err(db)?;
         Ok(())
     }
 
@@ -284,25 +177,21 @@ impl LocalKatalogus {
     pub async fn delete_settings(&self, organisation: &str, plugin_id: &str) -> ServiceResult<()> {
         self.require_plugin(plugin_id)?;
         self.organisation(organisation).await?;
-        sqlx::query("DELETE FROM settings WHERE organisation = $1 AND plugin_id = $2").bind(organisation).bind(plugin_id).execute(&self.pool).await.map_err(db_error)?;
+        sqlx::query("DELETE FROM settings WHERE organisation = $1 AND plugin_id = $2").bind(organisation).bind(plugin_id).execute(&self.pool).await.map_err(db)?;
         Ok(())
     }
 
-    /// Copy every setting and enablement of `from` to `to`, replacing `to`'s.
-    pub async fn clone_settings(&self, from: &str, to: &str) -> ServiceResult<()> {
-        self.organisation(from).await?;
-        self.organisation(to).await?;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        for table in [CLONE_SETTINGS, CLONE_STATES] {
-            let (delete, insert) = table;
-            sqlx::query(delete).bind(to).execute(&mut *tx).await.map_err(db_error)?;
-            sqlx::query(insert).bind(from).bind(to).execute(&mut *tx).await.map_err(db_error)?;
+    /// Decrypt a stored settings blob.
+    fn open_settings(&self, organisation: &str, plugin_id: &str, blob: &str) -> ServiceResult<Map<String, Value>> {
+        let plain = self.crypto.decrypt(blob).map_err(|e| ServiceError::internal(format!("settings of {plugin_id} for {organisation}: {e}")))?;
+        match serde_json::from_str(&plain) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(ServiceError::internal(format!("stored settings of {plugin_id} for {organisation} are corrupt"))),
         }
-        tx.commit().await.map_err(db_error)
     }
 
     async fn enabled_overrides(&self, organisation: &str) -> ServiceResult<Vec<(String, bool)>> {
-        let rows = sqlx::query("SELECT plugin_id, enabled FROM plugin_states WHERE organisation = $1").bind(organisation).fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows = sqlx::query("SELECT plugin_id, enabled FROM plugin_states WHERE organisation = $1").bind(organisation).fetch_all(&self.pool).await.map_err(db)?;
         Ok(rows.iter().map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1) != 0)).collect())
     }
 
@@ -318,51 +207,28 @@ impl LocalKatalogus {
     }
 }
 
-/// The manifest fields of OpenKAT's plugin JSON (the API adds `type`, `enabled`, ... which manifests do not hold).
-fn strip_api_fields(plugin: &Value) -> String {
-    let mut fields = plugin.as_object().cloned().unwrap_or_default();
-    for key in ["type", "enabled", "boefje_schema", "static", "version", "created", "related", "environment_keys", "run_on"] {
-        fields.remove(key);
-    }
-    Value::Object(fields).to_string()
-}
-
-fn parse_boefje(manifest: &str, schema: Option<&str>) -> ServiceResult<(BoefjeManifest, Option<SettingsSchema>)> {
-    let m = BoefjeManifest::parse("plugin", manifest)?;
-    let s = schema.map(|s| SettingsSchema::parse("boefje_schema", s)).transpose()?;
-    Ok((m, s))
-}
-
-const CLONE_SETTINGS: (&str, &str) = ("DELETE FROM settings WHERE organisation = $1", "INSERT INTO settings (organisation, plugin_id, body) SELECT $2, plugin_id, body FROM settings WHERE organisation = $1");
-const CLONE_STATES: (&str, &str) = ("DELETE FROM plugin_states WHERE organisation = $1", "INSERT INTO plugin_states (organisation, plugin_id, enabled) SELECT $2, plugin_id, enabled FROM plugin_states WHERE organisation = $1");
-
-/// Organisation ids are short codes: letters, digits, `-` and `_`.
-fn check_organisation_id(id: &str) -> ServiceResult<()> {
-    let ok = !id.is_empty() && id.len() <= 32 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok { Ok(()) } else { Err(ServiceError::invalid(format!("organisation id {id:?}: use 1 to 32 letters, digits, '-' or '_'")).with_field("id")) }
+/// Whether a plugin is enabled for an organisation: its explicit choice, else OpenKAT's default (boefjes off, normalizers on).
+fn enabled(overrides: &[(String, bool)], id: &str, kind: PluginKind) -> bool {
+    overrides.iter().find(|(p, _)| p == id).map_or(kind == PluginKind::Normalizer, |(_, e)| *e)
 }
 
 #[async_trait]
 impl Katalogus for LocalKatalogus {
     async fn boefjes(&self, organisation: &str) -> ServiceResult<Vec<BoefjePlugin>> {
         let overrides = self.enabled_overrides(organisation).await?;
-        let enabled = |id: &str| overrides.iter().find(|(p, _)| p == id).is_none_or(|(_, e)| *e);
-        Ok(self.plugins().boefjes().iter().map(|(m, s)| BoefjePlugin { enabled: enabled(&m.id), manifest: m.clone(), schema: s.clone() }).collect())
+        Ok(self.plugins().boefjes().iter().map(|(m, s)| BoefjePlugin { enabled: enabled(&overrides, &m.id, PluginKind::Boefje), manifest: m.clone(), schema: s.clone() }).collect())
     }
 
     async fn normalizers(&self, organisation: &str) -> ServiceResult<Vec<NormalizerPlugin>> {
         let overrides = self.enabled_overrides(organisation).await?;
-        let enabled = |id: &str| overrides.iter().find(|(p, _)| p == id).is_none_or(|(_, e)| *e);
-        Ok(self.plugins().normalizers().iter().map(|m| NormalizerPlugin { enabled: enabled(&m.id), manifest: m.clone() }).collect())
+        Ok(self.plugins().normalizers().iter().map(|m| NormalizerPlugin { enabled: enabled(&overrides, &m.id, PluginKind::Normalizer), manifest: m.clone() }).collect())
     }
 
     async fn settings(&self, organisation: &str, plugin_id: &str) -> ServiceResult<Map<String, Value>> {
-        let row = sqlx::query("SELECT body FROM settings WHERE organisation = $1 AND plugin_id = $2").bind(organisation).bind(plugin_id).fetch_optional(&self.pool).await.map_err(db_error)?;
-        let Some(row) = row else { return Ok(Map::new()) };
-        let plain = self.crypto.decrypt(row.get::<&str, _>(0)).map_err(|e| ServiceError::internal(format!("settings of {plugin_id} for {organisation}: {e}")))?;
-        match serde_json::from_str(&plain) {
-            Ok(Value::Object(map)) => Ok(map),
-            _ => Err(ServiceError::internal(format!("stored settings of {plugin_id} for {organisation} are corrupt"))),
+        let row = sqlx::query("SELECT body FROM settings WHERE organisation = $1 AND plugin_id = $2").bind(organisation).bind(plugin_id).fetch_optional(&self.pool).await.map_err(db)?;
+        match row {
+            Some(row) => self.open_settings(organisation, plugin_id, row.get::<&str, _>(0)),
+            None => Ok(Map::new()),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Shared helpers of the KATalogus integration tests: a test plugin
-//! repository, a fresh PostgreSQL database per test, and a server on
-//! 127.0.0.1 with a small HTTP client.
+//! repository, a fresh PostgreSQL database per test, a server on 127.0.0.1
+//! with a small HTTP client, and `on_both_backends!`, which runs one
+//! scenario on SQLite and on PostgreSQL.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::sync::Arc;
 
@@ -10,10 +11,29 @@ use kat_core::crypto::{generate_key_pair, Middleware};
 use kat_core::plugin::{BoefjeManifest, NormalizerManifest, SettingsSchema};
 use kat_katalogus::api::{router, AppState};
 use kat_katalogus::{LocalKatalogus, PluginRepository};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Run each scenario (an `async fn(String)` taking a database URL) as two tests, `NAME::on_sqlite` and
+/// `NAME::on_postgres` (declare the module with `#[macro_use] mod common;`).
+macro_rules! on_both_backends {
+    ($($name:ident => $scenario:ident;)*) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn on_sqlite() {
+                let dir = tempfile::tempdir().expect("temp dir");
+                super::$scenario(super::common::sqlite_url(dir.path())).await;
+            }
+
+            #[tokio::test]
+            async fn on_postgres() {
+                super::$scenario(super::common::postgres_url().await).await;
+            }
+        }
+    )*};
+}
 
 pub fn repository() -> PluginRepository {
     let scan = BoefjeManifest::parse("port-scan/boefje.json", r#"{"id": "port-scan", "name": "Port scan", "description": "TCP connect scan", "consumes": ["IPAddressV4"], "produces": ["boefje/nmap"], "scan_level": 2}"#).expect("manifest");
@@ -22,12 +42,12 @@ pub fn repository() -> PluginRepository {
         r#"{"type": "object", "properties": {"PORTS": {"type": "string", "maxLength": 64}, "TIMEOUT_MS": {"type": "integer", "maximum": 60000}, "API_KEY": {"type": "string", "format": "password"}}}"#,
     )
     .expect("schema");
-    let dns = BoefjeManifest::parse("dns-records/boefje.json", r#"{"id": "dns-records", "consumes": ["Hostname"], "produces": ["boefje/dns-records"], "scan_level": 1}"#).expect("manifest");
-    let normalizer = NormalizerManifest::parse("n/normalizer.json", r#"{"id": "kat_nmap_normalize", "consumes": ["boefje/nmap"], "produces": ["IPPort"]}"#).expect("manifest");
+    let dns = BoefjeManifest::parse("dns-records/boefje.json", r#"{"id": "dns-records", "name": "DNS records", "consumes": ["Hostname"], "produces": ["boefje/dns-records"], "scan_level": 1, "oci_image": "ghcr.io/minvws/openkat/dns:latest"}"#).expect("manifest");
+    let normalizer = NormalizerManifest::parse("n/normalizer.json", r#"{"id": "kat_nmap_normalize", "name": "Nmap normalizer", "consumes": ["boefje/nmap"], "produces": ["IPPort"]}"#).expect("manifest");
     PluginRepository::new(vec![(scan, Some(schema)), (dns, None)], vec![normalizer])
 }
 
-/// A fresh PostgreSQL database for one test.
+/// A fresh PostgreSQL database for one test; returns its URL.
 pub async fn postgres_url() -> String {
     sqlx::any::install_default_drivers();
     let admin = sqlx::AnyPool::connect(PG_ADMIN).await.unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {PG_ADMIN} ({e}); start it with `bash scripts/services.sh`"));
@@ -56,13 +76,22 @@ impl Server {
         Server { base, client: reqwest::Client::new(), token: token.map(String::from) }
     }
 
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    /// A request with a JSON body (`Content-Type: application/json`).
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.send(method, path, body.map(|b| (b.to_string().into_bytes(), Some("application/json")))).await
+    }
+
+    /// A request with raw body bytes and the given content type (`None`: no `Content-Type` header, as OpenKAT's clients send).
+    pub async fn send(&self, method: Method, path: &str, body: Option<(Vec<u8>, Option<&str>)>) -> (StatusCode, Value) {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
-        if let Some(body) = body {
-            request = request.json(&body);
+        if let Some((bytes, content_type)) = body {
+            if let Some(content_type) = content_type {
+                request = request.header("content-type", content_type);
+            }
+            request = request.body(bytes);
         }
         let response = request.send().await.expect("request");
         let status = response.status();
@@ -71,10 +100,28 @@ impl Server {
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(reqwest::Method::GET, path, None).await
+        self.call(Method::GET, path, None).await
+    }
+
+    /// Create an organisation (and fail the test if that does not work).
+    pub async fn organisation(&self, id: &str) {
+        let (status, body) = self.call(Method::POST, "/v1/organisations", Some(serde_json::json!({"id": id, "name": id.to_uppercase()}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 }
 
+/// The ids of a plugin list.
+pub fn ids(list: &Value) -> Vec<&str> {
+    list.as_array().map(|a| a.iter().filter_map(|p| p["id"].as_str()).collect()).unwrap_or_default()
+}
+
+/// Assert an error answer: the status, OpenKAT's `detail` and our `field`.
+pub fn assert_error(answer: &(StatusCode, Value), status: StatusCode, field: Option<&str>) {
+    let (got, body) = answer;
+    assert_eq!(*got, status, "{body}");
+    assert!(body["detail"].is_string(), "an error has a detail: {body}");
+    assert_eq!(body["field"].as_str(), field, "{body}");
+}
 
 /// A NaCl middleware with a fresh key pair.
 pub fn nacl() -> Arc<Middleware> {
