@@ -1,8 +1,8 @@
 //! `kat serve --katalogus` / `--bytes` (and the `katalogus` and
 //! `bytes-store` binaries): run the KATalogus REST API with the built-in
 //! plugins, or the Bytes REST API. Configuration comes from
-//! `KATALOGUS_DB_URI`, `KATALOGUS_API_TOKEN`, `KATALOGUS_BIND` and the
-//! encryption variables (`BOEFJES_ENCRYPTION_MIDDLEWARE`,
+//! `KATALOGUS_DB_URI`, `KATALOGUS_API_TOKEN`, `KATALOGUS_BIND`,
+//! `KATALOGUS_DB_WAIT_SECONDS`, `KATALOGUS_PLUGIN_DIR` and the encryption variables (`BOEFJES_ENCRYPTION_MIDDLEWARE`,
 //! `BOEFJES_KATALOGUS_PRIVATE_KEY`, `BOEFJES_KATALOGUS_PUBLIC_KEY`, or
 //! OpenKAT's older names).
 
@@ -15,7 +15,8 @@ use crate::embedded::builtin_repository;
 /// Arguments of `kat serve`.
 #[derive(Debug, Args)]
 #[command(after_help = "Environment: KATALOGUS_DB_URI (sqlite://... or postgres://..., default sqlite://katalogus.sqlite?mode=rwc), \
-KATALOGUS_API_TOKEN (bearer token; unset = no auth), KATALOGUS_BIND (default 127.0.0.1:8003), KATALOGUS_PLUGIN_DIR (folders of boefje.json/normalizer.json, schema.json, description.md), \
+KATALOGUS_API_TOKEN (bearer token; unset = no auth, warned about at start), KATALOGUS_BIND (default 127.0.0.1:8003), KATALOGUS_DB_WAIT_SECONDS (0-3600, default 60), \
+KATALOGUS_PLUGIN_DIR (a tree of plugin folders with boefje.json and/or normalizer.json, schema.json, description.md, covers), \
 BOEFJES_ENCRYPTION_MIDDLEWARE (IDENTITY or NACL_SEALBOX) with BOEFJES_KATALOGUS_PRIVATE_KEY and BOEFJES_KATALOGUS_PUBLIC_KEY (see `kat keygen`).")]
 pub struct ServeArgs {
     /// Serve the KATalogus API.
@@ -48,13 +49,14 @@ pub fn bytes() -> anyhow::Result<()> {
     })
 }
 
-/// Run the KATalogus from the process environment.
+/// Run the KATalogus from the process environment. A configuration error (a bad address, key or number)
+/// is a `kat_katalogus::config::ConfigError`, which `cli::exit_code` reports in one line with exit code 64;
+/// the service warns when it runs without `KATALOGUS_API_TOKEN`, opens its database (waiting up to
+/// `KATALOGUS_DB_WAIT_SECONDS` for PostgreSQL) and only then listens.
 pub fn katalogus() -> anyhow::Result<()> {
     let config = Config::from_env(|name| std::env::var(name).ok())?;
     tokio::runtime::Runtime::new().context("starting the async runtime")?.block_on(async {
-        let listener = tokio::net::TcpListener::bind(config.bind).await.with_context(|| format!("listening on {}", config.bind))?;
-        eprintln!("katalogus: listening on http://{}", config.bind);
-        kat_katalogus::serve(config, builtin_repository(), listener).await?;
+        kat_katalogus::serve(config, builtin_repository()).await?;
         Ok(())
     })
 }
