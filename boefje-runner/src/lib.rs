@@ -26,7 +26,7 @@ use kat_core::env_rules::build_job_env;
 use kat_core::meta::{BoefjeMeta, PluginRef};
 use kat_core::services::bytes::Bytes;
 use kat_core::services::katalogus::Katalogus;
-use kat_core::services::scheduler::Scheduler;
+use kat_core::services::scheduler::{Scheduler, TaskPatch};
 use kat_core::services::ServiceResult;
 use kat_core::task::{BoefjeTask, Task, TaskStatus};
 use kat_core::Reference;
@@ -71,17 +71,21 @@ impl BoefjeRunner {
         let body: BoefjeTask = match serde_json::from_value(task.data.clone()) {
             Ok(body) => body,
             Err(e) => {
-                scheduler.patch(task.id, TaskStatus::Failed).await?;
-                return Err(kat_core::services::ServiceError::invalid(format!("task {} is not a boefje task: {e}", task.id)));
+                let error = kat_core::services::ServiceError::invalid(format!("task {} is not a boefje task: {e}", task.id));
+                scheduler.patch(task.id, TaskPatch::because(TaskStatus::Failed, error.to_string())).await?;
+                return Err(error);
             }
         };
-        scheduler.patch(task.id, TaskStatus::Running).await?;
+        scheduler.patch(task.id, TaskPatch::status(TaskStatus::Running)).await?;
         let outcome = self.execute(&body).await;
-        let status = match &outcome {
-            Ok(o) if o.error.is_none() => TaskStatus::Completed,
-            _ => TaskStatus::Failed,
+        let patch = match &outcome {
+            Ok(o) => match &o.error {
+                None => TaskPatch::status(TaskStatus::Completed),
+                Some(error) => TaskPatch::because(TaskStatus::Failed, error.clone()),
+            },
+            Err(e) => TaskPatch::because(TaskStatus::Failed, e.to_string()),
         };
-        scheduler.patch(task.id, status).await?;
+        scheduler.patch(task.id, patch).await?;
         outcome
     }
 

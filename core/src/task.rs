@@ -1,6 +1,8 @@
 //! Scheduler tasks in the scheduler's (mula's) JSON shape, and the status
 //! lifecycle: `pending -> queued -> dispatched -> running -> completed |
 //! failed | cancelled`, with a lease-expired task going back to `queued`.
+//! A task's `priority` and `type` are always present in JSON (OpenKAT's
+//! workers require them).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -30,6 +32,37 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [TaskStatus; 7] = [TaskStatus::Pending, TaskStatus::Queued, TaskStatus::Dispatched, TaskStatus::Running, TaskStatus::Completed, TaskStatus::Failed, TaskStatus::Cancelled];
+
+    /// The lowercase name, as in the task's JSON (`queued`, `running` ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::Queued => "queued",
+            TaskStatus::Dispatched => "dispatched",
+            TaskStatus::Running => "running",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// The status named `name` (lowercase, as in JSON), if any.
+    pub fn parse(name: &str) -> Option<TaskStatus> {
+        TaskStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Whether the task is unfinished (OpenKAT's `ACTIVE_TASK_STATUSES`): pending, queued, dispatched or running.
+    pub fn is_active(self) -> bool {
+        !self.is_terminal()
+    }
+
+    /// Whether a worker holds the task (it carries a lease): dispatched or running.
+    pub fn is_leased(self) -> bool {
+        matches!(self, TaskStatus::Dispatched | TaskStatus::Running)
+    }
+
     /// Whether the task is finished for good.
     pub fn is_terminal(self) -> bool {
         matches!(self, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled)
@@ -128,6 +161,13 @@ mod tests {
             }
         }
         assert!(!Queued.can_become(Running), "a task is dispatched before it runs");
+        for status in TaskStatus::ALL {
+            assert_eq!(TaskStatus::parse(status.as_str()), Some(status));
+            assert_eq!(serde_json::to_value(status).expect("serializes"), status.as_str());
+            assert_eq!(status.is_active(), !status.is_terminal());
+        }
+        assert_eq!(TaskStatus::parse("QUEUED"), None);
+        assert!(Running.is_leased() && Dispatched.is_leased() && !Queued.is_leased());
         assert!(!Pending.can_become(Completed));
     }
 

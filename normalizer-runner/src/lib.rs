@@ -4,7 +4,9 @@
 //! object: method = `boefje id/normalizer id`, source = the input object
 //! (OpenKAT's origin is boefje, normalizer and input), so a newer
 //! run replaces the older one and objects it no longer sees are removed.
-//! It then records a normalizer meta in Bytes.
+//! It then records a normalizer meta in Bytes and hands the scheduler every
+//! object of the observation with its clearance, and the deleted ones
+//! (`Scheduler::objects_changed`), which turns them into boefje tasks.
 //!
 //! The graph is passed per call as `&dyn ObjectGraph` because the embedded
 //! engine is synchronous and single-writer; the caller owns it.
@@ -17,7 +19,7 @@ use kat_core::builtin::Normalizer;
 use kat_core::meta::{NormalizerMeta, PluginRef};
 use kat_core::services::bytes::Bytes;
 use kat_core::services::graph::{ObjectGraph, SaveReport};
-use kat_core::services::scheduler::Scheduler;
+use kat_core::services::scheduler::{ObjectState, Scheduler, TaskPatch};
 use kat_core::services::{ServiceError, ServiceResult};
 use kat_core::task::{NormalizerTask, Task, TaskStatus};
 use kat_core::{Ooi, Reference};
@@ -44,14 +46,28 @@ impl NormalizerRunner {
         NormalizerRunner { normalizers, bytes }
     }
 
-    /// Run a popped (dispatched) task: mark it running, run it, mark it completed or failed.
+    /// Run a popped (dispatched) task: mark it running, run it, hand the scheduler every object of the
+    /// observation with its clearance (and the deleted ones), mark it completed or failed.
+    ///
+    /// All objects go to the scheduler, not only new ones, so a rerun after a crash between saving and
+    /// reporting schedules what the first run could not; the scheduler's grace period and deduplication keep
+    /// that from repeating work.
     pub async fn run_task(&self, scheduler: &dyn Scheduler, graph: &dyn ObjectGraph, task: &Task) -> ServiceResult<NormalizerOutcome> {
-        scheduler.patch(task.id, TaskStatus::Running).await?;
+        scheduler.patch(task.id, TaskPatch::status(TaskStatus::Running)).await?;
         let outcome = match serde_json::from_value::<NormalizerTask>(task.data.clone()) {
             Ok(body) => self.execute(&body, graph).await,
             Err(e) => Err(ServiceError::invalid(format!("task {} is not a normalizer task: {e}", task.id))),
         };
-        scheduler.patch(task.id, if outcome.is_ok() { TaskStatus::Completed } else { TaskStatus::Failed }).await?;
+        let reported = match &outcome {
+            Ok(outcome) => report_objects(scheduler, graph, &task.organisation, outcome).await,
+            Err(_) => Ok(()),
+        };
+        let patch = match (&outcome, &reported) {
+            (Ok(_), Ok(())) => TaskPatch::status(TaskStatus::Completed),
+            (Err(e), _) | (_, Err(e)) => TaskPatch::because(TaskStatus::Failed, e.to_string()),
+        };
+        scheduler.patch(task.id, patch).await?;
+        reported?;
         outcome
     }
 
@@ -72,4 +88,20 @@ impl NormalizerRunner {
         tracing::debug!(normalizer = %task.normalizer.id, objects = objects.len(), new = report.new_or_raised.len(), deleted = report.deleted.len(), "normalized");
         Ok(NormalizerOutcome { objects, report })
     }
+}
+
+/// Hand the scheduler the objects of an observation, and those whose clearance the save raised, with their
+/// clearance as the graph now holds them, and the objects the save deleted.
+async fn report_objects(scheduler: &dyn Scheduler, graph: &dyn ObjectGraph, organisation: &str, outcome: &NormalizerOutcome) -> ServiceResult<()> {
+    let mut saved = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let references = outcome.objects.iter().map(|o| o.reference()).chain(outcome.report.new_or_raised.iter().map(|o| o.ooi.reference()));
+    for reference in references {
+        if seen.insert(reference.clone()) {
+            if let Some(stored) = graph.get(reference)? {
+                saved.push(ObjectState::of(&stored));
+            }
+        }
+    }
+    scheduler.objects_changed(organisation, &saved, &outcome.report.deleted).await.map(|_| ())
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use kat_core::services::bytes::Bytes;
-use kat_core::services::scheduler::Scheduler;
+use kat_core::services::scheduler::{Scheduler, TaskQuery};
 use kat_core::task::{BoefjeTask, TaskStatus};
 use kat_tests::dns_server::start_dns_server;
 use kat_tools::embedded::Embedded;
@@ -26,6 +26,9 @@ async fn dns_records_runs_end_to_end_and_schedules_follow_ups() {
     let dir = tempfile::tempdir().expect("temp dir");
     let stores = Embedded::open(dir.path()).await.expect("stores open");
     stores.katalogus.ensure_organisation(ORG, "End to end").await.expect("org");
+    for boefje in ["dns-records", "port-scan"] {
+        stores.katalogus.set_enabled(ORG, boefje, true).await.expect("enable");
+    }
     stores.katalogus.put_settings(ORG, "dns-records", &settings(&[("REMOTE_NS", &format!("127.0.0.1:{port}")), ("TIMEOUT_MS", "2000")])).await.expect("dns settings");
     // Follow-up port scans go to TEST-NET addresses: keep them to one port and short.
     stores.katalogus.put_settings(ORG, "port-scan", &settings(&[("PORTS", "9"), ("TIMEOUT_MS", "200")])).await.expect("scan settings");
@@ -62,7 +65,7 @@ async fn dns_records_runs_end_to_end_and_schedules_follow_ups() {
     }
 
     // Follow-ups: dns-records on the new hostnames, port-scan on the new addresses.
-    let tasks = stores.scheduler.list(None).await.expect("task list");
+    let tasks = stores.scheduler.list(&TaskQuery { limit: 500, ..TaskQuery::default() }).await.expect("task list").results;
     let boefje_runs: Vec<(String, String, TaskStatus)> = tasks
         .iter()
         .filter(|t| t.task_type == "boefje")
@@ -104,6 +107,7 @@ async fn a_second_run_re_scans_without_duplicating() {
     let stores = Embedded::open(dir.path()).await.expect("stores open");
     stores.katalogus.ensure_organisation(ORG, "End to end").await.expect("org");
     stores.katalogus.put_settings(ORG, "dns-records", &settings(&[("REMOTE_NS", &format!("127.0.0.1:{port}")), ("RECORD_TYPES", "A,NS")])).await.expect("settings");
+    stores.katalogus.set_enabled(ORG, "dns-records", true).await.expect("enable");
     stores.katalogus.set_enabled(ORG, "port-scan", false).await.expect("disable");
     let graph = stores.graph().expect("graph opens");
     let pipeline = Pipeline::new(&stores, &graph, BTreeMap::new(), 2);
@@ -118,6 +122,6 @@ async fn a_second_run_re_scans_without_duplicating() {
     }
     assert_eq!(counts[0], counts[1], "no duplicates after the second run");
     assert!(graph.objects(Some("IPPort")).expect("objects").is_empty(), "port-scan is disabled");
-    let tasks = stores.scheduler.list(None).await.expect("tasks");
+    let tasks = stores.scheduler.list(&TaskQuery { limit: 500, ..TaskQuery::default() }).await.expect("tasks").results;
     assert!(tasks.iter().all(|t| !t.data.to_string().contains("port-scan")), "no task for a disabled boefje");
 }

@@ -3,23 +3,27 @@
 //!
 //! 1. relay pending `raw_file_received` events from the Bytes outbox to the
 //!    scheduler (normalizer tasks), acknowledging them after;
-//! 2. run queued normalizer tasks; their new or raised objects become
-//!    boefje tasks;
+//! 2. run queued normalizer tasks; the runner hands the scheduler the
+//!    objects, which become boefje tasks;
 //! 3. run up to `workers` queued boefje tasks concurrently; their raw files
 //!    become events.
+//!
+//! Tasks are popped with leases, renewed by a heartbeat while they run.
 //!
 //! A failed task does not stop the run: it is collected in the summary.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
 
 use futures::future::join_all;
-use kat_core::services::graph::{ObjectGraph, StoredObject};
-use kat_core::services::scheduler::{Scheduler, TaskType};
+use kat_core::services::graph::ObjectGraph;
+use kat_core::services::scheduler::{ObjectState, Scheduler, TaskType};
 use kat_core::services::ServiceResult;
 use kat_core::task::{BoefjeTask, NormalizerTask, Task};
 use kat_core::{Ooi, ScanLevel};
 use kat_graph::Graph;
-use kat_scheduler::subscriptions::{boefje_task, on_new_objects, on_raw_file_received};
+use kat_scheduler::local::boefje_push;
 
 use crate::embedded::Embedded;
 
@@ -78,46 +82,45 @@ impl<'a> Pipeline<'a> {
     /// may run on them (even when they are known already, so a second scan re-scans).
     pub async fn declare(&self, organisation: &str, objects: &[Ooi], level: ScanLevel) -> ServiceResult<()> {
         self.stores.katalogus.ensure_organisation(organisation, organisation).await?;
+        let scheduler = self.stores.scheduler.as_ref();
+        // Record the plugins' enablement, so that a plugin switched on later is scheduled for what exists.
+        scheduler.sync_plugins(organisation).await?;
         for ooi in objects {
             let report = ObjectGraph::declare(self.graph, ooi, level)?;
-            self.schedule(organisation, &report.new_or_raised).await?;
             for plugin in self.stores.katalogus.boefjes_for(organisation, ooi.object_type(), level).await? {
-                self.stores.scheduler.push(boefje_task(organisation, &plugin, ooi.reference())?).await?;
+                scheduler.push(boefje_push(organisation, &plugin, ooi.reference())).await?;
             }
+            let mut saved: Vec<ObjectState> = report.new_or_raised.iter().map(ObjectState::of).collect();
+            if let Some(stored) = self.graph.get(ooi.reference())? {
+                saved.push(ObjectState::of(&stored));
+            }
+            scheduler.objects_changed(organisation, &saved, &report.deleted).await?;
         }
         Ok(())
     }
 
-    async fn schedule(&self, organisation: &str, objects: &[StoredObject]) -> ServiceResult<()> {
-        on_new_objects(self.stores.scheduler.as_ref(), self.stores.katalogus.as_ref(), organisation, objects).await.map(|_| ())
-    }
-
-    /// Run every queued task, and every task they lead to, until none is left.
+    /// Run every queued task, and every task they lead to, until nothing is queued, leased or waiting in the
+    /// outbox. Tasks still leased by a worker that is gone (a run that crashed) are waited for until their
+    /// leases run out and they are queued again.
     pub async fn run_until_idle(&self, progress: &mut dyn FnMut(Progress)) -> ServiceResult<RunSummary> {
         let scheduler = self.stores.scheduler.as_ref();
-        scheduler.requeue_orphans().await?;
+        let beat = scheduler.settings().lease / 3;
         let mut summary = RunSummary::default();
         loop {
             let mut busy = self.relay_events().await? > 0;
-            while let Some(task) = scheduler.pop(TaskType::Normalizer).await? {
+            while let Some(task) = scheduler.pop(TaskType::Normalizer, &[], 1).await?.pop() {
                 busy = true;
                 let label = normalizer_label(&task);
-                match self.normalizers.run_task(scheduler, self.graph, &task).await {
-                    Ok(outcome) => self.schedule(&task.organisation, &outcome.report.new_or_raised).await?,
-                    Err(e) => summary.failed.push(FailedTask { task_id: task.id, label: label.clone(), error: e.to_string() }),
+                let run = self.normalizers.run_task(scheduler, self.graph, &task);
+                if let Err(e) = with_heartbeat(scheduler, task.id, beat, run).await {
+                    summary.failed.push(FailedTask { task_id: task.id, label: label.clone(), error: e.to_string() });
                 }
                 summary.normalizer_tasks += 1;
-                progress(Progress { done: summary.boefje_tasks + summary.normalizer_tasks, open: scheduler.open_count().await?, label });
+                progress(Progress { done: summary.boefje_tasks + summary.normalizer_tasks, open: scheduler.open_count().await?.total(), label });
             }
-            let mut batch: Vec<Task> = Vec::new();
-            while batch.len() < self.workers {
-                match scheduler.pop(TaskType::Boefje).await? {
-                    Some(task) => batch.push(task),
-                    None => break,
-                }
-            }
+            let batch: Vec<Task> = scheduler.pop(TaskType::Boefje, &[], self.workers).await?;
             busy |= !batch.is_empty();
-            let outcomes = join_all(batch.iter().map(|task| self.boefjes.run_task(scheduler, task))).await;
+            let outcomes = join_all(batch.iter().map(|task| with_heartbeat(scheduler, task.id, beat, self.boefjes.run_task(scheduler, task)))).await;
             for (task, outcome) in batch.iter().zip(outcomes) {
                 let label = boefje_label(task);
                 let error = match outcome {
@@ -128,10 +131,13 @@ impl<'a> Pipeline<'a> {
                     summary.failed.push(FailedTask { task_id: task.id, label: label.clone(), error });
                 }
                 summary.boefje_tasks += 1;
-                progress(Progress { done: summary.boefje_tasks + summary.normalizer_tasks, open: scheduler.open_count().await?, label });
+                progress(Progress { done: summary.boefje_tasks + summary.normalizer_tasks, open: scheduler.open_count().await?.total(), label });
             }
             if !busy {
-                return Ok(summary);
+                if scheduler.open_count().await?.total() == 0 {
+                    return Ok(summary);
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
     }
@@ -140,11 +146,28 @@ impl<'a> Pipeline<'a> {
     async fn relay_events(&self) -> ServiceResult<usize> {
         let events = self.stores.bytes.pending_events(500).await?;
         for (_, event) in &events {
-            on_raw_file_received(self.stores.scheduler.as_ref(), self.stores.katalogus.as_ref(), event).await?;
+            self.stores.scheduler.raw_file_received(event).await?;
         }
         let seqs: Vec<i64> = events.iter().map(|(seq, _)| *seq).collect();
         self.stores.bytes.ack_events(&seqs).await?;
         Ok(events.len())
+    }
+}
+
+/// Run `work` for task `id`, renewing its lease every `every` until it ends.
+async fn with_heartbeat<F: Future>(scheduler: &dyn Scheduler, id: uuid::Uuid, every: Duration, work: F) -> F::Output {
+    let mut ticker = tokio::time::interval(every.max(Duration::from_millis(100)));
+    ticker.tick().await;
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = ticker.tick() => {
+                if let Err(e) = scheduler.heartbeat(id).await {
+                    tracing::warn!(task = %id, "heartbeat failed: {e}");
+                }
+            }
+        }
     }
 }
 

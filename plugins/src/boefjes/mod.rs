@@ -42,5 +42,6 @@ pub(crate) fn manifest(name: &str, text: &str) -> BoefjeManifest {
         oci_arguments: Vec::new(),
         cron: None,
         interval: None,
+        conditions: Vec::new(),
     })
 }

@@ -1,4 +1,6 @@
-//! `kat scan [--org ORG] TARGET...`: declare the targets with clearance 2,
+//! `kat scan [--org ORG] TARGET...`: enable the organisation's boefjes that it
+//! has made no choice about (boefjes are off by default, as in OpenKAT, and
+//! the scan says which it enabled), declare the targets with clearance 2,
 //! run the pipeline until no task is left (with a progress bar on a
 //! terminal), print the object tree and the count per type, and exit
 //! non-zero naming every failed task.
@@ -27,6 +29,10 @@ pub struct ScanArgs {
     /// How many boefjes run at once.
     #[arg(long, env = "KAT_WORKERS", default_value_t = 8)]
     pub workers: usize,
+    /// Do not re-run a boefje on an object it finished on less than this many seconds ago (default: re-scan
+    /// everything an earlier scan found, once).
+    #[arg(long, value_name = "SECONDS")]
+    pub grace: Option<u64>,
     /// Data directory.
     #[command(flatten)]
     pub data: DataDirArg,
@@ -39,8 +45,10 @@ pub fn run(args: &ScanArgs, out: &mut impl Write) -> anyhow::Result<()> {
         declared.push(parse_target(target).map_err(|e| anyhow::anyhow!("target {target:?}: {e}"))?);
     }
     block_on(async {
-        let stores = Embedded::open(&args.data.data_dir).await?;
+        let stores = Embedded::open_with(&args.data.data_dir, scan_rules(args.grace)).await?;
+        enable_boefjes(&stores, &args.org).await?;
         let graph = stores.graph()?;
+        enable_boefjes_of_new_organisation(&stores, &args.org).await?;
         let pipeline = Pipeline::new(&stores, &graph, host_env(), args.workers);
         for objects in &declared {
             pipeline.declare(&args.org, objects, TARGET_CLEARANCE).await?;
@@ -64,4 +72,46 @@ pub fn run(args: &ScanArgs, out: &mut impl Write) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// The scheduler's rules for a scan: with `--grace N`, work finished less than N seconds ago is not re-run;
+/// without it, grace 0 from the scan's start (everything earlier scans found runs again, once).
+fn scan_rules(grace: Option<u64>) -> kat_scheduler::Settings {
+    let now = kat_scheduler::Clock::now(&kat_scheduler::SystemClock);
+    let grace = std::time::Duration::from_secs(grace.unwrap_or(0));
+    kat_scheduler::Settings { grace, rerun_epoch: Some(now - grace), ..kat_scheduler::Settings::default() }
+}
+
+/// Boefjes are off by default (as in OpenKAT): enable, for the organisation, every boefje it has made no choice
+/// about, and say so; a boefje the organisation disabled stays disabled.
+async fn enable_boefjes(stores: &Embedded, org: &str) -> anyhow::Result<()> {
+    use kat_core::services::katalogus::Katalogus;
+    stores.katalogus.ensure_organisation(org, org).await?;
+    let chosen = stores.katalogus.plugin_states(org).await?;
+    let mut enabled = Vec::new();
+    for boefje in stores.katalogus.boefjes(org).await? {
+        let id = boefje.manifest.id;
+        if !chosen.iter().any(|(plugin, _)| *plugin == id) {
+            stores.katalogus.set_enabled(org, &id, true).await?;
+            enabled.push(id);
+        }
+    }
+    if !enabled.is_empty() {
+        eprintln!("kat scan: enabled the boefjes {} for organisation {org} (boefjes are off until enabled, as in OpenKAT)", enabled.join(", "));
+    }
+    Ok(())
+}
+
+/// `kat scan` runs the built-in boefjes: an organisation it creates gets every boefje enabled (OpenKAT's
+/// KATalogus default is off); an organisation that exists keeps its own choices.
+async fn enable_boefjes_of_new_organisation(stores: &Embedded, organisation: &str) -> anyhow::Result<()> {
+    let katalogus = &stores.katalogus;
+    if katalogus.organisation(organisation).await.is_ok() {
+        return Ok(());
+    }
+    katalogus.ensure_organisation(organisation, organisation).await?;
+    for plugin in kat_core::services::katalogus::Katalogus::boefjes(katalogus.as_ref(), organisation).await? {
+        katalogus.set_enabled(organisation, &plugin.manifest.id, true).await?;
+    }
+    Ok(())
 }

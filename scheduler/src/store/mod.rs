@@ -1,0 +1,223 @@
+//! The scheduler's database: SQLite or PostgreSQL through one
+//! `sqlx::AnyPool` (`kat_server::db::open`), with `$n` placeholders, text
+//! and integer columns (times in microseconds since the epoch) and
+//! per-backend migrations in `migrations/sqlite` and `migrations/postgres`.
+//! Where the two backends need different SQL, the difference lives in one
+//! [`Dialect`].
+//!
+//! Every write that must be atomic (a pop, a patch, an event and the tasks
+//! it creates) runs in one transaction begun with [`Store::begin`]: on
+//! SQLite `BEGIN IMMEDIATE` (the writer lock is taken at once, so a
+//! transaction never fails upgrading a read lock), on PostgreSQL `BEGIN`
+//! with `FOR UPDATE SKIP LOCKED` where rows are claimed.
+//!
+//! - [`tasks`]: inserting (deduplicated), reading, listing and counting tasks.
+
+pub mod tasks;
+
+use std::time::Duration;
+
+use kat_core::services::{ServiceError, ServiceResult};
+use kat_core::task::{Task, TaskStatus};
+use kat_server::db::{Db, DbSpec};
+use sqlx::any::AnyRow;
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Row};
+use uuid::Uuid;
+
+use crate::clock::from_micros;
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The SQL that differs between SQLite and PostgreSQL.
+#[derive(Debug)]
+pub struct Dialect {
+    /// How a writing transaction begins.
+    pub begin: &'static str,
+    /// Appended to a sub-select that claims rows other transactions may be claiming.
+    pub skip_locked: &'static str,
+    /// Appended to a select of one row that is about to be changed.
+    pub lock_row: &'static str,
+    /// Whether JSON paths are PostgreSQL's `jsonb_extract_path` (else SQLite's `json_extract`).
+    pub postgres: bool,
+}
+
+const SQLITE_DIALECT: Dialect = Dialect { begin: "BEGIN IMMEDIATE", skip_locked: "", lock_row: "", postgres: false };
+const POSTGRES_DIALECT: Dialect = Dialect { begin: "BEGIN", skip_locked: " FOR UPDATE SKIP LOCKED", lock_row: " FOR UPDATE", postgres: true };
+
+impl Dialect {
+    /// A JSON scalar at `keys` inside the text column `column`, as text (`true`/`false` for booleans);
+    /// `first` is the placeholder number of the first key, the keys bound in order.
+    pub fn json_text(&self, column: &str, keys: usize, first: usize) -> String {
+        if self.postgres {
+            format!("jsonb_extract_path_text({column}::jsonb, {})", placeholders(keys, first))
+        } else {
+            let path = sqlite_path(keys, first);
+            format!("(CASE json_type({column}, {path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract({column}, {path}) AS TEXT) END)")
+        }
+    }
+
+    /// A JSON number at `keys` inside `column` as a number (NULL when it is not a number).
+    pub fn json_number(&self, column: &str, keys: usize, first: usize) -> String {
+        if self.postgres {
+            let args = placeholders(keys, first);
+            format!("(CASE WHEN jsonb_typeof(jsonb_extract_path({column}::jsonb, {args})) = 'number' THEN jsonb_extract_path_text({column}::jsonb, {args})::numeric END)")
+        } else {
+            let path = sqlite_path(keys, first);
+            format!("(CASE WHEN json_type({column}, {path}) IN ('integer', 'real') THEN json_extract({column}, {path}) END)")
+        }
+    }
+
+    /// How a number bound at `placeholder` is compared with [`Dialect::json_number`].
+    pub fn number_param(&self, placeholder: usize) -> String {
+        if self.postgres { format!("${placeholder}::numeric") } else { format!("${placeholder}") }
+    }
+
+    /// The case-insensitive LIKE.
+    pub fn ilike(&self) -> &'static str {
+        if self.postgres { "ILIKE" } else { "LIKE" }
+    }
+}
+
+/// The dialect of PostgreSQL (`true`) or SQLite.
+pub fn dialect_for(postgres: bool) -> &'static Dialect {
+    if postgres { &POSTGRES_DIALECT } else { &SQLITE_DIALECT }
+}
+
+fn placeholders(n: usize, first: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// SQLite's JSON path from keys bound as separate parameters: `'$' || '."' || $n || '"' ...`.
+fn sqlite_path(n: usize, first: usize) -> String {
+    let mut path = String::from("('$'");
+    for i in first..first + n {
+        path.push_str(&format!(" || '.\"' || ${i} || '\"'"));
+    }
+    path.push(')');
+    path
+}
+
+/// The scheduler's database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// The pool.
+    pub pool: AnyPool,
+    /// The backend's SQL differences.
+    pub dialect: &'static Dialect,
+    /// Whether status changes are also queued for `SCHEDULER_WEBHOOK_URL`.
+    pub webhook: bool,
+}
+
+/// How a task came to be, which decides its rank and whether the grace period applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Pushed by a user or tool (REST push, `kat scan` declarations).
+    User,
+    /// A new object, or one whose clearance rose.
+    NewObject,
+    /// A rerun on an object seen before.
+    Rerun,
+    /// A due schedule.
+    Schedule,
+    /// A stored raw file.
+    RawFile,
+}
+
+impl Origin {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::User => "user",
+            Origin::NewObject => "new_object",
+            Origin::Rerun => "rerun",
+            Origin::Schedule => "schedule",
+            Origin::RawFile => "raw_file",
+        }
+    }
+}
+
+/// A task with what the scheduler keeps beside mula's fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRow {
+    /// The task as the API shows it.
+    pub task: Task,
+    /// How many leases ran out.
+    pub attempts: i64,
+    /// When the current lease ends.
+    pub lease_until: Option<time::OffsetDateTime>,
+    /// The last reason given (a failure message, "lease expired N times").
+    pub reason: Option<String>,
+    /// How it came to be (`user`, `new_object`, `rerun`, `schedule`, `raw_file`).
+    pub origin: String,
+    /// When it reached a final status.
+    pub finished_at: Option<time::OffsetDateTime>,
+}
+
+/// The columns every task query selects, in [`task_row`]'s order.
+pub const TASK_COLUMNS: &str = "id, scheduler_id, schedule_id, organisation, task_type, priority, status, hash, data, created_at, modified_at, attempts, lease_until, reason, origin, finished_at";
+
+fn corrupt(what: &str) -> ServiceError {
+    ServiceError::internal(format!("a stored task has a corrupt {what}"))
+}
+
+/// Read one row of [`TASK_COLUMNS`].
+pub fn task_row(row: &AnyRow) -> ServiceResult<TaskRow> {
+    let text = |i: usize| row.try_get::<String, _>(i).map_err(|_| corrupt("column"));
+    let opt_text = |i: usize| row.try_get::<Option<String>, _>(i).map_err(|_| corrupt("column"));
+    let int = |i: usize| row.try_get::<i64, _>(i).map_err(|_| corrupt("number"));
+    let opt_int = |i: usize| row.try_get::<Option<i64>, _>(i).map_err(|_| corrupt("number"));
+    let status = TaskStatus::parse(&text(6)?).ok_or_else(|| corrupt("status"))?;
+    let task = Task {
+        id: Uuid::parse_str(&text(0)?).map_err(|_| corrupt("id"))?,
+        scheduler_id: text(1)?,
+        schedule_id: opt_text(2)?.map(|s| Uuid::parse_str(&s).map_err(|_| corrupt("schedule id"))).transpose()?,
+        organisation: text(3)?,
+        task_type: text(4)?,
+        priority: Some(int(5)?),
+        status,
+        hash: Some(text(7)?),
+        data: serde_json::from_str(&text(8)?).map_err(|_| corrupt("body"))?,
+        created_at: from_micros(int(9)?),
+        modified_at: from_micros(int(10)?),
+    };
+    Ok(TaskRow { task, attempts: int(11)?, lease_until: opt_int(12)?.map(from_micros), reason: opt_text(13)?, origin: text(14)?, finished_at: opt_int(15)?.map(from_micros) })
+}
+
+/// A database failure as a client may see it (details only in the log).
+pub fn db_error(e: sqlx::Error) -> ServiceError {
+    kat_server::db::db_error("scheduler")(e)
+}
+
+impl Store {
+    /// Open the database at `url` (`sqlite://...` or `postgres://...`), waiting up to `wait` for a
+    /// PostgreSQL that is starting, and run the backend's migrations.
+    pub async fn open(url: &str, wait: Duration) -> ServiceResult<Store> {
+        let spec = DbSpec { what: "scheduler", variable: "SCHEDULER_DB_URI", sqlite: &SQLITE, postgres: &POSTGRES, wait };
+        let Db { pool, postgres } = kat_server::db::open(url, spec).await?;
+        Ok(Store { pool, dialect: dialect_for(postgres), webhook: false })
+    }
+
+    /// Begin a writing transaction.
+    pub async fn begin(&self) -> ServiceResult<sqlx::Transaction<'static, sqlx::Any>> {
+        self.pool.begin_with(self.dialect.begin).await.map_err(db_error)
+    }
+
+    /// Whether the database answers (for `/health`).
+    pub async fn ping(&self) -> bool {
+        kat_server::db::ping(&self.pool).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_paths_bind_their_keys() {
+        assert_eq!(SQLITE_DIALECT.json_text("data", 2, 3).matches("'$' || '.\"' || $3 || '\"' || '.\"' || $4 || '\"'").count(), 2);
+        assert_eq!(POSTGRES_DIALECT.json_text("data", 2, 3), "jsonb_extract_path_text(data::jsonb, $3, $4)");
+        assert!(POSTGRES_DIALECT.json_number("data", 1, 1).contains("::numeric"));
+    }
+}

@@ -1,0 +1,142 @@
+//! Shared helpers of the scheduler's integration tests: the two backends
+//! every scenario runs on (a SQLite file, and a fresh PostgreSQL database
+//! that needs `bash scripts/services.sh`), a test clock, and an in-memory
+//! KATalogus holding the built-in plugins' real manifests (plus any a test
+//! adds), whose enablement a test switches.
+
+#![allow(dead_code, reason = "each test file uses part of the helpers")]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kat_core::plugin::BoefjeManifest;
+use kat_core::services::katalogus::{BoefjePlugin, Katalogus, NormalizerPlugin};
+use kat_core::services::ServiceResult;
+use kat_scheduler::{LocalScheduler, Settings, TestClock};
+use serde_json::{Map, Value};
+
+pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Where a scenario's database lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh PostgreSQL database.
+    Postgres,
+}
+
+pub const BOTH: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+/// A fresh PostgreSQL database for one test.
+pub async fn postgres_url() -> String {
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(PG_ADMIN).await.unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {PG_ADMIN} ({e}); start it with `bash scripts/services.sh`"));
+    let name = format!("kat_scheduler_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create a test database");
+    admin.close().await;
+    format!("postgres://postgres@127.0.0.1:5432/{name}")
+}
+
+/// A database URL on `backend` (the directory must outlive it).
+pub async fn url(backend: Backend, dir: &tempfile::TempDir) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("scheduler.sqlite").display()),
+        Backend::Postgres => postgres_url().await,
+    }
+}
+
+/// The KATalogus of the tests: the built-in plugins, all enabled, for every organisation.
+#[derive(Debug, Default)]
+pub struct TestKatalogus {
+    boefjes: Mutex<Vec<BoefjePlugin>>,
+    normalizers: Mutex<Vec<NormalizerPlugin>>,
+}
+
+impl TestKatalogus {
+    /// The built-in boefjes and normalizers, enabled.
+    pub fn builtin() -> Arc<TestKatalogus> {
+        let boefjes = kat_plugins::boefjes::all().iter().map(|b| BoefjePlugin { manifest: b.manifest(), schema: b.schema(), enabled: true }).collect();
+        let normalizers = kat_plugins::normalizers::all().iter().map(|n| NormalizerPlugin { manifest: n.manifest(), enabled: true }).collect();
+        Arc::new(TestKatalogus { boefjes: Mutex::new(boefjes), normalizers: Mutex::new(normalizers) })
+    }
+
+    /// Add (enabled) a boefje from its `boefje.json` text.
+    pub fn add_boefje(&self, json: &str) -> BoefjeManifest {
+        let manifest = BoefjeManifest::parse("test/boefje.json", json).expect("a valid boefje.json");
+        self.boefjes.lock().expect("lock").push(BoefjePlugin { manifest: manifest.clone(), schema: None, enabled: true });
+        manifest
+    }
+
+    /// Switch plugin `id` on or off.
+    pub fn set_enabled(&self, id: &str, enabled: bool) {
+        for b in self.boefjes.lock().expect("lock").iter_mut().filter(|b| b.manifest.id == id) {
+            b.enabled = enabled;
+        }
+        for n in self.normalizers.lock().expect("lock").iter_mut().filter(|n| n.manifest.id == id) {
+            n.enabled = enabled;
+        }
+    }
+}
+
+#[async_trait]
+impl Katalogus for TestKatalogus {
+    async fn boefjes(&self, _organisation: &str) -> ServiceResult<Vec<BoefjePlugin>> {
+        Ok(self.boefjes.lock().expect("lock").clone())
+    }
+
+    async fn normalizers(&self, _organisation: &str) -> ServiceResult<Vec<NormalizerPlugin>> {
+        Ok(self.normalizers.lock().expect("lock").clone())
+    }
+
+    async fn settings(&self, _organisation: &str, _plugin_id: &str) -> ServiceResult<Map<String, Value>> {
+        Ok(Map::new())
+    }
+}
+
+/// 2024-05-01 10:00 UTC, where every test clock starts.
+pub fn start() -> time::OffsetDateTime {
+    time::macros::datetime!(2024-05-01 10:00 UTC)
+}
+
+/// A scheduler under test: the scheduler, its clock, its KATalogus and the directory its SQLite file lives in.
+pub struct Harness {
+    pub scheduler: LocalScheduler,
+    pub clock: Arc<TestClock>,
+    pub katalogus: Arc<TestKatalogus>,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// Short leases and grace for tests: lease 30 s, 3 attempts, grace 1 hour.
+pub fn settings() -> Settings {
+    Settings { lease: Duration::from_secs(30), max_attempts: 3, grace: Duration::from_secs(3600), ..Settings::default() }
+}
+
+/// A scheduler on `backend` with `settings`, a test clock and the built-in plugins.
+pub async fn harness_with(backend: Backend, settings: Settings) -> Harness {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = url(backend, &dir).await;
+    let clock = Arc::new(TestClock::new(start()));
+    let katalogus = TestKatalogus::builtin();
+    let scheduler = LocalScheduler::open(&url, settings, clock.clone(), katalogus.clone()).await.expect("scheduler opens");
+    Harness { scheduler, clock, katalogus, url, dir }
+}
+
+/// A scheduler on `backend` with [`settings`].
+pub async fn harness(backend: Backend) -> Harness {
+    harness_with(backend, settings()).await
+}
+
+impl Harness {
+    /// A second scheduler (a replica) on the same database, clock and KATalogus.
+    pub async fn replica(&self) -> LocalScheduler {
+        LocalScheduler::open(&self.url, *self.scheduler.settings(), self.clock.clone(), self.katalogus.clone()).await.expect("replica opens")
+    }
+}
+
+/// A user push of `boefje` on `input` for organisation `org`.
+pub fn boefje_task(org: &str, boefje: &str, input: &str) -> kat_core::services::scheduler::NewTask {
+    kat_scheduler::local::boefje_push(org, boefje, &kat_core::Reference::parse(input).expect("a reference"))
+}
