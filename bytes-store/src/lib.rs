@@ -125,6 +125,11 @@ impl LocalBytes {
         &self.db
     }
 
+    /// Close the metadata database, waiting until its files are settled (before copying a data directory).
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+
     /// The relay's connection state (for `/health`).
     pub fn relay_state(&self) -> relay::RelayState {
         self.relay.get()

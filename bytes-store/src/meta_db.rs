@@ -136,6 +136,11 @@ impl MetaDb {
         self.postgres
     }
 
+    /// Close every connection, waiting until they are closed (a SQLite write-ahead log is then checkpointed away).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Whether the database answers (for `/health`).
     pub async fn ping(&self) -> bool {
         db::ping(&self.pool).await

@@ -4,7 +4,9 @@
 //! `KATALOGUS_DB_URI`, `KATALOGUS_API_TOKEN`, `KATALOGUS_BIND`,
 //! `KATALOGUS_DB_WAIT_SECONDS`, `KATALOGUS_PLUGIN_DIR` and the encryption variables (`BOEFJES_ENCRYPTION_MIDDLEWARE`,
 //! `BOEFJES_KATALOGUS_PRIVATE_KEY`, `BOEFJES_KATALOGUS_PUBLIC_KEY`, or
-//! OpenKAT's older names).
+//! OpenKAT's older names). Bytes reads the `BYTES_*` variables
+//! (`kat_bytes::config`); a bad value stops it at start with one line and
+//! exit code 64, and it binds its port only once its database answers.
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -22,7 +24,7 @@ pub struct ServeArgs {
     /// Serve the KATalogus API.
     #[arg(long, conflicts_with = "bytes")]
     pub katalogus: bool,
-    /// Serve the Bytes API (environment: BYTES_DATA_DIR, BYTES_USERNAME, BYTES_PASSWORD,
+    /// Serve the Bytes API (environment: BYTES_DATA_DIR, BYTES_DB_URI, BYTES_DB_WAIT_SECONDS, BYTES_USERNAME, BYTES_PASSWORD,
     /// BYTES_ACCESS_TOKEN_EXPIRE_MINUTES, BYTES_MAX_RAW_SIZE, BYTES_BIND (default 127.0.0.1:8002), QUEUE_URI (amqp://...),
     /// BYTES_ENCRYPTION_MIDDLEWARE with BYTES_PRIVATE_KEY_B64 and BYTES_PUBLIC_KEY_B64).
     #[arg(long)]
@@ -38,13 +40,16 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Run Bytes from the process environment.
+/// Run Bytes from the process environment: the configuration is checked first (a bad value exits 64), the
+/// database is opened (waiting for PostgreSQL), and only then is the port bound.
 pub fn bytes() -> anyhow::Result<()> {
     let config = kat_bytes::config::Config::from_env(|name| std::env::var(name).ok())?;
     tokio::runtime::Runtime::new().context("starting the async runtime")?.block_on(async {
-        let listener = tokio::net::TcpListener::bind(config.bind).await.with_context(|| format!("listening on {}", config.bind))?;
-        eprintln!("bytes-store: listening on http://{}", config.bind);
-        kat_bytes::serve(config, listener).await?;
+        let bind = config.bind;
+        let service = kat_bytes::serve::start(config).await?;
+        let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("listening on {bind}"))?;
+        eprintln!("bytes-store: listening on http://{bind}");
+        service.serve(listener).await?;
         Ok(())
     })
 }

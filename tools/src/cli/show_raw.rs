@@ -1,6 +1,7 @@
 //! `show_raw [--json] [--meta] RAW_ID` (also `kat show-raw`): print a stored
 //! raw file's contents (checked against its hash), pretty-printed when
-//! `--json`, or its metadata with `--meta`.
+//! `--json`, or its metadata with `--meta`. A data directory that is not
+//! writable is opened read-only (nothing in it is written).
 
 use std::io::Write;
 
@@ -30,7 +31,7 @@ pub struct ShowRawArgs {
 pub fn run(args: &ShowRawArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let id = uuid::Uuid::parse_str(args.raw_id.trim()).with_context(|| format!("{:?} is not a raw file id (a UUID)", args.raw_id))?;
     block_on(async {
-        let bytes = kat_bytes::LocalBytes::open_with(&args.data.data_dir, crate::embedded::bytes_crypto()?).await?;
+        let bytes = super::verify_raw::open_for_reading(&args.data.data_dir).await?;
         if args.meta {
             let meta = bytes.get_raw_meta(id).await?;
             writeln!(out, "{}", serde_json::to_string_pretty(&meta)?)?;
