@@ -20,7 +20,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api;
+pub mod client;
 pub mod clock;
+pub mod config;
+pub mod consumer;
 pub mod events;
 pub mod explain;
 pub mod filters;
@@ -30,8 +34,10 @@ pub mod local;
 pub mod objects;
 pub mod ranker;
 pub mod schedules;
+pub mod serve;
 pub mod store;
 pub mod subscriptions;
 
 pub use clock::{Clock, SystemClock, TestClock};
+pub use client::SchedulerClient;
 pub use local::{LocalScheduler, Settings};

@@ -245,7 +245,11 @@ pub fn check_body(task_type: TaskType, data: &Value) -> ServiceResult<()> {
     };
     shape.map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "data".to_string() } else { format!("data.{path}") };
+        let mut field = if path == "." { "data".to_string() } else { format!("data.{path}") };
+        // serde names a missing field only in its message: name it in the path too.
+        if let Some(missing) = e.inner().to_string().strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+            field = format!("{field}.{missing}");
+        }
         ServiceError::invalid(format!("malformed item: {field}: {} (the body must be a {} task)", e.inner(), task_type.as_str())).with_field(field)
     })
 }

@@ -48,3 +48,29 @@ impl IntoResponse for ApiError {
         error_response(status, &self.0.message, self.0.field.as_deref())
     }
 }
+
+/// The most of a non-JSON error body that is carried into its JSON replacement.
+const MAX_ERROR_TEXT: usize = 4096;
+
+/// Middleware: turn an error answer that is not JSON (axum's own 405 or 404, a rejection's plain text) into
+/// `{"detail", "field"}`, keeping its status and headers, so every error a client sees is JSON.
+pub async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_ERROR_TEXT).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
+    let detail = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_ascii_lowercase() } else { text };
+    let field = (status == StatusCode::METHOD_NOT_ALLOWED).then_some("method");
+    let mut json = error_response(status, &detail, field);
+    for (name, value) in &parts.headers {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH {
+            json.headers_mut().insert(name, value.clone());
+        }
+    }
+    json
+}

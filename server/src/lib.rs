@@ -10,8 +10,10 @@
 //!   its `Content-Type` (OpenKAT's clients send none), refuses NUL characters
 //!   and names the field at fault.
 //! - [`error`]: `ApiError`, a `ServiceError` as a response with OpenKAT's
-//!   `{"detail": ...}` body (plus our `field`).
+//!   `{"detail": ...}` body (plus our `field`), and `json_errors`, the layer
+//!   that gives every other error answer that body too.
 //! - [`auth`]: the bearer-token check (scheme case-insensitive, constant time).
+//! - [`params`]: query and path parameters with 422s naming the parameter.
 //! - [`app`]: the outer wrapper of every router: trailing slashes ignored,
 //!   NUL characters in paths and queries refused.
 
@@ -22,6 +24,7 @@ pub mod auth;
 pub mod db;
 pub mod error;
 pub mod json;
+pub mod params;
 
 pub use app::app;
 pub use error::ApiError;

@@ -140,3 +140,76 @@ impl Harness {
 pub fn boefje_task(org: &str, boefje: &str, input: &str) -> kat_core::services::scheduler::NewTask {
     kat_scheduler::local::boefje_push(org, boefje, &kat_core::Reference::parse(input).expect("a reference"))
 }
+
+/// A client of a served API.
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub token: Option<String>,
+}
+
+/// Status and body of a response (JSON, or the text as a JSON string; `null` when empty).
+pub async fn read(response: reqwest::Response) -> (reqwest::StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
+}
+
+impl Api {
+    /// A call with the token; `body` is sent as JSON.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (reqwest::StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.expect("request")).await
+    }
+
+    /// A call with a raw body and no content type, as OpenKAT's clients send.
+    pub async fn raw(&self, method: reqwest::Method, path: &str, body: &str) -> (reqwest::StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).body(body.to_string());
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        read(request.send().await.expect("request")).await
+    }
+}
+
+/// Serve `scheduler`'s API on 127.0.0.1:0 with bearer token `token`.
+pub async fn serve(scheduler: &LocalScheduler, token: Option<&str>) -> Api {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let state = kat_scheduler::api::ApiState { scheduler: scheduler.clone(), token: token.map(|t| Arc::new(t.to_string())) };
+    tokio::spawn(async move { axum::serve(listener, kat_scheduler::api::router(state)).await });
+    Api { base, http: reqwest::Client::new(), token: token.map(str::to_string) }
+}
+
+/// A `raw_file_received` event for a `dns-records` raw file of organisation `org`.
+pub fn dns_event(org: &str) -> kat_core::events::RawFileReceived {
+    use kat_core::meta::{BoefjeMeta, MimeType, PluginRef, RawDataMeta};
+    let meta = BoefjeMeta {
+        id: uuid::Uuid::new_v4(),
+        started_at: Some(start()),
+        ended_at: Some(start()),
+        boefje: PluginRef { id: "dns-records".into(), version: None },
+        input_ooi: Some("Hostname|internet|example.nl".into()),
+        arguments: Default::default(),
+        organization: org.into(),
+        runnable_hash: None,
+        environment: None,
+    };
+    let raw = RawDataMeta { id: uuid::Uuid::new_v4(), boefje_meta: meta, mime_types: vec![MimeType { value: "boefje/dns-records".into() }, MimeType { value: "dns-records".into() }], secure_hash: None, signing_provider_url: None, hash_retrieval_link: None };
+    kat_core::events::RawFileReceived { event_id: uuid::Uuid::new_v4(), created_at: start(), organization: org.into(), raw_data: raw }
+}
+
+/// An object with `fields` at clearance `level`.
+pub fn object(reference: &str, level: u8, fields: Value) -> kat_core::services::scheduler::ObjectState {
+    kat_core::services::scheduler::ObjectState {
+        reference: kat_core::Reference::parse(reference).expect("a reference"),
+        scan_level: kat_core::ScanLevel::try_from(level).expect("a level"),
+        fields: fields.as_object().cloned().unwrap_or_default(),
+    }
+}
