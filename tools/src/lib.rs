@@ -7,6 +7,7 @@
 //! - [`cli`]: the argument definitions and one module per subcommand.
 //! - [`embedded`]: the in-process services wired on one data directory.
 //! - [`pipeline`]: the scan loop: events -> normalizer tasks -> objects -> boefje tasks.
+//! - [`scheduler_service`]: the scheduler service (`scheduler`, `kat serve --scheduler`).
 //! - [`targets`]: scan targets as users type them.
 //! - [`tree`]: the object tree printed after a scan.
 
@@ -15,5 +16,6 @@
 pub mod cli;
 pub mod embedded;
 pub mod pipeline;
+pub mod scheduler_service;
 pub mod targets;
 pub mod tree;

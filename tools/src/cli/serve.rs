@@ -1,6 +1,6 @@
-//! `kat serve --katalogus` / `--bytes` (and the `katalogus` and
-//! `bytes-store` binaries): run the KATalogus REST API with the built-in
-//! plugins, or the Bytes REST API. Configuration comes from
+//! `kat serve --katalogus` / `--bytes` / `--scheduler` (and the `katalogus`,
+//! `bytes-store` and `scheduler` binaries): run the KATalogus REST API with the built-in
+//! plugins, the Bytes REST API, or the scheduler (`crate::scheduler_service`). Configuration comes from
 //! `KATALOGUS_DB_URI`, `KATALOGUS_API_TOKEN`, `KATALOGUS_BIND`,
 //! `KATALOGUS_DB_WAIT_SECONDS`, `KATALOGUS_PLUGIN_DIR` and the encryption variables (`BOEFJES_ENCRYPTION_MIDDLEWARE`,
 //! `BOEFJES_KATALOGUS_PRIVATE_KEY`, `BOEFJES_KATALOGUS_PUBLIC_KEY`, or
@@ -27,16 +27,22 @@ pub struct ServeArgs {
     /// Serve the Bytes API (environment: BYTES_DATA_DIR, BYTES_DB_URI, BYTES_DB_WAIT_SECONDS, BYTES_USERNAME, BYTES_PASSWORD,
     /// BYTES_ACCESS_TOKEN_EXPIRE_MINUTES, BYTES_MAX_RAW_SIZE, BYTES_BIND (default 127.0.0.1:8002), QUEUE_URI (amqp://...),
     /// BYTES_ENCRYPTION_MIDDLEWARE with BYTES_PRIVATE_KEY_B64 and BYTES_PUBLIC_KEY_B64).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "scheduler")]
     pub bytes: bool,
+    /// Serve the scheduler API (environment: SCHEDULER_DB_URI, SCHEDULER_BIND (default 127.0.0.1:8004), SCHEDULER_API_TOKEN,
+    /// SCHEDULER_LEASE_SECONDS, SCHEDULER_MAX_ATTEMPTS, SCHEDULER_GRACE_PERIOD, QUEUE_URI, KATALOGUS_API, KATALOGUS_API_TOKEN,
+    /// SCHEDULER_WEBHOOK_URL and the other SCHEDULER_* variables of `kat_scheduler::config`).
+    #[arg(long, conflicts_with = "katalogus")]
+    pub scheduler: bool,
 }
 
 /// Run the chosen service until the process is stopped.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    match (args.katalogus, args.bytes) {
-        (true, _) => katalogus(),
-        (_, true) => bytes(),
-        _ => bail!("choose a service to serve: --katalogus or --bytes (the scheduler is not served yet)"),
+    match (args.katalogus, args.bytes, args.scheduler) {
+        (true, _, _) => katalogus(),
+        (_, true, _) => bytes(),
+        (_, _, true) => crate::scheduler_service::run(),
+        _ => bail!("choose a service to serve: --katalogus, --bytes or --scheduler"),
     }
 }
 

@@ -1,0 +1,10 @@
+//! The `scheduler` binary: the scheduler REST API (OpenKAT's mula paths) with its background loops, the same as `kat serve --scheduler`.
+
+fn main() -> std::process::ExitCode {
+    kat_tools::cli::init_logging();
+    if std::env::args().any(|a| a == "--help" || a == "-h") {
+        println!("scheduler: serve the scheduler REST API (OpenKAT's mula endpoints) with leases, schedules and subscriptions. Same as `kat serve --scheduler`; see `kat serve --help` for the environment variables.");
+        return std::process::ExitCode::SUCCESS;
+    }
+    kat_tools::cli::exit_code(kat_tools::scheduler_service::run(), "scheduler")
+}
