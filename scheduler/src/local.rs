@@ -257,10 +257,10 @@ pub fn check_body(task_type: TaskType, data: &Value) -> ServiceResult<()> {
 /// The body with an `id` (a push may leave it out; the scheduler sets it).
 fn with_id(data: &Value) -> Value {
     let mut data = data.clone();
-    if let Value::Object(map) = &mut data {
-        if !map.get("id").and_then(Value::as_str).is_some_and(|s| Uuid::parse_str(s).is_ok()) {
-            map.insert("id".into(), Value::String(Uuid::nil().to_string()));
-        }
+    if let Value::Object(map) = &mut data
+        && map.get("id").and_then(Value::as_str).is_none_or(|s| Uuid::parse_str(s).is_err())
+    {
+        map.insert("id".into(), Value::String(Uuid::nil().to_string()));
     }
     data
 }

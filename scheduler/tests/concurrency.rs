@@ -68,7 +68,7 @@ async fn ten_thousand(backend: Backend) {
     fill(&h.scheduler, N).await;
     let api = serve(&h.scheduler, None).await;
     let started = Instant::now();
-    let popped = drain(&[api.base.clone()]).await;
+    let popped = drain(std::slice::from_ref(&api.base)).await;
     let took = started.elapsed();
     eprintln!("{backend:?}: 8 HTTP workers drained {N} tasks (pop + complete) in {took:.2?}, {:.0} tasks/s (debug build)", N as f64 / took.as_secs_f64());
     exactly_once(&popped, N, &format!("{backend:?}"));

@@ -36,10 +36,10 @@ async fn listing(state: &ApiState, headers: &HeaderMap, uri: &Uri, query: &Query
     let mut filters = extra;
     for column in ["deadline_at", "created_at"] {
         let (min, max) = (time_param(query, &format!("min_{column}")).map_err(IntoResponse::into_response)?, time_param(query, &format!("max_{column}")).map_err(IntoResponse::into_response)?);
-        if let (Some(a), Some(b)) = (min, max) {
-            if a > b {
-                return Err(bad_request(ServiceError::invalid(format!("Bad request error occurred: min_{column} must be less than max_{column}")).with_field(format!("min_{column}"))));
-            }
+        if let (Some(a), Some(b)) = (min, max)
+            && a > b
+        {
+            return Err(bad_request(ServiceError::invalid(format!("Bad request error occurred: min_{column} must be less than max_{column}")).with_field(format!("min_{column}"))));
         }
         for (bound, op) in [(min, "gte"), (max, "lte")] {
             if let Some(t) = bound {

@@ -40,10 +40,10 @@ fn task_query(query: &Query) -> Result<(TaskQuery, FilterSet, Paging), Response>
             filters.and.push(kat_core::services::scheduler::Filter::new("created_at", None, op, text));
         }
     }
-    if let [min, max] = parsed[..] {
-        if min > max {
-            return Err(bad_request(ServiceError::invalid("Bad request error occurred: min_created_at must be less than max_created_at").with_field("min_created_at")));
-        }
+    if let [min, max] = parsed[..]
+        && min > max
+    {
+        return Err(bad_request(ServiceError::invalid("Bad request error occurred: min_created_at must be less than max_created_at").with_field("min_created_at")));
     }
     if let Some(input) = query.one("input_ooi") {
         filters.or.push(kat_core::services::scheduler::Filter::new("data", Some("input_ooi"), "eq", input));
