@@ -9,7 +9,9 @@
 //!   the service listens only once its database answers;
 //! - requests wait at most `ACQUIRE_TIMEOUT` for a connection, so a
 //!   database that goes down gives a prompt 503, not a 30 s hang;
-//! - migrations for the backend run at open.
+//! - migrations for the backend run at open;
+//! - SQLite overwrites deleted and replaced content (`secure_delete`), so a
+//!   replaced secret (a re-encrypted setting) does not linger in free pages.
 //!
 //! Database error text never reaches a client: [`db_error`] logs it and
 //! returns a generic message.
@@ -105,7 +107,7 @@ pub async fn open(url: &str, spec: DbSpec) -> ServiceResult<Db> {
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if sqlite {
-                    conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA secure_delete = ON;").await?;
                 }
                 Ok(())
             })

@@ -8,7 +8,14 @@
 //!   katalogus.sqlite  enablement and settings (kat-katalogus)
 //!   scheduler.sqlite  tasks (kat-scheduler)
 //!   graph.kgl         the object graph (kat-graph on kglite), opened on demand
+//!   katalogus.keys    the key pair that encrypts stored settings (mode 0600, made on first use)
+//!   kat.lock          held (an OS file lock) by the one kat process using the directory
 //! ```
+//!
+//! One process at a time: `Embedded::open` takes an exclusive lock on
+//! `kat.lock` before it opens (and migrates) any store, so a second `kat`
+//! on the same directory stops at once with "another kat process is using
+//! DIR" instead of racing the first one's migrations.
 //!
 //! The plugin registry (built-in boefjes and normalizers from `kat-plugins`)
 //! is handed to the KATalogus and the runners here, so those crates never
@@ -33,6 +40,8 @@ pub const ENV_DATA_DIR: &str = "KAT_DATA_DIR";
 pub struct Embedded {
     /// The data directory.
     pub data_dir: PathBuf,
+    /// The exclusive lock on `kat.lock`, released when this is dropped.
+    _lock: DataDirLock,
     /// Raw files and their metadata.
     pub bytes: Arc<LocalBytes>,
     /// Plugins, enablement and settings.
@@ -53,15 +62,72 @@ pub fn bytes_crypto() -> anyhow::Result<Arc<kat_core::crypto::Middleware>> {
     Ok(Arc::new(kat_core::crypto::Middleware::from_vars(|name| std::env::var(name).ok(), &kat_core::crypto::BYTES_ENV)?))
 }
 
+/// The key file of the embedded KATalogus's settings encryption.
+pub const SETTINGS_KEY_FILE: &str = "katalogus.keys";
+
+/// How the embedded KATalogus protects stored settings: OpenKAT's `BOEFJES_ENCRYPTION_MIDDLEWARE` variables when
+/// set, else a NaCl key pair kept in `DIR/katalogus.keys` (mode 0600), made on first use. Returns the middleware
+/// and whether the key file was just made.
+pub fn settings_crypto(data_dir: &Path) -> anyhow::Result<(kat_core::crypto::Middleware, bool)> {
+    use kat_core::crypto::{generate_key_pair, Middleware, ENV_MIDDLEWARE, ENV_PRIVATE_KEY, ENV_PUBLIC_KEY, LEGACY_NAMES};
+    let from_env = std::iter::once(ENV_MIDDLEWARE).chain(LEGACY_NAMES.iter().filter(|(current, _)| *current == ENV_MIDDLEWARE).map(|(_, old)| *old)).any(|name| std::env::var(name).is_ok_and(|v| !v.trim().is_empty()));
+    if from_env {
+        return Ok((Middleware::from_env(|name| std::env::var(name).ok())?, false));
+    }
+    let path = data_dir.join(SETTINGS_KEY_FILE);
+    let made = !path.exists();
+    if made {
+        let (private, public) = generate_key_pair();
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).with_context(|| format!("creating {}", path.display()))?;
+        std::io::Write::write_all(&mut file, format!("{ENV_PRIVATE_KEY}={private}\n{ENV_PUBLIC_KEY}={public}\n").as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        file.sync_all().with_context(|| format!("writing {}", path.display()))?;
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let value = |name: &str| text.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix('='))).map(str::trim).map(String::from);
+    let (Some(private), Some(public)) = (value(ENV_PRIVATE_KEY), value(ENV_PUBLIC_KEY)) else {
+        anyhow::bail!("{} lacks {ENV_PRIVATE_KEY} or {ENV_PUBLIC_KEY}; restore it from a backup (stored settings cannot be read without it)", path.display());
+    };
+    Ok((Middleware::nacl_box(&private, &public).with_context(|| format!("the keys in {}", path.display()))?, made))
+}
+
+/// The embedded KATalogus on `DIR/katalogus.sqlite`, settings encrypted (see [`settings_crypto`]); settings a
+/// previous version stored as plain JSON are encrypted when the key pair is first made.
+async fn open_katalogus(data_dir: &Path) -> anyhow::Result<LocalKatalogus> {
+    let (crypto, made) = settings_crypto(data_dir)?;
+    let url = format!("sqlite://{}?mode=rwc", data_dir.join("katalogus.sqlite").display());
+    let katalogus = LocalKatalogus::connect(&url, builtin_repository(), Arc::new(crypto)).await?;
+    if made {
+        let n = katalogus.encrypt_plaintext_settings().await?;
+        if n > 0 {
+            eprintln!("kat: encrypted {n} stored plugin setting(s) with the new key pair in {}", data_dir.join(SETTINGS_KEY_FILE).display());
+        }
+    }
+    Ok(katalogus)
+}
+
 impl Embedded {
-    /// Open (creating when missing) every store under `data_dir`.
+    /// Open (creating when missing) every store under `data_dir`, with the scheduler's default rules.
     pub async fn open(data_dir: &Path) -> anyhow::Result<Embedded> {
+        Self::open_with(data_dir, kat_scheduler::Settings::default()).await
+    }
+
+    /// Open every store under `data_dir`, the scheduler with `rules` (`kat scan`: grace 0 from the scan's start).
+    pub async fn open_with(data_dir: &Path, rules: kat_scheduler::Settings) -> anyhow::Result<Embedded> {
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        let lock = DataDirLock::take(data_dir)?;
+        let katalogus = Arc::new(open_katalogus(data_dir).await?);
+        let scheduler_db = format!("sqlite://{}?mode=rwc", data_dir.join("scheduler.sqlite").display());
+        let scheduler = LocalScheduler::open(&scheduler_db, rules, Arc::new(kat_scheduler::SystemClock), katalogus.clone()).await?;
         Ok(Embedded {
+            _lock: lock,
             data_dir: data_dir.to_path_buf(),
             bytes: Arc::new(LocalBytes::open_with(data_dir, bytes_crypto()?).await?),
-            katalogus: Arc::new(LocalKatalogus::open(&data_dir.join("katalogus.sqlite"), builtin_repository()).await?),
-            scheduler: Arc::new(LocalScheduler::open(&data_dir.join("scheduler.sqlite")).await?),
+            katalogus,
+            scheduler: Arc::new(scheduler),
         })
     }
 
@@ -78,5 +144,39 @@ impl Embedded {
     /// A normalizer runner with the built-in normalizers.
     pub fn normalizer_runner(&self) -> NormalizerRunner {
         NormalizerRunner::new(kat_plugins::normalizers::all(), self.bytes.clone())
+    }
+}
+
+/// An exclusive OS lock on `DIR/kat.lock`; the OS releases it when the process ends, however it ends.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+impl DataDirLock {
+    /// Take the lock, or fail at once naming the directory when another process holds it.
+    pub fn take(data_dir: &Path) -> anyhow::Result<DataDirLock> {
+        let path = data_dir.join("kat.lock");
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DataDirLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!("another kat process is using {}: wait for it to finish, or use another --data-dir", data_dir.display()),
+            Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_process_at_a_time() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = DataDirLock::take(dir.path()).expect("free");
+        let e = DataDirLock::take(dir.path()).expect_err("held");
+        assert!(e.to_string().contains("another kat process is using"), "{e}");
+        drop(first);
+        DataDirLock::take(dir.path()).expect("free again");
     }
 }

@@ -42,6 +42,15 @@ pub fn parse_target(target: &str) -> anyhow::Result<Vec<Ooi>> {
 }
 
 fn check_hostname(name: &str) -> anyhow::Result<()> {
+    // A top-level label is never all digits (RFC 3696 section 2), so `999.1.1.1` or `10.0.0` is a mistyped
+    // IP address, never a hostname to look up in DNS.
+    let last_label = name.rsplit('.').next().unwrap_or_default();
+    if !last_label.is_empty() && last_label.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("{name:?} looks like an IPv4 address but is not one (each of the four parts must be 0 to 255)");
+    }
+    if name.contains(':') {
+        bail!("{name:?} looks like an IPv6 address but is not one");
+    }
     let label_ok = |l: &str| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') && !l.starts_with('-');
     if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
         bail!("{name:?} is not a hostname, an IP address or a reference");
@@ -67,5 +76,10 @@ mod tests {
         assert!(last("not a host!").starts_with("error"));
         assert!(last("DNSZone|internet|example.nl").contains("not DNSZone"));
         assert!(last("").starts_with("error"));
+        for not_an_ip in ["999.1.1.1", "1.2.3", "1.2.3.4.5", "256.0.0.1", "10"] {
+            assert!(last(not_an_ip).contains("looks like an IPv4 address but is not one"), "{not_an_ip}: {}", last(not_an_ip));
+        }
+        assert!(last("2001:db8::zz").contains("looks like an IPv6 address"));
+        assert_eq!(last("1.2.3.example"), "Hostname|internet|1.2.3.example");
     }
 }

@@ -45,6 +45,19 @@ fn bad_input_gives_a_clear_message_and_non_zero_exit() {
 }
 
 #[test]
+fn normalize_reads_at_most_bytes_max_raw_size() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kat"))
+        .args(["normalize", "kat_dns_normalize", "/dev/zero", "--input-ooi", "Hostname|internet|example.nl"])
+        .env("BYTES_MAX_RAW_SIZE", "1048576")
+        .output()
+        .expect("kat runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("/dev/zero is larger than 1048576 bytes (BYTES_MAX_RAW_SIZE)"), "{stderr}");
+    let (ok, _, stderr) = kat(&["normalize", "kat_dns_normalize", "/dev/zero", "--input-ooi", "Hostname|internet|example.nl"]);
+    assert!(!ok && stderr.contains("larger than 67108864 bytes"), "the default cap is 64 MiB: {stderr}");
+}
+
+#[test]
 fn query_runs_on_the_data_directory_and_refuses_writes() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().to_str().unwrap_or_default();
@@ -67,4 +80,26 @@ fn keygen_prints_a_usable_pair_in_openkats_variables() {
     assert_eq!(middleware.decrypt(&blob).expect("decrypts"), "x");
     let (_, again, _) = kat(&["keygen"]);
     assert_ne!(stdout, again, "every pair is new");
+}
+
+#[test]
+fn a_second_kat_on_the_same_data_directory_stops_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().to_str().unwrap_or_default();
+    let held = kat_tools::embedded::DataDirLock::take(dir.path()).expect("the first user");
+    for args in [vec!["scan", "--data-dir", data, "127.0.0.1"], vec!["run-boefje", "--data-dir", data, "_dev", "port-scan", "IPAddressV4|internet|127.0.0.1"]] {
+        let (ok, _, stderr) = kat(&args);
+        assert!(!ok && stderr.contains(&format!("another kat process is using {data}")), "{args:?}: {stderr}");
+    }
+    assert!(!dir.path().join("scheduler.sqlite").exists(), "nothing was opened or migrated while the lock was held");
+    drop(held);
+}
+
+#[test]
+fn a_target_that_looks_like_an_ip_address_is_refused_before_any_lookup() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().to_str().unwrap_or_default();
+    let (ok, _, stderr) = kat(&["scan", "--data-dir", data, "999.1.1.1"]);
+    assert!(!ok && stderr.contains("looks like an IPv4 address but is not one"), "{stderr}");
+    assert!(!dir.path().join("bytes.sqlite").exists(), "refused before anything ran");
 }

@@ -64,8 +64,11 @@ fn scan_finds_exactly_the_open_ports_rescans_without_duplicates_and_drops_stale_
     assert_eq!(open_ports_in_graph(dir.path()), expected);
     let count = object_count(dir.path());
 
+    assert!(first.stderr.contains("enabled the boefjes dns-records, port-scan for organisation _dev"), "boefjes are off by default, so the scan enables them and says so: {}", first.stderr);
+
     let second = kat(dir.path(), &env, &["scan", "127.0.0.1"]);
     assert!(second.ok, "{}", second.stderr);
+    assert!(!second.stderr.contains("enabled the boefjes"), "the organisation's choice is kept: {}", second.stderr);
     assert!(second.stdout.contains("1 boefje tasks"), "the target is scanned again: {}", second.stdout);
     assert_eq!(object_count(dir.path()), count, "a second run adds no duplicates");
 

@@ -190,6 +190,38 @@ impl LocalKatalogus {
         }
     }
 
+    /// Encrypt settings that were stored as plain JSON (by an `IDENTITY` store, such as the embedded KATalogus of
+    /// earlier versions) with this store's middleware; returns how many rows changed. A no-op under `IDENTITY`.
+    pub async fn encrypt_plaintext_settings(&self) -> ServiceResult<usize> {
+        if matches!(self.crypto.as_ref(), Middleware::Identity) {
+            return Ok(0);
+        }
+        let rows = sqlx::query("SELECT organisation, plugin_id, body FROM settings").fetch_all(&self.pool).await.map_err(db)?;
+        let mut changed = 0;
+        for row in rows {
+            let (organisation, plugin_id, body): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+            if !matches!(serde_json::from_str::<Value>(&body), Ok(Value::Object(_))) {
+                continue;
+            }
+            let blob = self.crypto.encrypt(&body).map_err(|e| ServiceError::internal(e.to_string()))?;
+            sqlx::query("UPDATE settings SET body = $3 WHERE organisation = $1 AND plugin_id = $2 AND body = $4")
+                .bind(&organisation)
+                .bind(&plugin_id)
+                .bind(blob)
+                .bind(&body)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+            changed += 1;
+        }
+        Ok(changed)
+    }
+
+    /// The organisation's explicit enable/disable choices (plugins without one follow OpenKAT's default).
+    pub async fn plugin_states(&self, organisation: &str) -> ServiceResult<Vec<(String, bool)>> {
+        self.enabled_overrides(organisation).await
+    }
+
     async fn enabled_overrides(&self, organisation: &str) -> ServiceResult<Vec<(String, bool)>> {
         let rows = sqlx::query("SELECT plugin_id, enabled FROM plugin_states WHERE organisation = $1").bind(organisation).fetch_all(&self.pool).await.map_err(db)?;
         Ok(rows.iter().map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1) != 0)).collect())

@@ -78,9 +78,20 @@ pub fn exit_code(result: anyhow::Result<()>, program: &str) -> std::process::Exi
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{program}: {e:#}");
-            std::process::ExitCode::FAILURE
+            if is_config_error(&e) { std::process::ExitCode::from(EXIT_CONFIG) } else { std::process::ExitCode::FAILURE }
         }
     }
+}
+
+/// The exit code of a bad configuration (`EX_CONFIG` of sysexits.h is 78, but `EX_USAGE`, 64, is what
+/// operators' scripts check for a wrong invocation or variable; the issue tracker asks for 64).
+pub const EXIT_CONFIG: u8 = 64;
+
+/// Whether the error is a refused configuration value (an environment variable out of range, a bad address ...).
+fn is_config_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.is::<kat_core::config::ConfigError>() || cause.is::<kat_bytes::config::ConfigError>() || cause.is::<kat_katalogus::config::ConfigError>()
+    })
 }
 
 /// Send `tracing` logs to standard error, at the level `RUST_LOG` gives (default `warn`).

@@ -48,7 +48,6 @@ pub fn run(args: &ScanArgs, out: &mut impl Write) -> anyhow::Result<()> {
         let stores = Embedded::open_with(&args.data.data_dir, scan_rules(args.grace)).await?;
         enable_boefjes(&stores, &args.org).await?;
         let graph = stores.graph()?;
-        enable_boefjes_of_new_organisation(&stores, &args.org).await?;
         let pipeline = Pipeline::new(&stores, &graph, host_env(), args.workers);
         for objects in &declared {
             pipeline.declare(&args.org, objects, TARGET_CLEARANCE).await?;
@@ -98,20 +97,6 @@ async fn enable_boefjes(stores: &Embedded, org: &str) -> anyhow::Result<()> {
     }
     if !enabled.is_empty() {
         eprintln!("kat scan: enabled the boefjes {} for organisation {org} (boefjes are off until enabled, as in OpenKAT)", enabled.join(", "));
-    }
-    Ok(())
-}
-
-/// `kat scan` runs the built-in boefjes: an organisation it creates gets every boefje enabled (OpenKAT's
-/// KATalogus default is off); an organisation that exists keeps its own choices.
-async fn enable_boefjes_of_new_organisation(stores: &Embedded, organisation: &str) -> anyhow::Result<()> {
-    let katalogus = &stores.katalogus;
-    if katalogus.organisation(organisation).await.is_ok() {
-        return Ok(());
-    }
-    katalogus.ensure_organisation(organisation, organisation).await?;
-    for plugin in kat_core::services::katalogus::Katalogus::boefjes(katalogus.as_ref(), organisation).await? {
-        katalogus.set_enabled(organisation, &plugin.manifest.id, true).await?;
     }
     Ok(())
 }
