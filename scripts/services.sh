@@ -3,7 +3,8 @@
 # Idempotent: a running service is left alone, an installed package is not
 # reinstalled. PyNaCl (from PyPI) is the reference implementation the
 # settings-encryption interop tests compare against; moto is the S3 server
-# the Bytes storage tests use (127.0.0.1:5000).
+# the Bytes storage tests use (127.0.0.1:5000); schemathesis generates API
+# requests from each service's OpenAPI document (scripts/schemathesis.sh).
 set -uo pipefail
 if command -v pg_isready >/dev/null && ! pg_isready -h 127.0.0.1 -p 5432 -q; then
     echo "services.sh: starting PostgreSQL"
@@ -24,6 +25,10 @@ fi
 if ! python3 -c 'import moto.server' 2>/dev/null; then
     echo "services.sh: installing moto[server] (a local S3 server) from PyPI"
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "moto[server]" || echo "services.sh: could not install moto" >&2
+fi
+if ! command -v schemathesis >/dev/null; then
+    echo "services.sh: installing schemathesis (property-based API tests) from PyPI"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "schemathesis>=4,<5" || echo "services.sh: could not install schemathesis" >&2
 fi
 if ! (exec 3<>/dev/tcp/127.0.0.1/5000) 2>/dev/null; then
     echo "services.sh: starting moto (S3) on 127.0.0.1:5000"

@@ -2,6 +2,7 @@
 # The whole test suite. Idempotent: starts the services the tests need when
 # they are missing (scripts/services.sh), then runs every test once.
 # The build goes to a target directory outside the clone, so CI reuses it.
+# Last, schemathesis runs over the KATalogus and Bytes OpenAPI documents.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kat-target}"
@@ -12,3 +13,5 @@ if [ ! -d ../shared/fixtures/openkat ]; then
 fi
 bash scripts/services.sh
 cargo test --workspace --locked
+# Property-based API tests over the binaries the line above built.
+bash scripts/schemathesis.sh

@@ -104,7 +104,7 @@ impl BoefjeRunner {
         };
         let result = self.run_boefje(task, &mut meta).await;
         meta.ended_at = Some(OffsetDateTime::now_utc());
-        self.bytes.save_boefje_meta(&meta).await?;
+        self.save_meta(&meta).await?;
         let (files, error) = match result {
             Ok(files) => (files, None),
             Err(message) => {
@@ -119,6 +119,24 @@ impl BoefjeRunner {
             raw_ids.push(self.bytes.save_raw(meta.id, &mime_types, &file.content).await?.id);
         }
         Ok(BoefjeOutcome { boefje_meta_id: meta.id, boefje_id: task.boefje.id.clone(), input_ooi: task.input_ooi.clone(), raw_ids, error })
+    }
+
+    /// Store the run's meta. A task that runs again after an interrupted attempt (its lease ran out) has the same id,
+    /// and Bytes keeps the first meta of an id (as OpenKAT's does): the earlier meta of the same run is kept and
+    /// this attempt's raw files join it; a meta of another run under the same id is refused.
+    async fn save_meta(&self, meta: &BoefjeMeta) -> ServiceResult<()> {
+        match self.bytes.save_boefje_meta(meta).await {
+            Err(e) if e.kind == kat_core::ErrorKind::Conflict => {
+                let stored = self.bytes.get_boefje_meta(meta.id).await?;
+                let same_run = stored.organization == meta.organization && stored.boefje.id == meta.boefje.id && stored.input_ooi == meta.input_ooi;
+                if !same_run {
+                    return Err(e);
+                }
+                tracing::info!(boefje_meta_id = %meta.id, "boefje task ran again after an interrupted attempt; its first meta is kept");
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Everything that can fail because of the boefje, its input or its settings; the error is a message for the error raw file.

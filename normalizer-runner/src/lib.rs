@@ -84,7 +84,12 @@ impl NormalizerRunner {
         let method = format!("{}/{}", raw_meta.boefje_meta.boefje.id, task.normalizer.id);
         let report = graph.save_observation(&method, &input, &objects)?;
         let meta = NormalizerMeta { id: task.id, started_at: Some(started_at), ended_at: Some(OffsetDateTime::now_utc()), raw_data: raw_meta, normalizer: PluginRef { id: task.normalizer.id.clone(), version: None } };
-        self.bytes.save_normalizer_meta(&meta).await?;
+        match self.bytes.save_normalizer_meta(&meta).await {
+            // The same task ran before and was interrupted after recording its run (its lease ran out): the
+            // observation above replaced that attempt's, and the first record of the run stands.
+            Err(e) if e.kind == kat_core::ErrorKind::Conflict => tracing::info!(normalizer_meta_id = %meta.id, "normalizer task ran again; its first meta is kept"),
+            other => other?,
+        }
         tracing::debug!(normalizer = %task.normalizer.id, objects = objects.len(), new = report.new_or_raised.len(), deleted = report.deleted.len(), "normalized");
         Ok(NormalizerOutcome { objects, report })
     }

@@ -65,3 +65,53 @@ async fn secret_settings_reach_the_boefje_but_no_stored_metadata() {
         assert!(!String::from_utf8_lossy(&data).contains("very-secret"), "{} holds a secret value", entry.display());
     }
 }
+
+#[tokio::test]
+async fn a_task_run_again_after_an_interrupted_attempt_keeps_its_first_meta() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let repository = PluginRepository::new(vec![(Echo.manifest(), Echo.schema())], vec![]);
+    let katalogus = LocalKatalogus::open(&dir.path().join("katalogus.sqlite"), repository).await.expect("katalogus");
+    for org in ["o", "other"] {
+        katalogus.ensure_organisation(org, org).await.expect("org");
+    }
+    let bytes = Arc::new(LocalBytes::open(&dir.path().join("bytes")).await.expect("bytes"));
+    let runner = BoefjeRunner::new(vec![Box::new(Echo)], bytes.clone(), Arc::new(katalogus), BTreeMap::new());
+    let task = BoefjeTask { id: uuid::Uuid::new_v4(), boefje: PluginRef { id: "echo".into(), version: None }, input_ooi: "Hostname|internet|example.nl".into(), organization: "o".into() };
+    let first = runner.execute(&task).await.expect("first attempt");
+    let first_meta = bytes.get_boefje_meta(task.id).await.expect("meta");
+    let again = runner.execute(&task).await.expect("a second attempt of the same task (its lease ran out) is not refused");
+    assert_eq!((again.boefje_meta_id, again.error.clone()), (first.boefje_meta_id, None));
+    assert_eq!(bytes.get_boefje_meta(task.id).await.expect("meta"), first_meta, "the first meta of the run is kept");
+    let hijack = BoefjeTask { organization: "other".into(), ..task.clone() };
+    let err = runner.execute(&hijack).await.expect_err("another run under the same id");
+    assert_eq!(err.kind, kat_core::ErrorKind::Conflict, "{err}");
+    assert_eq!(bytes.get_boefje_meta(task.id).await.expect("meta").organization, "o", "the run keeps its organisation");
+}
+
+#[tokio::test]
+async fn a_normalizer_task_run_again_keeps_its_first_meta_and_saves_the_same_objects() {
+    use kat_core::task::NormalizerTask;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bytes = Arc::new(LocalBytes::open(&dir.path().join("bytes")).await.expect("bytes"));
+    let run = kat_core::meta::BoefjeMeta {
+        id: uuid::Uuid::new_v4(),
+        started_at: Some(time::OffsetDateTime::now_utc()),
+        ended_at: Some(time::OffsetDateTime::now_utc()),
+        boefje: PluginRef { id: "dns-records".into(), version: None },
+        input_ooi: Some("Hostname|internet|example.nl".into()),
+        arguments: BTreeMap::new(),
+        organization: "o".into(),
+        runnable_hash: None,
+        environment: None,
+    };
+    bytes.save_boefje_meta(&run).await.expect("meta");
+    let fixture = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/openkat/dns-result-example.nl.json")).expect("fixture: shared/ beside the repository");
+    let raw = bytes.save_raw(run.id, &["boefje/dns-records".to_string()], &fixture).await.expect("raw");
+    let graph = kat_graph::Graph::open(&dir.path().join("graph.kgl")).expect("graph");
+    let runner = kat_normalizer_runner::NormalizerRunner::new(kat_plugins::normalizers::all(), bytes.clone());
+    let task = NormalizerTask { id: uuid::Uuid::new_v4(), normalizer: PluginRef { id: "kat_dns_normalize".into(), version: None }, raw_data: raw };
+    let first = runner.execute(&task, &graph).await.expect("first attempt");
+    let again = runner.execute(&task, &graph).await.expect("a second attempt of the same task is not refused");
+    assert_eq!((first.objects.len(), again.objects.len()), (24, 24));
+    assert!(again.report.deleted.is_empty(), "the same observation again deletes nothing");
+}
