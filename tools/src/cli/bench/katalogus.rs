@@ -7,49 +7,22 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use clap::{Args, ValueEnum};
+use anyhow::Context;
 use kat_core::crypto::{generate_key_pair, Middleware};
 use kat_katalogus::api::{router, AppState};
 use kat_katalogus::LocalKatalogus;
 
+use super::{BenchArgs, Percentiles};
 use crate::embedded::builtin_repository;
 
-/// What to benchmark.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Target {
-    /// Settings `GET` on the KATalogus API.
-    Katalogus,
-}
-
-/// Arguments of `kat bench`.
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// The benchmark to run.
-    pub target: Target,
-    /// Concurrent keep-alive clients.
-    #[arg(long, default_value_t = 16)]
-    pub clients: usize,
-    /// How long to measure, in seconds (after a one-second warm-up).
-    #[arg(long, default_value_t = 10)]
-    pub seconds: u64,
-    /// The database (`sqlite://...` or `postgres://...`); default a temporary SQLite file.
-    #[arg(long)]
-    pub db_uri: Option<String>,
-}
-
-/// Run the benchmark and print its figures.
+/// Settings `GET` throughput over HTTP with `clients` keep-alive clients for `seconds`.
 pub fn run(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    if args.clients == 0 || args.seconds == 0 {
-        bail!("--clients and --seconds must be at least 1");
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    let (requests, mut latencies) = runtime.block_on(settings_get(args))?;
-    latencies.sort_unstable();
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default();
+    let (requests, latencies) = runtime.block_on(settings_get(args))?;
+    let latencies = Percentiles::new(latencies);
     writeln!(out, "katalogus settings GET, {} clients, keep-alive, NaCl-encrypted settings, {} s:", args.clients, args.seconds)?;
     writeln!(out, "  {requests} requests, {:.0} requests/s", requests as f64 / args.seconds as f64)?;
-    writeln!(out, "  latency p50 {:?}, p99 {:?}, max {:?}", pct(0.5), pct(0.99), latencies.last().copied().unwrap_or_default())?;
+    writeln!(out, "  latency p50 {:?}, p99 {:?}, max {:?}", latencies.at(0.5), latencies.at(0.99), latencies.max())?;
     Ok(())
 }
 
