@@ -1,8 +1,8 @@
 //! `BytesClient`: the `Bytes` trait over the REST API, for runners in
 //! distributed mode. It logs in at `POST /bytes/token` on first use and again
 //! when its token has expired; HTTP statuses map back to `ServiceError`
-//! kinds (OpenKAT's 400 for a meta id that exists is `Conflict`, as in
-//! `LocalBytes`).
+//! kinds (a meta id that exists is `Conflict`, as in `LocalBytes`: 409 from
+//! this Bytes, 400 with the integrity error from OpenKAT's).
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD;

@@ -2,7 +2,8 @@
 //! and without microseconds (and ones Python prints in exponent form), the
 //! `secure_hash` Bytes stores through the REST API equals
 //! `sha512(contents + str(ended_at.timestamp()))` computed by `hashlib`, on
-//! SQLite with files and on PostgreSQL with S3 (moto). Raw files stored by
+//! SQLite with files and on PostgreSQL with S3 (moto); a meta without
+//! `ended_at` is refused, and a run stored without it gets no raw files. Raw files stored by
 //! an earlier version (hashed over the save time in isoformat, before the
 //! `hash_rule` column existed) still verify after the migration, on both.
 
@@ -50,7 +51,7 @@ fn python_hashes() -> Vec<String> {
 
 async fn hashes_match_python(backend: Backend) {
     let (bytes, _store, _dir) = common::open(backend).await;
-    let api = start(bytes, 1 << 20).await;
+    let api = start(bytes.clone(), 1 << 20).await;
     let expected = python_hashes();
     assert_eq!(expected.len(), ENDED_AT.len());
     for (ended_at, python) in ENDED_AT.iter().zip(&expected) {
@@ -66,10 +67,18 @@ async fn hashes_match_python(backend: Backend) {
         let raw = api.http.get(format!("{}/bytes/raw/{id}", api.base)).bearer_auth(&api.token).send().await.expect("raw");
         assert_eq!(raw.status(), StatusCode::OK, "the stored hash verifies on read");
     }
-    // Without ended_at the hash cannot be OpenKAT's: the raw file is refused.
+    // As OpenKAT's model, the API refuses a meta without ended_at (or started_at).
     let run = uuid::Uuid::new_v4();
     let meta = json!({"id": run, "started_at": "2023-01-01T00:00:00Z", "boefje": {"id": "dns-records"}, "organization": "hashorg", "arguments": {}});
-    assert_eq!(api.call(Method::POST, "/bytes/boefje_meta", Some(meta)).await.0, StatusCode::CREATED);
+    let (status, body) = api.call(Method::POST, "/bytes/boefje_meta", Some(meta.clone())).await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("ended_at")), "{body}");
+    let mut no_start = meta.clone();
+    no_start["ended_at"] = json!("2023-01-01T00:00:01Z");
+    no_start.as_object_mut().expect("object").remove("started_at");
+    let (status, body) = api.call(Method::POST, "/bytes/boefje_meta", Some(no_start)).await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("started_at")), "{body}");
+    // A run stored without ended_at (in process, as the embedded pipeline may) gets no raw files: the hash could not be OpenKAT's.
+    bytes.save_boefje_meta(&serde_json::from_value(meta).expect("a boefje meta")).await.expect("saved in process");
     let files = json!({"files": [{"name": "raw", "content": STANDARD.encode(CONTENT), "tags": []}]});
     let (status, body) = api.call(Method::POST, &format!("/bytes/raw?boefje_meta_id={run}"), Some(files)).await;
     assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("ended_at")), "{body}");

@@ -1,6 +1,7 @@
 //! Login and bearer tokens, as OpenKAT's Bytes: `POST /token` (where
 //! OpenKAT's boefje worker and rocky log in) and `POST /bytes/token` (our
-//! `BytesClient`) take the form fields `username` and `password` and return
+//! `BytesClient`) take the form fields `username` and `password` (and
+//! `grant_type`, which must be `password` when given) and return
 //! `{"access_token", "token_type": "bearer", "expires_at"}` with
 //! `expires_at` in Python's `isoformat()` spelling. The scheme of the
 //! `Authorization` header is case-insensitive (OpenKAT's clients send
@@ -27,6 +28,7 @@ use kat_server::ApiError;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::schemas as doc;
 use super::BytesState;
 use crate::hashing::isoformat;
 
@@ -62,13 +64,17 @@ impl Auth {
     }
 }
 
-/// The login form (OpenKAT's `OAuth2PasswordRequestForm`; `grant_type`, `scope` and the client fields are ignored).
+/// The login form (OpenKAT's `OAuth2PasswordRequestForm`): `grant_type`, when given, must be `password`, as
+/// OpenKAT checks it; `scope`, the client fields and any other field are ignored.
 #[derive(Debug, Deserialize)]
 pub struct Login {
     /// `BYTES_USERNAME`.
     pub username: String,
     /// `BYTES_PASSWORD`.
     pub password: String,
+    /// `password` or absent.
+    #[serde(default)]
+    pub grant_type: Option<String>,
 }
 
 /// 401 with OpenKAT's text and `WWW-Authenticate: Bearer`.
@@ -78,18 +84,27 @@ fn unauthorized(detail: &str) -> Response {
     response
 }
 
-/// `POST /token` and `POST /bytes/token`
+/// `POST /token`: log in.
 #[utoipa::path(
     post,
     path = "/token",
-    request_body(content = Object, content_type = "application/x-www-form-urlencoded", description = "username and password (also at /bytes/token)", example = json!({"username": "bytes", "password": "..."})),
-    responses((status = 200, description = "{access_token, token_type: bearer, expires_at}"), (status = 401, description = "Incorrect username or password"), (status = 422, description = "Not a login form"))
+    request_body(content = doc::LoginForm, content_type = "application/x-www-form-urlencoded", description = "The login form (also at POST /bytes/token)"),
+    responses(
+        (status = 200, description = "A bearer token", body = doc::Token),
+        (status = 401, description = "Incorrect username or password", body = doc::Error, headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 413, description = "The body is larger than this service accepts", body = doc::Error),
+        (status = 422, description = "Not a login form, or a grant_type other than password", body = doc::Error),
+        (status = 500, description = "The token lifetime (BYTES_ACCESS_TOKEN_EXPIRE_MINUTES) reaches past what the clock can hold", body = doc::Error),
+    )
 )]
 pub async fn login(State(state): State<BytesState>, form: Result<Form<Login>, FormRejection>) -> Response {
     let Form(login) = match form {
         Ok(form) => form,
         Err(e) => return ApiError(ServiceError::invalid(format!("the login form is not what was expected: {}", e.body_text())).with_field("body")).into_response(),
     };
+    if login.grant_type.as_deref().is_some_and(|g| g != "password") {
+        return ApiError(ServiceError::invalid("grant_type must be password").with_field("grant_type")).into_response();
+    }
     let auth = &state.auth;
     if !(constant_time_eq(login.username.as_bytes(), auth.username.as_bytes()) & constant_time_eq(login.password.as_bytes(), auth.password.as_bytes())) {
         return unauthorized("Incorrect username or password");

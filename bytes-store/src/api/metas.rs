@@ -1,6 +1,8 @@
 //! `/bytes/boefje_meta` and `/bytes/normalizer_meta`, as OpenKAT serves
-//! them: save (`POST`, 201 `{"status": "success"}`; an id that exists is 400
-//! with OpenKAT's integrity error and the stored meta stays as it was), get
+//! them: save (`POST`, 201 `{"status": "success"}`; an id that exists is 409
+//! with OpenKAT's integrity error body, where OpenKAT answers 400, and the
+//! stored meta stays as it was; a boefje meta needs `started_at` and
+//! `ended_at`, as OpenKAT's model), get
 //! by id, list with OpenKAT's filters and defaults (`limit` 1, `descending`
 //! true, ordered by `started_at` with ties in insertion order; `input_ooi=*`
 //! means any object), and `GET /bytes/normalizer_metas?normalizer_metas=..`
@@ -19,7 +21,9 @@ use kat_core::ErrorKind;
 use kat_server::{ApiError, ApiJson};
 use serde_json::json;
 
+use super::params::documented::{BoefjeMetaId, BoefjeMetaQuery, NormalizerMetaId, NormalizerMetaQuery, NormalizerMetasQuery};
 use super::params::{IdPath, Params, MAX_LIMIT};
+use super::schemas as doc;
 use super::BytesState;
 use crate::queries::{BoefjeMetaFilter, NormalizerMetaFilter, Page};
 
@@ -28,14 +32,16 @@ fn meta_page(params: &Params) -> Result<Page, ApiError> {
     Ok(Page { limit: params.count("limit", 1, MAX_LIMIT)?, offset: params.count("offset", 0, i64::MAX)?, descending: params.boolean("descending")?.unwrap_or(true) })
 }
 
-/// The answer to a save: 201 `{"status": "success"}`, or OpenKAT's 400 for an id that exists.
+/// The answer to a save: 201 `{"status": "success"}`, or OpenKAT's integrity error for an id that exists, as 409
+/// (OpenKAT answers 400; a well-formed request that conflicts with what is stored is a conflict, and OpenKAT's
+/// clients treat every 4xx alike).
 fn saved(result: Result<(), ServiceError>) -> Response {
     match result {
         Ok(()) => (StatusCode::CREATED, Json(json!({"status": "success"}))).into_response(),
         Err(e) if e.kind == ErrorKind::Conflict => {
             // OpenKAT's body (`status`, `message`) plus the `detail`/`field` every error of ours has.
             let body = json!({"status": "failed", "message": e.message, "detail": e.message, "field": e.field});
-            (StatusCode::BAD_REQUEST, Json(body)).into_response()
+            (StatusCode::CONFLICT, Json(body)).into_response()
         }
         Err(e) => ApiError(e).into_response(),
     }
@@ -45,21 +51,42 @@ fn saved(result: Result<(), ServiceError>) -> Response {
 #[utoipa::path(
     post,
     path = "/bytes/boefje_meta",
-    request_body(content = Object, content_type = "application/json", description = "A BoefjeMeta", example = json!({"id": "7134430c-8509-4944-b0be-27cb9bfb4bc2", "started_at": "2024-01-02T03:04:05Z", "ended_at": "2024-01-02T03:04:06Z", "boefje": {"id": "dns-records", "version": null}, "input_ooi": "Hostname|internet|example.nl", "arguments": {}, "organization": "_dev", "runnable_hash": null, "environment": {}})),
-    responses((status = 201, description = "{\"status\": \"success\"}"), (status = 400, description = "Integrity error: object might already exist"), (status = 401, description = "No valid token"), (status = 422, description = "Not a boefje meta, a bad organisation id or a NUL character"))
+    request_body(content = doc::NewBoefjeMeta, content_type = "application/json", description = "A BoefjeMeta with started_at and ended_at (read whatever the Content-Type)"),
+    responses(
+        (status = 201, description = "Saved", body = doc::Saved),
+        (status = 409, description = "Integrity error: object might already exist (the stored meta is left as it was)", body = doc::IntegrityError),
+        (status = 413, description = "The body is larger than this service accepts", body = doc::Error),
+        (status = 422, description = "Not a boefje meta, no started_at or ended_at, a bad organisation id or a NUL character", body = doc::Error),
+    )
 )]
 pub async fn save_boefje_meta(State(state): State<BytesState>, ApiJson(meta): ApiJson<BoefjeMeta>) -> Response {
+    // As OpenKAT's model: both times are required (a raw file's hash covers ended_at).
+    for (field, value) in [("started_at", meta.started_at), ("ended_at", meta.ended_at)] {
+        if value.is_none() {
+            return ApiError(ServiceError::invalid(format!("{field} is required: a date and time with its offset")).with_field(field)).into_response();
+        }
+    }
     saved(state.bytes.save_boefje_meta(&meta).await)
 }
 
 /// `GET /bytes/boefje_meta/{boefje_meta_id}`
-#[utoipa::path(get, path = "/bytes/boefje_meta/{boefje_meta_id}", params(("boefje_meta_id" = String, Path)), responses((status = 200, description = "The boefje meta"), (status = 404, description = "No such run"), (status = 422, description = "Not a UUID")))]
+#[utoipa::path(
+    get,
+    path = "/bytes/boefje_meta/{boefje_meta_id}",
+    params(BoefjeMetaId),
+    responses((status = 200, description = "The boefje meta", body = doc::BoefjeMeta), (status = 404, description = "No such run", body = doc::Error), (status = 422, description = "Not a UUID", body = doc::Error))
+)]
 pub async fn get_boefje_meta(State(state): State<BytesState>, IdPath(id): IdPath) -> Result<Json<BoefjeMeta>, ApiError> {
     Ok(Json(state.bytes.get_boefje_meta(id).await?))
 }
 
 /// `GET /bytes/boefje_meta`
-#[utoipa::path(get, path = "/bytes/boefje_meta", params(("organization" = Option<String>, Query), ("boefje_id" = Option<String>, Query), ("input_ooi" = Option<String>, Query, description = "* or absent: any object"), ("limit" = Option<i64>, Query, description = "default 1"), ("offset" = Option<i64>, Query), ("descending" = Option<bool>, Query, description = "by started_at, default true")), responses((status = 200, description = "Boefje metas")))]
+#[utoipa::path(
+    get,
+    path = "/bytes/boefje_meta",
+    params(BoefjeMetaQuery),
+    responses((status = 200, description = "Boefje metas", body = Vec<doc::BoefjeMeta>), (status = 422, description = "A bad organisation id, number or boolean, or a NUL character", body = doc::Error))
+)]
 pub async fn list_boefje_metas(State(state): State<BytesState>, params: Params) -> Result<Json<Vec<BoefjeMeta>>, ApiError> {
     let filter = BoefjeMetaFilter { organization: params.organization("organization")?, boefje_id: params.text("boefje_id"), input_ooi: params.text("input_ooi") };
     Ok(Json(state.bytes.meta_db().boefje_metas(&filter, meta_page(&params)?).await?))
@@ -69,28 +96,49 @@ pub async fn list_boefje_metas(State(state): State<BytesState>, params: Params) 
 #[utoipa::path(
     post,
     path = "/bytes/normalizer_meta",
-    request_body(content = Object, content_type = "application/json", description = "A NormalizerMeta; its raw_data is replaced by the stored raw file's metadata", example = json!({"id": "a134430c-8509-4944-b0be-27cb9bfb4bc2", "started_at": "2024-01-02T03:04:07Z", "ended_at": "2024-01-02T03:04:08Z", "raw_data": {"id": "...", "boefje_meta": {}, "mime_types": []}, "normalizer": {"id": "kat_dns_normalize", "version": null}})),
-    responses((status = 201, description = "{\"status\": \"success\"}"), (status = 400, description = "Integrity error: object might already exist"), (status = 404, description = "No such raw file"), (status = 422, description = "Not a normalizer meta"))
+    request_body(content = doc::NormalizerMeta, content_type = "application/json", description = "A NormalizerMeta; only raw_data.id is read from raw_data, which is replaced by the stored raw file's metadata"),
+    responses(
+        (status = 201, description = "Saved", body = doc::Saved),
+        (status = 409, description = "Integrity error: object might already exist (the stored meta is left as it was)", body = doc::IntegrityError),
+        (status = 404, description = "No raw file raw_data.id", body = doc::Error),
+        (status = 413, description = "The body is larger than this service accepts", body = doc::Error),
+        (status = 422, description = "Not a normalizer meta, or a NUL character", body = doc::Error),
+    )
 )]
 pub async fn save_normalizer_meta(State(state): State<BytesState>, ApiJson(meta): ApiJson<NormalizerMeta>) -> Response {
     saved(state.bytes.save_normalizer_meta(&meta).await)
 }
 
 /// `GET /bytes/normalizer_meta/{normalizer_meta_id}`
-#[utoipa::path(get, path = "/bytes/normalizer_meta/{normalizer_meta_id}", params(("normalizer_meta_id" = String, Path)), responses((status = 200, description = "The normalizer meta"), (status = 404, description = "No such normalizer run"), (status = 422, description = "Not a UUID")))]
+#[utoipa::path(
+    get,
+    path = "/bytes/normalizer_meta/{normalizer_meta_id}",
+    params(NormalizerMetaId),
+    responses((status = 200, description = "The normalizer meta", body = doc::NormalizerMeta), (status = 404, description = "No such normalizer run", body = doc::Error), (status = 422, description = "Not a UUID", body = doc::Error))
+)]
 pub async fn get_normalizer_meta(State(state): State<BytesState>, IdPath(id): IdPath) -> Result<Json<NormalizerMeta>, ApiError> {
     Ok(Json(state.bytes.meta_db().normalizer_meta(id).await?))
 }
 
 /// `GET /bytes/normalizer_meta`
-#[utoipa::path(get, path = "/bytes/normalizer_meta", params(("organization" = Option<String>, Query), ("normalizer_id" = Option<String>, Query), ("raw_id" = Option<String>, Query), ("limit" = Option<i64>, Query, description = "default 1"), ("offset" = Option<i64>, Query), ("descending" = Option<bool>, Query, description = "by started_at, default true")), responses((status = 200, description = "Normalizer metas")))]
+#[utoipa::path(
+    get,
+    path = "/bytes/normalizer_meta",
+    params(NormalizerMetaQuery),
+    responses((status = 200, description = "Normalizer metas", body = Vec<doc::NormalizerMeta>), (status = 422, description = "A bad organisation id, UUID, number or boolean, or a NUL character", body = doc::Error))
+)]
 pub async fn list_normalizer_metas(State(state): State<BytesState>, params: Params) -> Result<Json<Vec<NormalizerMeta>>, ApiError> {
     let filter = NormalizerMetaFilter { organization: params.organization("organization")?, normalizer_id: params.text("normalizer_id"), raw_id: params.uuid("raw_id")? };
     Ok(Json(state.bytes.meta_db().normalizer_metas(&filter, meta_page(&params)?).await?))
 }
 
 /// `GET /bytes/normalizer_metas?normalizer_metas=ID&normalizer_metas=ID` (rocky)
-#[utoipa::path(get, path = "/bytes/normalizer_metas", params(("normalizer_metas" = Vec<String>, Query, description = "repeatable, required"), ("limit" = Option<i64>, Query, description = "default 100"), ("offset" = Option<i64>, Query)), responses((status = 200, description = "{id: NormalizerMeta} for the ids found"), (status = 422, description = "No ids, or not UUIDs")))]
+#[utoipa::path(
+    get,
+    path = "/bytes/normalizer_metas",
+    params(NormalizerMetasQuery),
+    responses((status = 200, description = "The normalizer metas found, by id", body = doc::NormalizerMetasById), (status = 422, description = "No ids, or not UUIDs, or a bad number", body = doc::Error))
+)]
 pub async fn normalizer_metas_by_id(State(state): State<BytesState>, params: Params) -> Result<Json<BTreeMap<String, NormalizerMeta>>, ApiError> {
     let ids = params.uuids("normalizer_metas")?;
     if ids.is_empty() {

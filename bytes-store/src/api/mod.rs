@@ -13,21 +13,20 @@
 //!
 //! - [`auth`] holds the login and token check; [`params`] the query and path parameters;
 //! - [`metas`] the boefje and normalizer metadata routes; [`raw`] the raw-file routes;
-//! - [`status`] `/health` and `/metrics`.
+//! - [`status`] `/health`, `/metrics` and `/`;
+//! - [`schemas`] the bodies and answers of the OpenAPI document ([`ApiDoc`]).
 
 pub mod auth;
 pub mod metas;
 pub mod params;
 pub mod raw;
+pub mod schemas;
 pub mod status;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::header::CONTENT_TYPE;
-use axum::http::StatusCode;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use kat_core::services::ServiceError;
@@ -73,17 +72,17 @@ pub fn router(state: BytesState) -> Router {
         .route("/token", post(auth::login))
         .route("/bytes/token", post(auth::login))
         .route("/health", get(status::health))
-        .route("/", get(|| async { Redirect::temporary("/health") }));
+        .route("/", get(status::root));
     let router = guarded
         .merge(open)
         .fallback(|| async { ApiError(ServiceError::not_found("no such endpoint").with_field("path")) })
-        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn(kat_server::error::json_errors))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state);
     kat_server::app(router)
 }
 
-/// The OpenAPI document, generated from the handlers' annotations.
+/// The OpenAPI document, generated from the handlers' annotations and the shapes in [`schemas`].
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "Bytes", description = "Raw files of boefje runs with their metadata (OpenKAT-compatible)"),
@@ -91,31 +90,46 @@ pub fn router(state: BytesState) -> Router {
         auth::login, metas::save_boefje_meta, metas::get_boefje_meta, metas::list_boefje_metas,
         metas::save_normalizer_meta, metas::get_normalizer_meta, metas::list_normalizer_metas, metas::normalizer_metas_by_id,
         raw::save, raw::get, raw::get_meta, raw::list, raw::list_with_contents, raw::mime_types,
-        status::health, status::metrics,
-    )
+        status::health, status::metrics, status::root,
+    ),
+    components(schemas(schemas::JsonValue, schemas::Error)),
+    modifiers(&Guarded)
 )]
 pub struct ApiDoc;
 
-/// The most of a non-JSON error body that is carried into its JSON replacement.
-const MAX_ERROR_TEXT: usize = 4096;
+/// The name of the bearer-token scheme in the document (FastAPI's name for it, as in OpenKAT's document).
+pub const SECURITY_SCHEME: &str = "OAuth2PasswordBearer";
 
-/// Turn an error answer that is not JSON (axum's own 405, a rejection's plain text) into `{"detail", "field"}`.
-async fn json_errors(request: axum::extract::Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let status = response.status();
-    let is_json = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, MAX_ERROR_TEXT).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
-    let detail = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_ascii_lowercase() } else { text };
-    let field = (status == StatusCode::METHOD_NOT_ALLOWED).then_some("method");
-    let mut json = kat_server::error::error_response(status, &detail, field);
-    for (name, value) in &parts.headers {
-        if name != CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
-            json.headers_mut().insert(name, value.clone());
+/// What the router adds around the handlers: `POST /bytes/token` is `POST /token` again; every route behind
+/// [`auth::require_token`] needs the bearer token (401 without it) and reads the database (503 while it does
+/// not answer).
+struct Guarded;
+
+impl utoipa::Modify for Guarded {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::Operation;
+        use utoipa::openapi::security::{Flow, OAuth2, Password, Scopes, SecurityRequirement, SecurityScheme};
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+
+        let flow = Flow::Password(Password::new("/token", Scopes::new()));
+        openapi.components.get_or_insert_with(Default::default).add_security_scheme(SECURITY_SCHEME, SecurityScheme::OAuth2(OAuth2::new([flow])));
+        if let Some(mut login) = openapi.paths.paths.get("/token").cloned() {
+            if let Some(operation) = &mut login.post {
+                operation.operation_id = Some("login_at_bytes".into());
+            }
+            openapi.paths.paths.insert("/bytes/token".to_string(), login);
+        }
+        let error = |description: &str| ResponseBuilder::new().description(description).content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name(schemas::Error::NAME))).build()).build();
+        let guard = |operation: &mut Operation| {
+            operation.security = Some(vec![SecurityRequirement::new(SECURITY_SCHEME, Vec::<String>::new())]);
+            let responses = &mut operation.responses.responses;
+            responses.entry("401".into()).or_insert_with(|| error("No token, or not a valid one (WWW-Authenticate: Bearer)").into());
+            responses.entry("503".into()).or_insert_with(|| error("The database does not answer; try again later").into());
+        };
+        for (path, item) in &mut openapi.paths.paths {
+            if path.starts_with("/bytes/") && path != "/bytes/token" || path == "/metrics" {
+                [&mut item.get, &mut item.post].into_iter().flatten().for_each(guard);
+            }
         }
     }
-    json.into_response()
 }

@@ -23,7 +23,9 @@ use kat_core::ErrorKind;
 use kat_server::{ApiError, ApiJson};
 use serde::{Deserialize, Serialize};
 
+use super::params::documented::{MimeTypesQuery, RawId, RawQuery, SaveRawQuery};
 use super::params::{IdPath, Params, MAX_LIMIT};
+use super::schemas as doc;
 use super::BytesState;
 use crate::queries::{Page, RawFilter};
 
@@ -59,9 +61,15 @@ fn check_mime_type(name: &str, tag: &str) -> Result<(), ApiError> {
 #[utoipa::path(
     post,
     path = "/bytes/raw",
-    params(("boefje_meta_id" = String, Query)),
-    request_body(content = Object, content_type = "application/json", description = "A boefje output: files with base64 contents and mime-type tags", example = json!({"status": "COMPLETED", "files": [{"name": "raw", "content": "aGVsbG8=", "tags": ["boefje/dns-records"]}]})),
-    responses((status = 200, description = "{file name: raw id}"), (status = 400, description = "Two files of the request have the same mime types"), (status = 404, description = "No such boefje meta"), (status = 413, description = "A file is larger than BYTES_MAX_RAW_SIZE"), (status = 422, description = "Bad base64, mime type or query, or the run has no ended_at"))
+    params(SaveRawQuery),
+    request_body(content = doc::BoefjeOutput, content_type = "application/json", description = "A boefje output: files with base64 contents and mime-type tags (read whatever the Content-Type)", example = json!({"status": "COMPLETED", "files": [{"name": "raw", "content": "aGVsbG8=", "tags": ["boefje/dns-records"]}]})),
+    responses(
+        (status = 200, description = "The raw file id of each file name (a file whose set of tags the run already has gets that file's id)", body = doc::RawIds),
+        (status = 409, description = "Two files of the request have the same set of tags (nothing is saved)", body = doc::Error),
+        (status = 404, description = "No such boefje meta", body = doc::Error),
+        (status = 413, description = "A file is larger than BYTES_MAX_RAW_SIZE, or the body larger than this service accepts", body = doc::Error),
+        (status = 422, description = "Bad base64, mime type, query or body, or the run has no ended_at", body = doc::Error),
+    )
 )]
 pub async fn save(State(state): State<BytesState>, params: Params, ApiJson(output): ApiJson<BoefjeOutput>) -> Response {
     match save_files(&state, &params, &output).await {
@@ -85,9 +93,11 @@ async fn save_files(state: &BytesState, params: &Params, output: &BoefjeOutput) 
         file.tags.iter().try_for_each(|t| check_mime_type(&file.name, t)).map_err(IntoResponse::into_response)?;
         let set: BTreeSet<&str> = file.tags.iter().map(String::as_str).collect();
         // As OpenKAT: a run has one raw file per set of mime types, so one request cannot bring two (a set
-        // saved by an earlier request is deduplicated by the store instead).
+        // saved by an earlier request is deduplicated by the store instead). OpenKAT answers 400 after saving
+        // the first of the two; here nothing is saved and the answer is 409, as for any well-formed request
+        // that conflicts with the run's files (JSON Schema cannot say "unique sets" for the document).
         if !seen.insert(set) {
-            return Err(ApiError::with_status(400, ServiceError::invalid("Content types do not define unique sets of mime types.").with_field("tags")));
+            return Err(ApiError(ServiceError::new(ErrorKind::Conflict, "Content types do not define unique sets of mime types.").with_field("tags")).into_response());
         }
         decoded.push((file, content));
     }
@@ -100,14 +110,30 @@ async fn save_files(state: &BytesState, params: &Params, output: &BoefjeOutput) 
 }
 
 /// `GET /bytes/raw/{raw_id}`: the contents, only when they match their hash.
-#[utoipa::path(get, path = "/bytes/raw/{raw_id}", params(("raw_id" = String, Path)), responses((status = 200, description = "The contents"), (status = 404, description = "No such raw file"), (status = 422, description = "Not a UUID"), (status = 500, description = "The contents do not match their hash")))]
+#[utoipa::path(
+    get,
+    path = "/bytes/raw/{raw_id}",
+    params(RawId),
+    responses(
+        (status = 200, description = "The contents", content_type = "application/octet-stream", body = doc::RawContents),
+        (status = 404, description = "No such raw file", body = doc::Error),
+        (status = 422, description = "Not a UUID", body = doc::Error),
+        (status = 500, description = "The contents do not match their hash", body = doc::Error),
+        (status = 503, description = "The contents cannot be read from storage", body = doc::Error),
+    )
+)]
 pub async fn get(State(state): State<BytesState>, IdPath(id): IdPath) -> Result<impl IntoResponse, ApiError> {
     let (_, content) = state.bytes.get_raw(id).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], content))
 }
 
 /// `GET /bytes/raw/{raw_id}/meta`
-#[utoipa::path(get, path = "/bytes/raw/{raw_id}/meta", params(("raw_id" = String, Path)), responses((status = 200, description = "The raw file's metadata"), (status = 404, description = "No such raw file"), (status = 422, description = "Not a UUID")))]
+#[utoipa::path(
+    get,
+    path = "/bytes/raw/{raw_id}/meta",
+    params(RawId),
+    responses((status = 200, description = "The raw file's metadata", body = doc::RawDataMeta), (status = 404, description = "No such raw file", body = doc::Error), (status = 422, description = "Not a UUID", body = doc::Error))
+)]
 pub async fn get_meta(State(state): State<BytesState>, IdPath(id): IdPath) -> Result<Json<RawDataMeta>, ApiError> {
     Ok(Json(state.bytes.get_raw_meta(id).await?))
 }
@@ -129,7 +155,12 @@ fn raw_page(params: &Params) -> Result<Page, ApiError> {
 }
 
 /// `GET /bytes/raw`: raw file metadata.
-#[utoipa::path(get, path = "/bytes/raw", params(("organization" = Option<Vec<String>>, Query), ("boefje_meta_id" = Option<String>, Query), ("raw_ids" = Option<Vec<String>>, Query), ("normalized" = Option<bool>, Query), ("mime_types" = Option<Vec<String>>, Query), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query), ("descending" = Option<bool>, Query)), responses((status = 200, description = "Raw file metadata, oldest first: organization and raw_ids repeatable (any), mime_types repeatable (all), limit default 1"), (status = 422, description = "A bad filter")))]
+#[utoipa::path(
+    get,
+    path = "/bytes/raw",
+    params(RawQuery),
+    responses((status = 200, description = "Raw file metadata, in the order they were saved", body = Vec<doc::RawDataMeta>), (status = 422, description = "A bad filter", body = doc::Error))
+)]
 pub async fn list(State(state): State<BytesState>, params: Params) -> Result<Json<Vec<RawDataMeta>>, ApiError> {
     let mut out = Vec::new();
     for id in state.bytes.meta_db().raw_ids(&raw_filter(&params)?, raw_page(&params)?).await? {
@@ -140,7 +171,17 @@ pub async fn list(State(state): State<BytesState>, params: Params) -> Result<Jso
 
 /// `GET /bytes/raws`: raw files with their contents (hash checked), as OpenKAT's `BoefjeOutput` with each file
 /// named by its raw id. The status is always `COMPLETED`, which is what OpenKAT's Bytes answers.
-#[utoipa::path(get, path = "/bytes/raws", params(("organization" = Option<Vec<String>>, Query), ("boefje_meta_id" = Option<String>, Query), ("raw_ids" = Option<Vec<String>>, Query), ("normalized" = Option<bool>, Query), ("mime_types" = Option<Vec<String>>, Query), ("limit" = Option<i64>, Query)), responses((status = 200, description = "{status: COMPLETED, files: [{name: raw id, content: base64, tags}]}"), (status = 422, description = "A bad filter"), (status = 500, description = "A file does not match its hash")))]
+#[utoipa::path(
+    get,
+    path = "/bytes/raws",
+    params(RawQuery),
+    responses(
+        (status = 200, description = "{status: COMPLETED, files: [{name: raw id, content: base64, tags}]}", body = doc::BoefjeOutput),
+        (status = 422, description = "A bad filter", body = doc::Error),
+        (status = 500, description = "A file does not match its hash", body = doc::Error),
+        (status = 503, description = "A file cannot be read from storage", body = doc::Error),
+    )
+)]
 pub async fn list_with_contents(State(state): State<BytesState>, params: Params) -> Result<Json<BoefjeOutput>, ApiError> {
     let mut files = Vec::new();
     for id in state.bytes.meta_db().raw_ids(&raw_filter(&params)?, raw_page(&params)?).await? {
@@ -151,7 +192,12 @@ pub async fn list_with_contents(State(state): State<BytesState>, params: Params)
 }
 
 /// `GET /bytes/mime_types`: `{mime type: number of matching raw files carrying it}`.
-#[utoipa::path(get, path = "/bytes/mime_types", params(("organization" = Option<Vec<String>>, Query), ("boefje_meta_id" = Option<String>, Query), ("normalized" = Option<bool>, Query), ("mime_types" = Option<Vec<String>>, Query)), responses((status = 200, description = "Number of raw files per mime type"), (status = 422, description = "A bad filter")))]
+#[utoipa::path(
+    get,
+    path = "/bytes/mime_types",
+    params(MimeTypesQuery),
+    responses((status = 200, description = "Number of matching raw files per mime type", body = doc::MimeTypeCounts), (status = 422, description = "A bad filter", body = doc::Error))
+)]
 pub async fn mime_types(State(state): State<BytesState>, params: Params) -> Result<Json<BTreeMap<String, i64>>, ApiError> {
     let filter = RawFilter { raw_ids: Vec::new(), ..raw_filter(&params)? };
     Ok(Json(state.bytes.meta_db().mime_type_counts(&filter).await?.into_iter().collect()))

@@ -1,4 +1,4 @@
-//! `/health` and `/metrics`.
+//! `/health`, `/metrics` and `/` (a redirect to `/health`).
 //!
 //! `/health` answers OpenKAT's `ServiceHealth` shape (`service`, `healthy`,
 //! `version`, `additional`, `results`) with one result per dependency: the
@@ -17,11 +17,12 @@ use std::fmt::Write;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use kat_server::ApiError;
 use serde_json::{json, Value};
 
+use super::schemas as doc;
 use super::BytesState;
 use crate::hashing::python_float_repr;
 use crate::relay::RelayState;
@@ -31,7 +32,11 @@ fn check(service: &str, healthy: bool, additional: Value) -> Value {
 }
 
 /// `GET /health`
-#[utoipa::path(get, path = "/health", responses((status = 200, description = "ServiceHealth: the service and its database (and broker) answer"), (status = 503, description = "The database does not answer")))]
+#[utoipa::path(
+    get,
+    path = "/health",
+    responses((status = 200, description = "The service and its database (and broker) answer", body = doc::ServiceHealth), (status = 503, description = "The database does not answer", body = doc::ServiceHealth))
+)]
 pub async fn health(State(state): State<BytesState>) -> Response {
     let database = state.bytes.meta_db().ping().await;
     let mut results = vec![check("database", database, Value::Null)];
@@ -43,6 +48,12 @@ pub async fn health(State(state): State<BytesState>) -> Response {
     let body = json!({"service": "bytes", "healthy": database, "version": env!("CARGO_PKG_VERSION"), "additional": null, "results": results});
     let status = if database { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
+}
+
+/// `GET /`: a redirect to `/health`, as OpenKAT's.
+#[utoipa::path(get, path = "/", responses((status = 307, description = "To /health", headers(("Location" = String, description = "/health")))))]
+pub async fn root() -> Redirect {
+    Redirect::temporary("/health")
 }
 
 /// A sample value as Python's `prometheus_client` prints it (`floatToGoString`).
@@ -66,7 +77,14 @@ fn label(value: &str) -> String {
 }
 
 /// `GET /metrics`
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text: bytes_database_organizations_total, bytes_database_raw_files_total{organization_id}, bytes_raw_files, bytes_outbox_pending"), (status = 401, description = "No valid token")))]
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    responses(
+        (status = 200, description = "Prometheus text: bytes_database_organizations_total, bytes_database_raw_files_total{organization_id}, bytes_raw_files, bytes_outbox_pending", content_type = "text/plain", body = String),
+        (status = 503, description = "The database does not answer", body = doc::Error),
+    )
+)]
 pub async fn metrics(State(state): State<BytesState>) -> Result<String, ApiError> {
     let db = state.bytes.meta_db();
     let per_organization = db.raw_files_per_organization().await?;
