@@ -8,7 +8,7 @@
 //! repeat add nothing. Several replicas share the queue.
 //!
 //! A message that can never be handled (not JSON, not an event, an invalid
-//! organisation) is logged and acknowledged, as mula does; one that fails
+//! or unknown organisation) is logged and acknowledged, as mula does; one that fails
 //! for a passing reason (the database or the KATalogus is away) is handed
 //! back to the broker and tried again a second later. The consumer
 //! reconnects every second while the broker is unreachable.
@@ -127,7 +127,7 @@ async fn session(scheduler: &LocalScheduler, config: &ConsumerConfig, connection
         };
         match scheduler.on_raw_file(&event).await {
             Ok(pushed) => tracing::debug!(event = %event.event_id, tasks = pushed.len(), "raw_file_received handled"),
-            Err(e) if e.kind == ErrorKind::Invalid => tracing::warn!(event = %event.event_id, "dropping a raw_file_received event: {e}"),
+            Err(e) if matches!(e.kind, ErrorKind::Invalid | ErrorKind::NotFound) => tracing::warn!(event = %event.event_id, "dropping a raw_file_received event: {e}"),
             Err(e) => {
                 tracing::warn!(event = %event.event_id, "raw_file_received event not handled, handing it back: {e}");
                 if let Err(e) = delivery.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() }).await {

@@ -70,7 +70,7 @@ async fn ten_thousand(backend: Backend) {
     let started = Instant::now();
     let popped = drain(std::slice::from_ref(&api.base)).await;
     let took = started.elapsed();
-    eprintln!("{backend:?}: 8 HTTP workers drained {N} tasks (pop + complete) in {took:.2?}, {:.0} tasks/s (debug build)", N as f64 / took.as_secs_f64());
+    eprintln!("{backend:?}: 8 HTTP workers drained {N} tasks (pop + complete) in {took:.2?}, {:.0} tasks/s ({} build)", N as f64 / took.as_secs_f64(), if cfg!(debug_assertions) { "debug" } else { "release" });
     exactly_once(&popped, N, &format!("{backend:?}"));
     let done = h.scheduler.list(&TaskQuery { status: Some(TaskStatus::Completed), limit: 1, ..TaskQuery::default() }).await.expect("list");
     assert_eq!(done.count, N as i64);

@@ -92,3 +92,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
         Uuid::parse_str(value).map(Id).map_err(|_| invalid(name, "a UUID"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_read_or_refused_naming_the_parameter() {
+        let q = Query(vec![("limit".into(), "5".into()), ("limit".into(), "7".into()), ("on".into(), "yes".into()), ("org".into(), "bad org".into()), ("n".into(), "x".into())]);
+        assert_eq!(q.number("limit", 1, 1, 10).expect("in range"), 7, "the last value counts");
+        assert_eq!(q.number("missing", 3, 1, 10).expect("default"), 3);
+        assert_eq!(q.number("limit", 1, 1, 6).expect_err("out of range").0.field.as_deref(), Some("limit"));
+        assert_eq!(q.number("n", 1, 1, 6).expect_err("not a number").0.field.as_deref(), Some("n"));
+        assert_eq!(q.boolean("on").expect("bool"), Some(true));
+        assert_eq!(q.boolean("limit").expect_err("not a bool").0.field.as_deref(), Some("limit"));
+        assert_eq!(q.organisation("org").expect_err("bad id").0.field.as_deref(), Some("org"));
+        assert_eq!(q.organisation("nobody").expect("absent"), None);
+    }
+}

@@ -72,3 +72,17 @@ fn a_bad_number_stops_the_service_with_exit_code_64() {
         assert!(!String::from_utf8_lossy(&out.stderr).contains("hunter2"), "a URI is never echoed");
     }
 }
+
+#[test]
+fn kat_explain_says_why_a_boefje_did_not_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_kat")).args(["explain", "_dev", "dns-records", "Hostname|internet|example.nl"]).env("KAT_DATA_DIR", dir.path()).output().expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("would not run") && stdout.contains("not_enabled:") && stdout.contains("unknown_object:"), "{stdout}");
+    let json = Command::new(env!("CARGO_BIN_EXE_kat")).args(["explain", "--json", "_dev", "nope", "Hostname|internet|example.nl"]).env("KAT_DATA_DIR", dir.path()).output().expect("runs");
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(value["reasons"][0]["code"], "unknown_boefje");
+    let bad = Command::new(env!("CARGO_BIN_EXE_kat")).args(["explain", "_dev", "dns-records", "not a reference"]).env("KAT_DATA_DIR", dir.path()).output().expect("runs");
+    assert!(!bad.status.success());
+}

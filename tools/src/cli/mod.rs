@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod data_dir;
+pub mod explain;
 pub mod keygen;
 pub mod normalize;
 pub mod query;
@@ -53,6 +54,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Check stored raw files against their hashes and report every mismatch.
     VerifyRaw(verify_raw::VerifyRawArgs),
+    /// Say why a boefje did or did not run on an object (not enabled, clearance, conditions, grace period,
+    /// deduplicated, lease expired, failed, ran).
+    Explain(explain::ExplainArgs),
 }
 
 /// Run the parsed command; the error is printed by `main` as one line.
@@ -68,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(&args),
         Command::Bench(args) => bench::run(&args, &mut std::io::stdout().lock()),
         Command::VerifyRaw(args) => verify_raw::run(&args, &mut std::io::stdout().lock()),
+        Command::Explain(args) => explain::run(&args, &mut std::io::stdout().lock()),
     }
 }
 
