@@ -189,7 +189,7 @@ async fn every_answer_is_documented() {
     let meta = serde_json::to_value(&run).expect("serialises");
     let answer = call(&doc, &api, post.clone(), "/bytes/boefje_meta", "/bytes/boefje_meta", Some(meta.clone()), StatusCode::CREATED).await;
     assert_eq!(answer, json!({"status": "success"}));
-    let answer = call(&doc, &api, post.clone(), "/bytes/boefje_meta", "/bytes/boefje_meta", Some(meta.clone()), StatusCode::CONFLICT).await;
+    let answer = call(&doc, &api, post.clone(), "/bytes/boefje_meta", "/bytes/boefje_meta", Some(meta.clone()), StatusCode::BAD_REQUEST).await;
     assert_eq!(answer["message"], "Integrity error: object might already exist");
     let mut no_end = meta.clone();
     no_end["ended_at"] = Value::Null;
@@ -209,7 +209,7 @@ async fn every_answer_is_documented() {
     let ids = call(&doc, &api, post.clone(), "/bytes/raw", &raw_path, Some(output.clone()), StatusCode::OK).await;
     assert_eq!(call(&doc, &api, post.clone(), "/bytes/raw", &raw_path, Some(output), StatusCode::OK).await, ids, "a set the run has gets its id back");
     let twins = json!({"files": [{"name": "x", "content": "", "tags": ["x/y"]}, {"name": "y", "content": "QQ==", "tags": ["x/y"]}]});
-    call(&doc, &api, post.clone(), "/bytes/raw", &raw_path, Some(twins), StatusCode::CONFLICT).await;
+    call(&doc, &api, post.clone(), "/bytes/raw", &raw_path, Some(twins), StatusCode::BAD_REQUEST).await;
     call(&doc, &api, post.clone(), "/bytes/raw", &raw_path, Some(json!({"files": [{"name": "x", "content": "QR=="}]})), StatusCode::UNPROCESSABLE_ENTITY).await;
     let unknown_run = format!("/bytes/raw?boefje_meta_id={}", uuid::Uuid::new_v4());
     call(&doc, &api, post.clone(), "/bytes/raw", &unknown_run, Some(json!({"files": [{"name": "x", "content": ""}]})), StatusCode::NOT_FOUND).await;
@@ -229,7 +229,7 @@ async fn every_answer_is_documented() {
     let normalizer_id = uuid::Uuid::new_v4();
     let normalizer = json!({"id": normalizer_id, "started_at": "2024-05-01T10:00:02Z", "ended_at": "2024-05-01T10:00:03Z", "raw_data": raw_meta, "normalizer": {"id": "kat_dns_normalize", "version": null}});
     call(&doc, &api, post.clone(), "/bytes/normalizer_meta", "/bytes/normalizer_meta", Some(normalizer.clone()), StatusCode::CREATED).await;
-    call(&doc, &api, post.clone(), "/bytes/normalizer_meta", "/bytes/normalizer_meta", Some(normalizer.clone()), StatusCode::CONFLICT).await;
+    call(&doc, &api, post.clone(), "/bytes/normalizer_meta", "/bytes/normalizer_meta", Some(normalizer.clone()), StatusCode::BAD_REQUEST).await;
     let mut orphan = normalizer.clone();
     orphan["id"] = json!(uuid::Uuid::new_v4());
     orphan["raw_data"]["id"] = json!(uuid::Uuid::new_v4());

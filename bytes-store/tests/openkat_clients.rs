@@ -3,7 +3,7 @@
 //! rocky/rocky/bytes_client.py): the form login at the root `POST /token`,
 //! `Authorization: bearer` in lowercase, JSON bodies without a
 //! `Content-Type`, `GET /bytes/raws` as the boefje worker and rocky call it,
-//! rocky's `normalizer_metas` lookup, the duplicate-meta integrity error (409), `/health` in
+//! rocky's `normalizer_metas` lookup, the duplicate-meta integrity error (400, as OpenKAT), `/health` in
 //! OpenKAT's shape, and OpenKAT's own filter tests (`test_filtered_boefje_meta`,
 //! ties in insertion order, `input_ooi=*`). Runs on SQLite with files and on
 //! PostgreSQL with S3 (moto): `bash scripts/services.sh`.
@@ -84,10 +84,10 @@ async fn openkats_clients(base: String) {
     let (status, body) = worker.post_text("/bytes/boefje_meta", &meta).await;
     assert_eq!((status, body.clone()), (StatusCode::CREATED, json!({"status": "success"})), "a body without Content-Type is JSON");
 
-    // Saving the same id again: OpenKAT's body (as 409, where OpenKAT answers 400), and another organisation cannot take the run over.
+    // Saving the same id again: OpenKAT's body and status (400), and another organisation cannot take the run over.
     let hijack = worker_meta(&run, "org2", "Hostname|internet|evil.nl", "2024-01-02T03:04:05Z");
     let (status, body) = worker.post_text("/bytes/boefje_meta", &hijack).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!((body["status"].as_str(), body["message"].as_str(), body["detail"].as_str()), (Some("failed"), Some("Integrity error: object might already exist"), Some("Integrity error: object might already exist")));
     let (_, stored) = worker.get(&format!("/bytes/boefje_meta/{run}")).await;
     assert_eq!((stored["organization"].as_str(), stored["input_ooi"].as_str()), (Some("org1"), Some("Hostname|internet|example.nl")), "the stored meta is unchanged");
@@ -101,7 +101,7 @@ async fn openkats_clients(base: String) {
     assert_eq!(status, StatusCode::OK, "{ids}");
     let (first, second) = (ids["0"].as_str().expect("id 0").to_string(), ids["1"].as_str().expect("id 1").to_string());
     let (status, body) = worker.post_text(&format!("/bytes/raw?boefje_meta_id={run}"), &json!({"files": [{"name": "a", "content": "", "tags": ["x/y"]}, {"name": "b", "content": "", "tags": ["x/y"]}]})).await;
-    assert_eq!((status, body["detail"].as_str()), (StatusCode::CONFLICT, Some("Content types do not define unique sets of mime types.")), "OpenKAT's text; 409 rather than OpenKAT's 400");
+    assert_eq!((status, body["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("Content types do not define unique sets of mime types.")), "OpenKAT's status and text");
 
     // get_raws(boefje_meta_id): OpenKAT's default limit is 1; files are named by raw id, contents in base64.
     let (status, raws) = worker.get(&format!("/bytes/raws?boefje_meta_id={run}")).await;
@@ -138,7 +138,7 @@ async fn openkats_clients(base: String) {
     claimed["secure_hash"] = json!("sha512:forged");
     let normalizer = json!({"id": normalizer_id, "started_at": "2024-01-02T03:05:00Z", "ended_at": "2024-01-02T03:05:01Z", "raw_data": claimed, "normalizer": {"id": "normalizer/manual"}});
     assert_eq!(rocky.post_text("/bytes/normalizer_meta", &normalizer).await, (StatusCode::CREATED, json!({"status": "success"})));
-    assert_eq!(rocky.post_text("/bytes/normalizer_meta", &normalizer).await.0, StatusCode::CONFLICT, "a normalizer meta id is saved once");
+    assert_eq!(rocky.post_text("/bytes/normalizer_meta", &normalizer).await.0, StatusCode::BAD_REQUEST, "a normalizer meta id is saved once (OpenKAT's 400)");
     let (status, found) = rocky.get(&format!("/bytes/normalizer_metas?limit=1&normalizer_metas={normalizer_id}")).await;
     assert_eq!(status, StatusCode::OK, "{found}");
     assert_eq!(found[&normalizer_id]["raw_data"]["secure_hash"], raw_meta["secure_hash"], "raw_data comes from the store, not from the request");

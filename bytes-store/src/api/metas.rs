@@ -1,5 +1,5 @@
 //! `/bytes/boefje_meta` and `/bytes/normalizer_meta`, as OpenKAT serves
-//! them: save (`POST`, 201 `{"status": "success"}`; an id that exists is 409
+//! them: save (`POST`, 201 `{"status": "success"}`; an id that exists is 400
 //! with OpenKAT's integrity error body, where OpenKAT answers 400, and the
 //! stored meta stays as it was; a boefje meta needs `started_at` and
 //! `ended_at`, as OpenKAT's model), get
@@ -32,16 +32,15 @@ fn meta_page(params: &Params) -> Result<Page, ApiError> {
     Ok(Page { limit: params.count("limit", 1, MAX_LIMIT)?, offset: params.count("offset", 0, i64::MAX)?, descending: params.boolean("descending")?.unwrap_or(true) })
 }
 
-/// The answer to a save: 201 `{"status": "success"}`, or OpenKAT's integrity error for an id that exists, as 409
-/// (OpenKAT answers 400; a well-formed request that conflicts with what is stored is a conflict, and OpenKAT's
-/// clients treat every 4xx alike).
+/// The answer to a save: 201 `{"status": "success"}`, or OpenKAT's integrity error for an id that exists, with
+/// OpenKAT's status, 400 (its clients and tests expect exactly that).
 fn saved(result: Result<(), ServiceError>) -> Response {
     match result {
         Ok(()) => (StatusCode::CREATED, Json(json!({"status": "success"}))).into_response(),
         Err(e) if e.kind == ErrorKind::Conflict => {
             // OpenKAT's body (`status`, `message`) plus the `detail`/`field` every error of ours has.
             let body = json!({"status": "failed", "message": e.message, "detail": e.message, "field": e.field});
-            (StatusCode::CONFLICT, Json(body)).into_response()
+            (StatusCode::BAD_REQUEST, Json(body)).into_response()
         }
         Err(e) => ApiError(e).into_response(),
     }
@@ -54,7 +53,7 @@ fn saved(result: Result<(), ServiceError>) -> Response {
     request_body(content = doc::NewBoefjeMeta, content_type = "application/json", description = "A BoefjeMeta with started_at and ended_at (read whatever the Content-Type)"),
     responses(
         (status = 201, description = "Saved", body = doc::Saved),
-        (status = 409, description = "Integrity error: object might already exist (the stored meta is left as it was)", body = doc::IntegrityError),
+        (status = 400, description = "Integrity error: object might already exist (the stored meta is left as it was; OpenKAT's status)", body = doc::IntegrityError),
         (status = 413, description = "The body is larger than this service accepts", body = doc::Error),
         (status = 422, description = "Not a boefje meta, no started_at or ended_at, a bad organisation id or a NUL character", body = doc::Error),
     )
@@ -99,7 +98,7 @@ pub async fn list_boefje_metas(State(state): State<BytesState>, params: Params) 
     request_body(content = doc::NormalizerMeta, content_type = "application/json", description = "A NormalizerMeta; only raw_data.id is read from raw_data, which is replaced by the stored raw file's metadata"),
     responses(
         (status = 201, description = "Saved", body = doc::Saved),
-        (status = 409, description = "Integrity error: object might already exist (the stored meta is left as it was)", body = doc::IntegrityError),
+        (status = 400, description = "Integrity error: object might already exist (the stored meta is left as it was; OpenKAT's status)", body = doc::IntegrityError),
         (status = 404, description = "No raw file raw_data.id", body = doc::Error),
         (status = 413, description = "The body is larger than this service accepts", body = doc::Error),
         (status = 422, description = "Not a normalizer meta, or a NUL character", body = doc::Error),

@@ -65,7 +65,7 @@ fn check_mime_type(name: &str, tag: &str) -> Result<(), ApiError> {
     request_body(content = doc::BoefjeOutput, content_type = "application/json", description = "A boefje output: files with base64 contents and mime-type tags (read whatever the Content-Type)", example = json!({"status": "COMPLETED", "files": [{"name": "raw", "content": "aGVsbG8=", "tags": ["boefje/dns-records"]}]})),
     responses(
         (status = 200, description = "The raw file id of each file name (a file whose set of tags the run already has gets that file's id)", body = doc::RawIds),
-        (status = 409, description = "Two files of the request have the same set of tags (nothing is saved)", body = doc::Error),
+        (status = 400, description = "Two files of the request have the same set of tags (nothing is saved; OpenKAT's status)", body = doc::Error),
         (status = 404, description = "No such boefje meta", body = doc::Error),
         (status = 413, description = "A file is larger than BYTES_MAX_RAW_SIZE, or the body larger than this service accepts", body = doc::Error),
         (status = 422, description = "Bad base64, mime type, query or body, or the run has no ended_at", body = doc::Error),
@@ -94,10 +94,9 @@ async fn save_files(state: &BytesState, params: &Params, output: &BoefjeOutput) 
         let set: BTreeSet<&str> = file.tags.iter().map(String::as_str).collect();
         // As OpenKAT: a run has one raw file per set of mime types, so one request cannot bring two (a set
         // saved by an earlier request is deduplicated by the store instead). OpenKAT answers 400 after saving
-        // the first of the two; here nothing is saved and the answer is 409, as for any well-formed request
-        // that conflicts with the run's files (JSON Schema cannot say "unique sets" for the document).
+        // the first of the two; here nothing is saved, and the answer is OpenKAT's 400 and text.
         if !seen.insert(set) {
-            return Err(ApiError(ServiceError::new(ErrorKind::Conflict, "Content types do not define unique sets of mime types.").with_field("tags")).into_response());
+            return Err(ApiError::with_status(400, ServiceError::invalid("Content types do not define unique sets of mime types.").with_field("tags")));
         }
         decoded.push((file, content));
     }
