@@ -186,10 +186,10 @@ impl PluginRepository {
 
     /// Fail unless `id` is a valid plugin id that no plugin has yet.
     pub fn check_new_id(&self, id: &str) -> ServiceResult<()> {
-        let valid = !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        let valid = !id.is_empty() && id.len() <= 64 && !id.starts_with('.') && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !valid {
             let shown: String = id.chars().take(64).map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect();
-            return Err(ServiceError::invalid(format!("plugin id {shown:?}: use 1 to 64 letters, digits, '-', '_' or '.'")).with_field("id"));
+            return Err(ServiceError::invalid(format!("plugin id {shown:?}: use 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'")).with_field("id"));
         }
         if self.kind(id).is_some() {
             return Err(duplicate("id"));

@@ -3,7 +3,9 @@
 //! (nothing changes), NUL characters anywhere (422 naming the field, never
 //! 503, never database text), an integer setting too large for the runner,
 //! every 4xx as a JSON body, 413 for a large body, the OpenAPI document's
-//! request bodies, and `/health` while PostgreSQL cannot be reached.
+//! request bodies, `/health` while PostgreSQL cannot be reached, and what
+//! making the OpenAPI document precise for schemathesis turned up (plugin ids
+//! that no URL can reach, a filter that was not checked, 404 before 422).
 
 #[macro_use]
 mod common;
@@ -186,6 +188,27 @@ async fn the_openapi_document_declares_every_route_and_request_body() {
     let configs = &doc["paths"]["/v1/configs"]["get"]["parameters"];
     let names: Vec<&str> = configs.as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
     assert_eq!(names, ["organisation_id", "boefje_id", "enabled", "with_duplicates", "offset", "limit"]);
+}
+
+#[tokio::test]
+async fn inputs_found_while_making_the_document_precise() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let s = Server::start(&sqlite_url(dir.path()), nacl(), None).await;
+    s.organisation("o").await;
+    // A plugin id "." or ".." was accepted, but clients remove such path segments, so no URL could reach the plugin.
+    for id in [".", "..", ".hidden"] {
+        let answer = s.call(Method::POST, "/v1/organisations/o/plugins", Some(json!({"type": "normalizer", "id": id}))).await;
+        assert_error(&answer, StatusCode::UNPROCESSABLE_ENTITY, Some("id"));
+    }
+    assert_eq!(s.call(Method::POST, "/v1/organisations/o/plugins", Some(json!({"type": "normalizer", "id": "a..b"}))).await.0, StatusCode::CREATED);
+    assert_eq!(s.get("/v1/organisations/o/plugins/a..b").await.1["id"], "a..b", "a dot inside an id is fine");
+    // `type` was not checked when `plugin_type` was given.
+    assert_error(&s.get("/v1/organisations/o/plugins?plugin_type=boefje&type=thing").await, StatusCode::UNPROCESSABLE_ENTITY, Some("type"));
+    assert_error(&s.get("/v1/organisations/o/plugins?plugin_type=thing&type=boefje").await, StatusCode::UNPROCESSABLE_ENTITY, Some("plugin_type"));
+    // An organisation that does not exist is 404 before any rule about the rest of the request.
+    assert_error(&s.call(Method::POST, "/v1/organisations/nobody/settings/clone/nobody", None).await, StatusCode::NOT_FOUND, Some("organisation_id"));
+    let answer = s.call(Method::PUT, "/v1/organisations/nobody/port-scan/settings", Some(json!({"NOT_A_SETTING": "x"}))).await;
+    assert_error(&answer, StatusCode::NOT_FOUND, Some("organisation_id"));
 }
 
 /// A TCP relay to the machine's PostgreSQL that can be cut: while it is cut, connecting is refused, as when

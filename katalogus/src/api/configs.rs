@@ -8,12 +8,13 @@ use axum::extract::State;
 use axum::Json;
 
 use super::error::ApiError;
+use super::params::ConfigFilters;
 use super::plugins::{boolean, number, one, pairs, Pairs};
 use super::AppState;
 use crate::store::configs::{BoefjeConfig, ConfigFilter};
 
 /// `GET /v1/configs`
-#[utoipa::path(get, path = "/v1/configs", params(("organisation_id" = Option<String>, Query), ("boefje_id" = Option<String>, Query), ("enabled" = Option<bool>, Query), ("with_duplicates" = Option<bool>, Query, description = "with organisation_id and boefje_id: list the equal configs of other organisations"), ("offset" = Option<usize>, Query), ("limit" = Option<usize>, Query)), responses((status = 200, description = "Boefje configs (they carry setting values)", body = [BoefjeConfig]), (status = 422, description = "A bad parameter")))]
+#[utoipa::path(get, path = "/v1/configs", params(ConfigFilters), responses((status = 200, description = "Boefje configs (they carry setting values)", body = [BoefjeConfig]), (status = 422, description = "A bad parameter")))]
 pub async fn list(State(state): State<AppState>, query: Pairs) -> Result<Json<Vec<BoefjeConfig>>, ApiError> {
     let pairs = pairs(query)?;
     let filter = ConfigFilter {

@@ -13,21 +13,25 @@
 //!
 //! - [`error`] holds the error bodies ([`error::PluginError`] for OpenKAT's 400s);
 //! - [`organisations`], [`plugins`], [`edit`], [`settings`] and [`configs`] hold one resource each;
-//! - [`doc`] is the OpenAPI document served at `/openapi.json`.
+//! - [`doc`] is the OpenAPI document served at `/openapi.json`, with the
+//!   documentation-only [`schemas`] and [`params`] that say exactly what each
+//!   route accepts and answers.
 
 pub mod configs;
 pub mod doc;
 pub mod edit;
 pub mod error;
 pub mod organisations;
+pub mod params;
 pub mod plugins;
+pub mod schemas;
 pub mod settings;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
@@ -89,12 +93,13 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .route("/health", get(health))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn(kat_server::error::json_errors))
         .with_state(state);
     kat_server::app(inner)
 }
 
 /// OpenKAT's health shape; the database is listed under `results`, and a database that is down makes it 503.
+#[utoipa::path(get, path = "/health", responses((status = 200, description = "Healthy", body = schemas::Health), (status = 503, description = "The database is down", body = schemas::Health)))]
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let up = state.katalogus.database_is_up().await;
     let status = if up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
@@ -102,6 +107,8 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
     (status, Json(json!({"service": "katalogus", "healthy": up, "version": env!("CARGO_PKG_VERSION"), "additional": null, "results": [database]})))
 }
 
+/// Request and error counters in Prometheus text format.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Counters", body = schemas::Metrics, content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> String {
     format!(
         "# TYPE katalogus_requests_total counter\nkatalogus_requests_total {}\n# TYPE katalogus_errors_total counter\nkatalogus_errors_total {}\n",
@@ -129,17 +136,4 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         state.metrics.errors.fetch_add(1, Ordering::Relaxed);
     }
     response
-}
-
-/// Gives every error answer that is not JSON yet (axum's 405, path and query rejections) the `{"detail", "field"}` body.
-async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let status = response.status();
-    let is_json = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
-    if status.as_u16() < 400 || is_json {
-        return response;
-    }
-    let text = axum::body::to_bytes(response.into_body(), 64 * 1024).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
-    let detail = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
-    kat_server::error::error_response(status, &detail, None)
 }

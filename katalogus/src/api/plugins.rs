@@ -7,9 +7,9 @@
 //! comma-separated; the answer follows their order, an unknown id is 404
 //! "Plugin not found"), `q` (id, name or description, case-insensitive),
 //! `plugin_type` (rocky's name; `type` is accepted too: `boefje`,
-//! `normalizer` or `bit`), `state`, `oci_image`, `scan_level` (boefjes at
-//! or above it), `consumes`, `produces` (any of the given values), then
-//! `offset` and `limit`.
+//! `normalizer` or `bit`; both are checked, `plugin_type` wins), `state`,
+//! `oci_image`, `scan_level` (boefjes at or above it), `consumes`,
+//! `produces` (any of the given values), then `offset` and `limit`.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -23,7 +23,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::{bad_parameter, ApiError};
-use super::AppState;
+use super::params::{OrganisationPath, PluginFilters, PluginPath};
+use super::{schemas, AppState};
 use crate::repository::PluginExtras;
 
 /// A boefje as OpenKAT's plugin JSON.
@@ -89,17 +90,17 @@ pub fn boolean(pairs: &[(String, String)], name: &str) -> Result<Option<bool>, A
 }
 
 /// `GET /v1/organisations/{org}/plugins`; list filters may repeat (`ids=a&ids=b`) or use commas.
-#[utoipa::path(get, path = "/v1/organisations/{org}/plugins", params(("org" = String, Path), ("q" = Option<String>, Query), ("plugin_type" = Option<String>, Query, description = "boefje, normalizer or bit"), ("type" = Option<String>, Query, description = "the same as plugin_type"), ("ids" = Option<String>, Query), ("state" = Option<bool>, Query), ("oci_image" = Option<String>, Query), ("scan_level" = Option<u8>, Query), ("consumes" = Option<String>, Query), ("produces" = Option<String>, Query), ("offset" = Option<usize>, Query), ("limit" = Option<usize>, Query)), responses((status = 200, description = "Plugins in OpenKAT's JSON"), (status = 404, description = "Unknown organisation, or an unknown id in ids"), (status = 422, description = "A bad filter")))]
+#[utoipa::path(get, path = "/v1/organisations/{org}/plugins", params(OrganisationPath, PluginFilters), responses((status = 200, description = "Plugins in OpenKAT's JSON", body = schemas::Plugins), (status = 404, description = "Unknown organisation, or an unknown id in ids"), (status = 422, description = "A bad filter")))]
 pub async fn list(State(state): State<AppState>, Path(org): Path<String>, query: Pairs) -> Result<Json<Vec<Value>>, ApiError> {
     let pairs = pairs(query)?;
     let values = |name: &str| -> Vec<String> { pairs.iter().filter(|(k, _)| k == name).flat_map(|(_, v)| v.split(',').map(|s| s.trim().to_string())).filter(|s| !s.is_empty()).collect() };
-    let (type_name, plugin_type) = match (one(&pairs, "plugin_type"), one(&pairs, "type")) {
-        (Some(t), _) => ("plugin_type", Some(t)),
-        (None, t) => ("type", t),
-    };
-    if plugin_type.as_deref().is_some_and(|t| !["boefje", "normalizer", "bit"].contains(&t)) {
-        return Err(bad_parameter(type_name, "must be boefje, normalizer or bit"));
+    let (by_rocky, by_type) = (one(&pairs, "plugin_type"), one(&pairs, "type"));
+    for (name, value) in [("plugin_type", &by_rocky), ("type", &by_type)] {
+        if value.as_deref().is_some_and(|t| !["boefje", "normalizer", "bit"].contains(&t)) {
+            return Err(bad_parameter(name, "must be boefje, normalizer or bit"));
+        }
     }
+    let plugin_type = by_rocky.or(by_type);
     let state_filter = boolean(&pairs, "state")?;
     let (q, ids, consumes, produces, oci_image) = (one(&pairs, "q").map(|q| q.to_lowercase()), values("ids"), values("consumes"), values("produces"), one(&pairs, "oci_image"));
     let scan_level = number(&pairs, "scan_level")?;
@@ -129,13 +130,13 @@ async fn find(state: &AppState, org: &str, plugin_id: &str) -> Result<Value, Api
 }
 
 /// `GET /v1/organisations/{org}/plugins/{plugin_id}`
-#[utoipa::path(get, path = "/v1/organisations/{org}/plugins/{plugin_id}", params(("org" = String, Path), ("plugin_id" = String, Path)), responses((status = 200, description = "The plugin"), (status = 404, description = "Unknown organisation, or plugin not found")))]
+#[utoipa::path(get, path = "/v1/organisations/{org}/plugins/{plugin_id}", params(PluginPath), responses((status = 200, description = "The plugin", body = schemas::Plugin), (status = 404, description = "Unknown organisation, or plugin not found")))]
 pub async fn get(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
     Ok(Json(find(&state, &org, &plugin_id).await?))
 }
 
 /// The body of an enable/disable request (a missing `enabled` is false, as in OpenKAT).
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize)]
 pub struct EnabledBody {
     /// The new state.
     #[serde(default)]
@@ -143,21 +144,21 @@ pub struct EnabledBody {
 }
 
 /// `PATCH /v1/organisations/{org}/plugins/{plugin_id}` with `{"enabled": bool}`
-#[utoipa::path(patch, path = "/v1/organisations/{org}/plugins/{plugin_id}", params(("org" = String, Path), ("plugin_id" = String, Path)), request_body(content = EnabledBody, content_type = "application/json"), responses((status = 204, description = "Enabled or disabled"), (status = 404, description = "Unknown organisation or plugin"), (status = 413, description = "Body too large"), (status = 422, description = "Bad body")))]
+#[utoipa::path(patch, path = "/v1/organisations/{org}/plugins/{plugin_id}", params(PluginPath), request_body(content = schemas::PluginStateIn, content_type = "application/json"), responses((status = 204, description = "Enabled or disabled"), (status = 404, description = "Unknown organisation or plugin"), (status = 413, description = "Body too large"), (status = 422, description = "Bad body")))]
 pub async fn patch(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>, ApiJson(body): ApiJson<EnabledBody>) -> Result<StatusCode, ApiError> {
     state.katalogus.set_enabled(&org, &plugin_id, body.enabled).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /v1/organisations/{org}/plugins/{plugin_id}/schema.json` (`null` for a plugin without settings)
-#[utoipa::path(get, path = "/v1/organisations/{org}/plugins/{plugin_id}/schema.json", params(("org" = String, Path), ("plugin_id" = String, Path)), responses((status = 200, description = "The settings JSON Schema, or null"), (status = 404, description = "Unknown organisation or plugin")))]
+#[utoipa::path(get, path = "/v1/organisations/{org}/plugins/{plugin_id}/schema.json", params(PluginPath), responses((status = 200, description = "The settings JSON Schema, or null", body = schemas::SettingsSchemaOut), (status = 404, description = "Unknown organisation or plugin")))]
 pub async fn schema(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
     let plugin = find(&state, &org, &plugin_id).await?;
     Ok(Json(plugin.get("boefje_schema").cloned().unwrap_or(Value::Null)))
 }
 
 /// `GET /v1/organisations/{org}/plugins/{plugin_id}/description.md` (the folder's `description.md`, else the plugin's description)
-#[utoipa::path(get, path = "/v1/organisations/{org}/plugins/{plugin_id}/description.md", params(("org" = String, Path), ("plugin_id" = String, Path)), responses((status = 200, description = "Markdown"), (status = 404, description = "Unknown organisation or plugin")))]
+#[utoipa::path(get, path = "/v1/organisations/{org}/plugins/{plugin_id}/description.md", params(PluginPath), responses((status = 200, description = "Markdown", body = schemas::Markdown, content_type = "text/markdown"), (status = 404, description = "Unknown organisation or plugin")))]
 pub async fn description(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<impl IntoResponse, ApiError> {
     let plugin = find(&state, &org, &plugin_id).await?;
     let text = state.katalogus.description(&plugin_id).unwrap_or_else(|| plugin["description"].as_str().unwrap_or_default().to_string());
@@ -165,7 +166,7 @@ pub async fn description(State(state): State<AppState>, Path((org, plugin_id)): 
 }
 
 /// `GET /v1/organisations/{org}/plugins/{plugin_id}/cover.jpg` (the folder's cover, else the default cover)
-#[utoipa::path(get, path = "/v1/organisations/{org}/plugins/{plugin_id}/cover.jpg", params(("org" = String, Path), ("plugin_id" = String, Path)), responses((status = 200, description = "JPEG image"), (status = 404, description = "Unknown organisation or plugin")))]
+#[utoipa::path(get, path = "/v1/organisations/{org}/plugins/{plugin_id}/cover.jpg", params(PluginPath), responses((status = 200, description = "JPEG image", body = schemas::Jpeg, content_type = "image/jpeg"), (status = 404, description = "Unknown organisation or plugin")))]
 pub async fn cover(State(state): State<AppState>, Path((org, plugin_id)): Path<(String, String)>) -> Result<impl IntoResponse, ApiError> {
     find(&state, &org, &plugin_id).await?;
     Ok(([(header::CONTENT_TYPE, "image/jpeg")], state.katalogus.cover(&plugin_id)))

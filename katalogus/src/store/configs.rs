@@ -120,11 +120,11 @@ impl LocalKatalogus {
 
     /// Copy `from`'s configuration onto `to` (see the module documentation), in one transaction.
     pub async fn clone_settings(&self, from: &str, to: &str) -> ServiceResult<()> {
+        self.organisation(from).await?;
+        self.organisation(to).await?;
         if from == to {
             return Err(ServiceError::invalid("an organisation cannot be cloned onto itself: choose another target organisation").with_field("to_org"));
         }
-        self.organisation(from).await?;
-        self.organisation(to).await?;
         let kind = |id: &str| self.plugins().kind(id);
         let mut tx = self.pool.begin().await.map_err(db)?;
         let states = |org: &str| sqlx::query("SELECT plugin_id, enabled FROM plugin_states WHERE organisation = $1").bind(org.to_string());

@@ -159,9 +159,9 @@ impl LocalKatalogus {
 
     /// Replace an organisation's settings of a plugin, after checking every name and value.
     pub async fn put_settings(&self, organisation: &str, plugin_id: &str, settings: &Map<String, Value>) -> ServiceResult<()> {
+        self.organisation(organisation).await?;
         self.require_plugin(plugin_id)?;
         let checked = self.check_settings(plugin_id, settings)?;
-        self.organisation(organisation).await?;
         let blob = self.crypto.encrypt(&Value::Object(checked).to_string()).map_err(|e| ServiceError::internal(e.to_string()))?;
         sqlx::query("INSERT INTO settings (organisation, plugin_id, body) VALUES ($1, $2, $3) ON CONFLICT (organisation, plugin_id) DO UPDATE SET body = excluded.body")
             .bind(organisation)
