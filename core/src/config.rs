@@ -12,6 +12,13 @@ use std::str::FromStr;
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// A lookup over fixed `NAME`/value pairs, for tests and for configuration that does not come from the
+/// process environment.
+pub fn from_pairs(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
 /// The non-blank value of `name`, trimmed.
 pub fn get(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
@@ -37,14 +44,9 @@ where
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    }
-
     #[test]
     fn numbers_are_checked_against_their_range() {
-        let lookup = env(&[("A", " 15 "), ("B", "1e15"), ("C", "1000000000000000000000000"), ("D", "0"), ("E", "-3")]);
+        let lookup = from_pairs(&[("A", " 15 "), ("B", "1e15"), ("C", "1000000000000000000000000"), ("D", "0"), ("E", "-3")]);
         assert_eq!(number(&lookup, "A", 1u64, 1, 100), Ok(15));
         assert_eq!(number(&lookup, "UNSET", 7u64, 1, 100), Ok(7));
         assert!(number(&lookup, "B", 1u64, 1, 100).expect_err("not a number").0.contains("B=\"1e15\" is not a whole number"));

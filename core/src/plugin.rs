@@ -47,6 +47,20 @@ pub struct BoefjeManifest {
     /// scheduler queues this boefje for an object only when all of them hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// OpenKAT's `run_on`: run only when an object is `create`d and/or
+    /// `update`d (no recurring schedule); empty (or `null`) means always.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "run_on")]
+    pub run_on: Vec<String>,
+}
+
+/// `run_on`: `null` or a list of `create` / `update`.
+fn run_on<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let values: Option<Vec<String>> = Option::deserialize(deserializer)?;
+    let values = values.unwrap_or_default();
+    if let Some(bad) = values.iter().find(|v| *v != "create" && *v != "update") {
+        return Err(serde::de::Error::custom(format!("run_on: {bad:?} is neither \"create\" nor \"update\"")));
+    }
+    Ok(values)
 }
 
 /// One condition of a boefje's `conditions`: `field` of the object (`__`
@@ -182,6 +196,11 @@ mod tests {
         assert_eq!(m.consumes, ["Hostname"]);
         let err = BoefjeManifest::parse("x/boefje.json", r#"{"id":"a","scan_level":9}"#).expect_err("bad level");
         assert!(err.to_string().contains("x/boefje.json"), "{err}");
+        let m = BoefjeManifest::parse("boefje.json", r#"{"id":"a","run_on":["create","update"]}"#).expect("run_on");
+        assert_eq!(m.run_on, ["create", "update"]);
+        assert_eq!(BoefjeManifest::parse("boefje.json", r#"{"id":"a","run_on":null}"#).expect("null run_on").run_on, Vec::<String>::new());
+        let err = BoefjeManifest::parse("boefje.json", r#"{"id":"a","run_on":["delete"]}"#).expect_err("unknown run_on");
+        assert!(err.to_string().contains("neither"), "{err}");
     }
 
     #[test]

@@ -61,6 +61,16 @@ pub enum RunOn {
     Update,
 }
 
+impl RunOn {
+    /// `create` or `update`, as in OpenKAT's JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOn::Create => "create",
+            RunOn::Update => "update",
+        }
+    }
+}
+
 /// The fields of OpenKAT's plugin JSON that our manifests do not hold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginExtras {

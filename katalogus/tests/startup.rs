@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use kat_katalogus::config::{Config, ConfigError, NO_TOKEN_WARNING};
 
 fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    kat_core::config::from_pairs(pairs)
 }
 
 fn free_port() -> u16 {

@@ -40,11 +40,7 @@ use crate::store::{db_error, Origin};
 
 /// A boefje's `run_on` list (`create`, `update`), empty when it has none.
 pub fn run_on(manifest: &BoefjeManifest) -> Vec<String> {
-    match serde_json::to_value(manifest).ok().and_then(|m| m.get("run_on").cloned()) {
-        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_ascii_lowercase)).collect(),
-        Some(Value::String(one)) => vec![one.to_ascii_lowercase()],
-        _ => Vec::new(),
-    }
+    manifest.run_on.clone()
 }
 
 /// The first of the boefje's conditions that does not hold on `fields` (as `field operator value`), if any.

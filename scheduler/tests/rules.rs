@@ -147,3 +147,23 @@ async fn objects_give_boefje_tasks_by_clearance_and_conditions_and_grace_holds_r
         assert!(s.sync_plugins("org1").await.expect("sync").is_empty(), "a change is acted on once");
     }
 }
+
+#[tokio::test]
+async fn run_on_create_and_update_as_openkat() {
+    for backend in BOTH {
+        let h = harness(backend).await;
+        let s = &h.scheduler;
+        h.katalogus.add_boefje(r#"{"id": "on-create", "consumes": ["IPPort"], "scan_level": 1, "run_on": ["create"], "interval": 60}"#);
+        h.katalogus.add_boefje(r#"{"id": "on-update", "consumes": ["IPPort"], "scan_level": 1, "run_on": ["update"]}"#);
+        let port = |state: &str| object("IPPort|internet|10.0.0.2|tcp|8080", 1, json!({"address": "IPAddressV4|internet|10.0.0.2", "protocol": "tcp", "port": 8080, "state": state}));
+        let created = s.objects_changed("org1", &[port("open")], &[]).await.expect("created");
+        let ids: Vec<String> = boefjes_of(&created.iter().map(|p| p.task.clone()).collect::<Vec<_>>()).into_iter().filter(|b| b.starts_with("on-")).collect();
+        assert_eq!(ids, ["on-create"], "{backend:?}: a new object runs only the create boefje");
+        assert!(created.iter().all(|p| p.task.schedule_id.is_none()), "{backend:?}: run_on boefjes get no recurring schedule");
+        finish_all(s).await;
+        h.clock.advance(Duration::from_secs(90_000));
+        let updated = s.objects_changed("org1", &[port("filtered")], &[]).await.expect("updated");
+        let ids: Vec<String> = boefjes_of(&updated.iter().map(|p| p.task.clone()).collect::<Vec<_>>()).into_iter().filter(|b| b.starts_with("on-")).collect();
+        assert_eq!(ids, ["on-update"], "{backend:?}: a changed object runs only the update boefje");
+    }
+}

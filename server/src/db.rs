@@ -10,6 +10,8 @@
 //! - requests wait at most `ACQUIRE_TIMEOUT` for a connection, so a
 //!   database that goes down gives a prompt 503, not a 30 s hang;
 //! - migrations for the backend run at open;
+//! - a commit waits for its fsync unless the store says its state is
+//!   rebuilt when lost (`Durability::Process`, the scheduler's queue);
 //! - SQLite overwrites deleted and replaced content (`secure_delete`), so a
 //!   replaced secret (a re-encrypted setting) does not linger in free pages.
 //!
@@ -39,6 +41,20 @@ pub struct DbSpec {
     pub postgres: &'static Migrator,
     /// How long to wait for a PostgreSQL server that refuses connections.
     pub wait: Duration,
+    /// What a commit promises.
+    pub durability: Durability,
+}
+
+/// What a committed transaction survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// A crash of the process, the database server or the machine: every commit waits for its fsync
+    /// (SQLite `synchronous = FULL`, PostgreSQL `synchronous_commit = on`). For evidence and settings.
+    Full,
+    /// A crash of the process; a power loss may undo the last commits (SQLite `synchronous = NORMAL` in
+    /// WAL mode, PostgreSQL `synchronous_commit = off`), and the database stays consistent either way.
+    /// For state that is rebuilt when lost: the scheduler's task states, whose leases re-run lost work.
+    Process,
 }
 
 /// An open database.
@@ -101,14 +117,18 @@ pub async fn open(url: &str, spec: DbSpec) -> ServiceResult<Db> {
             Err(e) => return Err(ServiceError::unavailable(format!("cannot open the {} database ({}): {e}", spec.what, spec.variable))),
         }
     }
+    let relaxed = spec.durability == Durability::Process;
     let pool = AnyPoolOptions::new()
         .max_connections(if sqlite { 4 } else { 16 })
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(move |conn, _| {
             Box::pin(async move {
-                if sqlite {
-                    conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA secure_delete = ON;").await?;
-                }
+                match (sqlite, relaxed) {
+                    (true, false) => conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA secure_delete = ON; PRAGMA synchronous = FULL;").await?,
+                    (true, true) => conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA secure_delete = ON; PRAGMA synchronous = NORMAL;").await?,
+                    (false, true) => conn.execute("SET synchronous_commit = off").await?,
+                    (false, false) => return Ok(()),
+                };
                 Ok(())
             })
         })
@@ -143,7 +163,7 @@ mod tests {
     static MIGRATOR: Migrator = Migrator::DEFAULT;
 
     fn spec() -> DbSpec {
-        DbSpec { what: "test", variable: "TEST_DB_URI", sqlite: &MIGRATOR, postgres: &MIGRATOR, wait: Duration::from_secs(2) }
+        DbSpec { what: "test", variable: "TEST_DB_URI", sqlite: &MIGRATOR, postgres: &MIGRATOR, wait: Duration::from_secs(2), durability: Durability::Full }
     }
 
     #[tokio::test]

@@ -50,6 +50,33 @@ impl Query {
         self.one(name).map(str::to_string)
     }
 
+    /// Every value of `name`, in order (a repeated parameter such as `ids=a&ids=b`).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+    }
+
+    /// `name` as a UUID.
+    pub fn uuid(&self, name: &str) -> Result<Option<Uuid>, ApiError> {
+        self.one(name).map(|v| Uuid::parse_str(v.trim()).map_err(|_| invalid(name, "a UUID"))).transpose()
+    }
+
+    /// Every value of `name` as a UUID.
+    pub fn uuids(&self, name: &str) -> Result<Vec<Uuid>, ApiError> {
+        self.all(name).iter().map(|v| Uuid::parse_str(v.trim()).map_err(|_| invalid(name, "a list of UUIDs"))).collect()
+    }
+
+    /// `name` as a whole number of at least 0, `default` when absent; above `max` counts as `max` (OpenKAT's lists).
+    pub fn count(&self, name: &str, default: i64, max: i64) -> Result<i64, ApiError> {
+        self.one(name).map_or(Ok(default), |v| v.trim().parse::<i64>().ok().filter(|n| *n >= 0).map(|n| n.min(max)).ok_or_else(|| invalid(name, "a whole number of at least 0")))
+    }
+
+    /// Every value of `name` as an organisation id.
+    pub fn organisations(&self, name: &str) -> Result<Vec<String>, ApiError> {
+        let ids = self.all(name);
+        ids.iter().try_for_each(|id| check_organisation_id(id, name)).map_err(ApiError)?;
+        Ok(ids)
+    }
+
     /// `name` as a boolean, spelled as pydantic accepts it (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`).
     pub fn boolean(&self, name: &str) -> Result<Option<bool>, ApiError> {
         self.one(name)
@@ -108,5 +135,10 @@ mod tests {
         assert_eq!(q.boolean("limit").expect_err("not a bool").0.field.as_deref(), Some("limit"));
         assert_eq!(q.organisation("org").expect_err("bad id").0.field.as_deref(), Some("org"));
         assert_eq!(q.organisation("nobody").expect("absent"), None);
+        assert_eq!(q.count("limit", 1, 6).expect("capped"), 6, "a count above the cap counts as the cap");
+        assert_eq!(q.all("limit"), ["5", "7"]);
+        let ids = Query(vec![("id".into(), "7134430c-8509-4944-b0be-27cb9bfb4bc2".into()), ("id".into(), "nope".into())]);
+        assert_eq!(ids.uuids("id").expect_err("one is not a UUID").0.field.as_deref(), Some("id"));
+        assert_eq!(ids.organisations("id").expect_err("not an org id").0.field.as_deref(), Some("id"));
     }
 }

@@ -87,7 +87,7 @@ pub async fn get_boefje_meta(State(state): State<BytesState>, IdPath(id): IdPath
     responses((status = 200, description = "Boefje metas", body = Vec<doc::BoefjeMeta>), (status = 422, description = "A bad organisation id, number or boolean, or a NUL character", body = doc::Error))
 )]
 pub async fn list_boefje_metas(State(state): State<BytesState>, params: Params) -> Result<Json<Vec<BoefjeMeta>>, ApiError> {
-    let filter = BoefjeMetaFilter { organization: params.organization("organization")?, boefje_id: params.text("boefje_id"), input_ooi: params.text("input_ooi") };
+    let filter = BoefjeMetaFilter { organization: params.organisation("organization")?, boefje_id: params.text("boefje_id"), input_ooi: params.text("input_ooi") };
     Ok(Json(state.bytes.meta_db().boefje_metas(&filter, meta_page(&params)?).await?))
 }
 
@@ -127,7 +127,7 @@ pub async fn get_normalizer_meta(State(state): State<BytesState>, IdPath(id): Id
     responses((status = 200, description = "Normalizer metas", body = Vec<doc::NormalizerMeta>), (status = 422, description = "A bad organisation id, UUID, number or boolean, or a NUL character", body = doc::Error))
 )]
 pub async fn list_normalizer_metas(State(state): State<BytesState>, params: Params) -> Result<Json<Vec<NormalizerMeta>>, ApiError> {
-    let filter = NormalizerMetaFilter { organization: params.organization("organization")?, normalizer_id: params.text("normalizer_id"), raw_id: params.uuid("raw_id")? };
+    let filter = NormalizerMetaFilter { organization: params.organisation("organization")?, normalizer_id: params.text("normalizer_id"), raw_id: params.uuid("raw_id")? };
     Ok(Json(state.bytes.meta_db().normalizer_metas(&filter, meta_page(&params)?).await?))
 }
 

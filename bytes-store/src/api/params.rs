@@ -1,114 +1,15 @@
-//! Reading path and query parameters the way OpenKAT's FastAPI does, with
-//! every rejection a JSON 422 naming the parameter: [`Params`] holds the
-//! query pairs (repeatable names such as `organization`, `raw_ids` and
-//! `mime_types` give lists; for a single value the last one counts) and
-//! [`IdPath`] the UUID of a `/.../{id}` route. Organisation ids are checked
-//! with `kat_core::ids::check_organisation_id` wherever they enter.
-
-use axum::extract::{FromRequestParts, Query, RawPathParams};
-use axum::http::request::Parts;
-use kat_core::ids::{check_organisation_id, check_text};
-use kat_core::services::ServiceError;
-use kat_server::ApiError;
-use uuid::Uuid;
+//! Path and query parameters of the Bytes API: read by `kat_server::params`
+//! ([`Params`] holds the query pairs, where repeatable names such as
+//! `organization`, `raw_ids` and `mime_types` give lists and for a single
+//! value the last one counts; [`IdPath`] the UUID of a `/.../{id}` route),
+//! and documented for `/openapi.json` with the bounds those readers enforce.
 
 /// The largest page a list returns, whatever `limit` asks.
 pub const MAX_LIMIT: i64 = 10_000;
 
-fn invalid(name: &str, what: &str) -> ApiError {
-    ApiError(ServiceError::invalid(format!("{name} must be {what}")).with_field(name))
-}
-
-/// The query string as name/value pairs.
-#[derive(Debug, Default)]
-pub struct Params(Vec<(String, String)>);
-
-impl<S: Send + Sync> FromRequestParts<S> for Params {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError(ServiceError::invalid(format!("the query string cannot be read: {}", e.body_text())).with_field("query")))?;
-        for (name, value) in &pairs {
-            check_text(name, "query").and_then(|()| check_text(value, name)).map_err(ApiError)?;
-        }
-        Ok(Params(pairs))
-    }
-}
-
-impl Params {
-    /// The last value of `name`.
-    pub fn one(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-
-    /// Every value of `name`, in order.
-    pub fn all(&self, name: &str) -> Vec<String> {
-        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
-    }
-
-    /// `name` as a UUID.
-    pub fn uuid(&self, name: &str) -> Result<Option<Uuid>, ApiError> {
-        self.one(name).map(|v| Uuid::parse_str(v.trim()).map_err(|_| invalid(name, "a UUID"))).transpose()
-    }
-
-    /// Every value of `name` as a UUID.
-    pub fn uuids(&self, name: &str) -> Result<Vec<Uuid>, ApiError> {
-        self.all(name).iter().map(|v| Uuid::parse_str(v.trim()).map_err(|_| invalid(name, "a list of UUIDs"))).collect()
-    }
-
-    /// `name` as a boolean, spelled as pydantic accepts it (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`).
-    pub fn boolean(&self, name: &str) -> Result<Option<bool>, ApiError> {
-        self.one(name)
-            .map(|v| match v.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" | "t" | "y" => Ok(true),
-                "false" | "0" | "no" | "off" | "f" | "n" => Ok(false),
-                _ => Err(invalid(name, "true or false")),
-            })
-            .transpose()
-    }
-
-    /// `name` as a whole number of at least 0, `default` when absent; above `max` counts as `max`.
-    pub fn count(&self, name: &str, default: i64, max: i64) -> Result<i64, ApiError> {
-        self.one(name).map_or(Ok(default), |v| v.trim().parse::<i64>().ok().filter(|n| *n >= 0).map(|n| n.min(max)).ok_or_else(|| invalid(name, "a whole number of at least 0")))
-    }
-
-    /// `name` as an organisation id.
-    pub fn organization(&self, name: &str) -> Result<Option<String>, ApiError> {
-        let value = self.one(name).map(str::to_string);
-        if let Some(id) = &value {
-            check_organisation_id(id, name).map_err(ApiError)?;
-        }
-        Ok(value)
-    }
-
-    /// Every value of `name` as an organisation id.
-    pub fn organizations(&self, name: &str) -> Result<Vec<String>, ApiError> {
-        let ids = self.all(name);
-        ids.iter().try_for_each(|id| check_organisation_id(id, name)).map_err(ApiError)?;
-        Ok(ids)
-    }
-
-    /// `name` as free text.
-    pub fn text(&self, name: &str) -> Option<String> {
-        self.one(name).map(str::to_string)
-    }
-}
-
-/// The UUID in a route's one path parameter (`/raw/{raw_id}`); anything else is 422 naming the parameter.
-#[derive(Debug, Clone, Copy)]
-pub struct IdPath(pub Uuid);
-
-impl<S: Send + Sync> FromRequestParts<S> for IdPath {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let params = RawPathParams::from_request_parts(parts, state).await.map_err(|e| ApiError(ServiceError::invalid(format!("the path cannot be read: {}", e.body_text())).with_field("path")))?;
-        let (name, value) = params.iter().next().ok_or_else(|| ApiError(ServiceError::invalid("the path names no id").with_field("path")))?;
-        Uuid::parse_str(value).map(IdPath).map_err(|_| invalid(name, "a UUID"))
-    }
-}
+/// The query pairs and the UUID of a `/.../{id}` route, read by `kat_server::params` (every rejection a 422
+/// naming the parameter, organisation ids checked).
+pub use kat_server::params::{Id as IdPath, Query as Params};
 
 /// The documentation of each route's query parameters (for `/openapi.json`), with the bounds the readers above
 /// enforce; the `IntoParams` types below are used only in the handlers' `#[utoipa::path]` annotations.

@@ -140,7 +140,7 @@ pub async fn get_meta(State(state): State<BytesState>, IdPath(id): IdPath) -> Re
 /// The filter every raw list reads (OpenKAT's `RawDataFilter`).
 fn raw_filter(params: &Params) -> Result<RawFilter, ApiError> {
     Ok(RawFilter {
-        organizations: params.organizations("organization")?,
+        organizations: params.organisations("organization")?,
         boefje_meta_id: params.uuid("boefje_meta_id")?,
         raw_ids: params.uuids("raw_ids")?,
         normalized: params.boolean("normalized")?,

@@ -67,7 +67,7 @@ impl LocalKatalogus {
 
     /// As `connect`, waiting up to `wait` for a PostgreSQL server that refuses connections.
     pub async fn connect_with(url: &str, repository: PluginRepository, crypto: Arc<Middleware>, wait: Duration) -> ServiceResult<LocalKatalogus> {
-        let spec = kat_server::db::DbSpec { what: "katalogus", variable: crate::config::ENV_DB_URI, sqlite: &SQLITE, postgres: &POSTGRES, wait };
+        let spec = kat_server::db::DbSpec { what: "katalogus", variable: crate::config::ENV_DB_URI, sqlite: &SQLITE, postgres: &POSTGRES, wait, durability: kat_server::db::Durability::Full };
         let opened = kat_server::db::open(url, spec).await?;
         let katalogus = LocalKatalogus { pool: opened.pool, repository: RwLock::new(repository), crypto };
         katalogus.load_stored_plugins().await?;
@@ -248,7 +248,14 @@ fn enabled(overrides: &[(String, bool)], id: &str, kind: PluginKind) -> bool {
 impl Katalogus for LocalKatalogus {
     async fn boefjes(&self, organisation: &str) -> ServiceResult<Vec<BoefjePlugin>> {
         let overrides = self.enabled_overrides(organisation).await?;
-        Ok(self.plugins().boefjes().iter().map(|(m, s)| BoefjePlugin { enabled: enabled(&overrides, &m.id, PluginKind::Boefje), manifest: m.clone(), schema: s.clone() }).collect())
+        let plugins = self.plugins();
+        let boefje = |(m, s): &(kat_core::plugin::BoefjeManifest, Option<kat_core::plugin::SettingsSchema>)| {
+            // `run_on` is kept with the plugin's other OpenKAT extras; the scheduler reads it from the manifest.
+            let mut manifest = m.clone();
+            manifest.run_on = plugins.extras(&m.id).run_on.unwrap_or_default().into_iter().map(|r| r.as_str().to_string()).collect();
+            BoefjePlugin { enabled: enabled(&overrides, &m.id, PluginKind::Boefje), manifest, schema: s.clone() }
+        };
+        Ok(plugins.boefjes().iter().map(boefje).collect())
     }
 
     async fn normalizers(&self, organisation: &str) -> ServiceResult<Vec<NormalizerPlugin>> {

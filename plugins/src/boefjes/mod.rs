@@ -43,5 +43,6 @@ pub(crate) fn manifest(name: &str, text: &str) -> BoefjeManifest {
         cron: None,
         interval: None,
         conditions: Vec::new(),
+        run_on: Vec::new(),
     })
 }

@@ -194,7 +194,7 @@ impl Store {
     /// Open the database at `url` (`sqlite://...` or `postgres://...`), waiting up to `wait` for a
     /// PostgreSQL that is starting, and run the backend's migrations.
     pub async fn open(url: &str, wait: Duration) -> ServiceResult<Store> {
-        let spec = DbSpec { what: "scheduler", variable: "SCHEDULER_DB_URI", sqlite: &SQLITE, postgres: &POSTGRES, wait };
+        let spec = DbSpec { what: "scheduler", variable: "SCHEDULER_DB_URI", sqlite: &SQLITE, postgres: &POSTGRES, wait, durability: kat_server::db::Durability::Process };
         let Db { pool, postgres } = kat_server::db::open(url, spec).await?;
         Ok(Store { pool, dialect: dialect_for(postgres), webhook: false })
     }
