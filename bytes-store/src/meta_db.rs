@@ -90,7 +90,7 @@ impl MetaDb {
 
     /// As [`MetaDb::connect`], waiting up to `wait` for a PostgreSQL server that refuses connections.
     pub async fn connect_waiting(url: &str, wait: Duration) -> ServiceResult<MetaDb> {
-        let spec = DbSpec { what: WHAT, variable: "BYTES_DB_URI", sqlite: &SQLITE_MIGRATOR, postgres: &POSTGRES_MIGRATOR, wait, durability: kat_server::db::Durability::Full };
+        let spec = DbSpec { what: WHAT, variable: "BYTES_DB_URI", sqlite: &SQLITE_MIGRATOR, postgres: &POSTGRES_MIGRATOR, wait, durability: kat_server::db::Durability::Full, scrub_deleted: false };
         let opened = db::open(url, spec).await?;
         Ok(MetaDb { pool: opened.pool, postgres: opened.postgres })
     }

@@ -12,7 +12,8 @@
 //!   leased status, so two replicas never both act on one expiry: the task
 //!   goes back to `queued` with `attempts + 1`, or to `failed` with the
 //!   reason "lease expired N times" once the attempts reach the budget. It
-//!   runs inside every pop and on a timer in every replica.
+//!   runs inside a pop (at most once a second per process) and on a timer in
+//!   every replica.
 
 use std::time::Duration;
 
@@ -27,6 +28,9 @@ use crate::clock::duration_micros;
 use crate::events;
 use crate::filters::{FilterSet, Sql};
 use crate::store::{db_error, task_row, Store, TaskRow, TASK_COLUMNS};
+
+/// How often a pop sweeps expired leases before it claims tasks (microseconds).
+pub const SWEEP_EVERY_MICROS: i64 = 1_000_000;
 
 /// The lease rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +105,16 @@ impl Store {
             self.dialect.skip_locked
         );
         let mut tx = self.begin().await?;
-        let expired = sweep(self, &mut tx, now, rules.max_attempts).await?;
+        // A pop sweeps expired leases first, at most once a second per process (every replica's sweeper loop
+        // runs too), so a busy queue does not pay two extra statements on every pop.
+        let last = self.last_sweep.load(std::sync::atomic::Ordering::Relaxed);
+        let due = now.saturating_sub(last) >= SWEEP_EVERY_MICROS || now < last;
+        let expired = if due {
+            self.last_sweep.store(now, std::sync::atomic::Ordering::Relaxed);
+            sweep(self, &mut tx, now, rules.max_attempts).await?
+        } else {
+            Vec::new()
+        };
         let limit = i64::try_from(limit.clamp(1, 10_000)).unwrap_or(1);
         let rows = conditions.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).bind(now + duration_micros(rules.lease)).bind(now).bind(limit).fetch_all(&mut *tx).await.map_err(db_error)?;
         let mut tasks = rows.iter().map(task_row).collect::<ServiceResult<Vec<_>>>()?;

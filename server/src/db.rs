@@ -12,8 +12,8 @@
 //! - migrations for the backend run at open;
 //! - a commit waits for its fsync unless the store says its state is
 //!   rebuilt when lost (`Durability::Process`, the scheduler's queue);
-//! - SQLite overwrites deleted and replaced content (`secure_delete`), so a
-//!   replaced secret (a re-encrypted setting) does not linger in free pages.
+//! - a store of secrets has SQLite overwrite deleted and replaced content
+//!   (`secure_delete`), so a replaced secret does not linger in free pages.
 //!
 //! Database error text never reaches a client: [`db_error`] logs it and
 //! returns a generic message.
@@ -43,6 +43,9 @@ pub struct DbSpec {
     pub wait: Duration,
     /// What a commit promises.
     pub durability: Durability,
+    /// Overwrite deleted and replaced content on SQLite (`secure_delete`), for stores of secrets: a replaced
+    /// setting does not linger in free pages. It costs writes, so only the KATalogus asks for it.
+    pub scrub_deleted: bool,
 }
 
 /// What a committed transaction survives.
@@ -117,18 +120,20 @@ pub async fn open(url: &str, spec: DbSpec) -> ServiceResult<Db> {
             Err(e) => return Err(ServiceError::unavailable(format!("cannot open the {} database ({}): {e}", spec.what, spec.variable))),
         }
     }
-    let relaxed = spec.durability == Durability::Process;
+    let (relaxed, scrub) = (spec.durability == Durability::Process, spec.scrub_deleted);
     let pool = AnyPoolOptions::new()
         .max_connections(if sqlite { 4 } else { 16 })
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(move |conn, _| {
             Box::pin(async move {
-                match (sqlite, relaxed) {
-                    (true, false) => conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA secure_delete = ON; PRAGMA synchronous = FULL;").await?,
-                    (true, true) => conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA secure_delete = ON; PRAGMA synchronous = NORMAL;").await?,
-                    (false, true) => conn.execute("SET synchronous_commit = off").await?,
-                    (false, false) => return Ok(()),
-                };
+                if sqlite {
+                    let synchronous = if relaxed { "NORMAL" } else { "FULL" };
+                    let secure_delete = if scrub { "ON" } else { "OFF" };
+                    let pragmas = format!("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA secure_delete = {secure_delete};");
+                    conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
+                } else if relaxed {
+                    conn.execute("SET synchronous_commit = off").await?;
+                }
                 Ok(())
             })
         })
@@ -163,7 +168,7 @@ mod tests {
     static MIGRATOR: Migrator = Migrator::DEFAULT;
 
     fn spec() -> DbSpec {
-        DbSpec { what: "test", variable: "TEST_DB_URI", sqlite: &MIGRATOR, postgres: &MIGRATOR, wait: Duration::from_secs(2), durability: Durability::Full }
+        DbSpec { what: "test", variable: "TEST_DB_URI", sqlite: &MIGRATOR, postgres: &MIGRATOR, wait: Duration::from_secs(2), durability: Durability::Full, scrub_deleted: false }
     }
 
     #[tokio::test]
@@ -179,6 +184,23 @@ mod tests {
         let db = open(&format!("sqlite://{}?mode=rwc", good.display()), spec()).await.expect("fresh file opens");
         assert!(ping(&db.pool).await);
         assert!(!db.postgres);
+    }
+
+    #[tokio::test]
+    async fn durability_and_scrubbing_reach_every_sqlite_connection() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (durability, scrub, synchronous, secure_delete) in [(Durability::Full, true, 2, 1), (Durability::Process, false, 1, 0)] {
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join(format!("{synchronous}.sqlite")).display());
+            let db = open(&url, DbSpec { durability, scrub_deleted: scrub, ..spec() }).await.expect("opens");
+            for _ in 0..3 {
+                let mut conn = db.pool.acquire().await.expect("a connection");
+                let got: (i64, i64) = (
+                    sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.expect("synchronous"),
+                    sqlx::query_scalar("PRAGMA secure_delete").fetch_one(&mut *conn).await.expect("secure_delete"),
+                );
+                assert_eq!(got, (synchronous, secure_delete), "{durability:?}");
+            }
+        }
     }
 
     #[tokio::test]

@@ -67,7 +67,7 @@ impl LocalKatalogus {
 
     /// As `connect`, waiting up to `wait` for a PostgreSQL server that refuses connections.
     pub async fn connect_with(url: &str, repository: PluginRepository, crypto: Arc<Middleware>, wait: Duration) -> ServiceResult<LocalKatalogus> {
-        let spec = kat_server::db::DbSpec { what: "katalogus", variable: crate::config::ENV_DB_URI, sqlite: &SQLITE, postgres: &POSTGRES, wait, durability: kat_server::db::Durability::Full };
+        let spec = kat_server::db::DbSpec { what: "katalogus", variable: crate::config::ENV_DB_URI, sqlite: &SQLITE, postgres: &POSTGRES, wait, durability: kat_server::db::Durability::Full, scrub_deleted: true };
         let opened = kat_server::db::open(url, spec).await?;
         let katalogus = LocalKatalogus { pool: opened.pool, repository: RwLock::new(repository), crypto };
         katalogus.load_stored_plugins().await?;

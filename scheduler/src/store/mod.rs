@@ -108,6 +108,8 @@ pub struct Store {
     pub dialect: &'static Dialect,
     /// Whether status changes are also queued for `SCHEDULER_WEBHOOK_URL`.
     pub webhook: bool,
+    /// When a pop last swept expired leases (microseconds), shared by every clone of the store.
+    pub last_sweep: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// How a task came to be, which decides its rank and whether the grace period applies.
@@ -194,9 +196,9 @@ impl Store {
     /// Open the database at `url` (`sqlite://...` or `postgres://...`), waiting up to `wait` for a
     /// PostgreSQL that is starting, and run the backend's migrations.
     pub async fn open(url: &str, wait: Duration) -> ServiceResult<Store> {
-        let spec = DbSpec { what: "scheduler", variable: "SCHEDULER_DB_URI", sqlite: &SQLITE, postgres: &POSTGRES, wait, durability: kat_server::db::Durability::Process };
+        let spec = DbSpec { what: "scheduler", variable: "SCHEDULER_DB_URI", sqlite: &SQLITE, postgres: &POSTGRES, wait, durability: kat_server::db::Durability::Process, scrub_deleted: false };
         let Db { pool, postgres } = kat_server::db::open(url, spec).await?;
-        Ok(Store { pool, dialect: dialect_for(postgres), webhook: false })
+        Ok(Store { pool, dialect: dialect_for(postgres), webhook: false, last_sweep: std::sync::Arc::default() })
     }
 
     /// Begin a writing transaction.
