@@ -62,15 +62,7 @@ impl LocalKatalogus {
 
     /// Create an organisation; an id that exists is a conflict.
     pub async fn create_organisation(&self, org: &Organisation) -> ServiceResult<()> {
-        org.check()?;
-        let done = sqlx::query("INSERT INTO organisations (id, name, deduplicate) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
-            .bind(&org.id)
-            .bind(&org.name)
-            .bind(i64::from(org.deduplicate))
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
-        if done.rows_affected() == 0 {
+        if self.write_organisation(org, "DO NOTHING").await? == 0 {
             return Err(ServiceError::new(ErrorKind::Conflict, format!("organisation {:?} already exists", org.id)).with_field("id"));
         }
         Ok(())
@@ -78,15 +70,15 @@ impl LocalKatalogus {
 
     /// Create the organisation, or update its name and `deduplicate` when it exists (`PUT /v1/organisations`).
     pub async fn upsert_organisation(&self, org: &Organisation) -> ServiceResult<()> {
+        self.write_organisation(org, "DO UPDATE SET name = excluded.name, deduplicate = excluded.deduplicate").await.map(|_| ())
+    }
+
+    /// Insert `org` after checking it, doing `on_conflict` when its id exists; returns the rows written.
+    async fn write_organisation(&self, org: &Organisation, on_conflict: &'static str) -> ServiceResult<u64> {
         org.check()?;
-        sqlx::query("INSERT INTO organisations (id, name, deduplicate) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET name = excluded.name, deduplicate = excluded.deduplicate")
-            .bind(&org.id)
-            .bind(&org.name)
-            .bind(i64::from(org.deduplicate))
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(())
+        let sql = format!("INSERT INTO organisations (id, name, deduplicate) VALUES ($1, $2, $3) ON CONFLICT (id) {on_conflict}");
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&org.id).bind(&org.name).bind(i64::from(org.deduplicate)).execute(&self.pool).await.map_err(db)?;
+        Ok(done.rows_affected())
     }
 
     /// Create the organisation if it does not exist yet (an existing one is left as it is).

@@ -48,9 +48,9 @@ pub enum Command {
     /// Print a new key pair for settings encryption (base64, PyNaCl/OpenKAT
     /// format) as the three environment lines that switch it on.
     Keygen,
-    /// Run a service's REST API (today: `--katalogus`).
+    /// Run a service's REST API: `--katalogus`, `--bytes` or `--scheduler`.
     Serve(serve::ServeArgs),
-    /// Measure a service's throughput (run on a release build).
+    /// Measure a stage's throughput and latency: `katalogus` or `scheduler` (run on a release build).
     Bench(bench::BenchArgs),
     /// Check stored raw files against their hashes and report every mismatch.
     VerifyRaw(verify_raw::VerifyRawArgs),
