@@ -114,8 +114,12 @@ impl BoefjeRunner {
         };
         let mut raw_ids = Vec::new();
         for file in files {
+            // As OpenKAT: every raw file of a boefje is also tagged `boefje/<id>` (and `boefje/<id>-<version>`).
             let mut mime_types = file.mime_types;
-            mime_types.push(task.boefje.id.clone());
+            mime_types.push(format!("boefje/{}", task.boefje.id));
+            if let Some(version) = &task.boefje.version {
+                mime_types.push(format!("boefje/{}-{version}", task.boefje.id));
+            }
             raw_ids.push(self.bytes.save_raw(meta.id, &mime_types, &file.content).await?.id);
         }
         Ok(BoefjeOutcome { boefje_meta_id: meta.id, boefje_id: task.boefje.id.clone(), input_ooi: task.input_ooi.clone(), raw_ids, error })

@@ -55,6 +55,8 @@ async fn secret_settings_reach_the_boefje_but_no_stored_metadata() {
     assert_eq!(outcome.error, None);
 
     let (meta, content) = bytes.get_raw(outcome.raw_ids[0]).await.expect("raw");
+    let tags: Vec<&str> = meta.mime_types.iter().map(|m| m.value.as_str()).collect();
+    assert_eq!(tags, ["boefje/echo"], "the boefje's own tag and OpenKAT's boefje/<id> are one set");
     assert_eq!(String::from_utf8_lossy(&content), r#"settings ["API_KEY", "MODE", "TOKEN"]; secrets arrived: true; mode fast"#);
     let environment = meta.boefje_meta.environment.expect("environment kept");
     assert_eq!(environment, BTreeMap::from([("MODE".to_string(), "fast".to_string())]), "only the non-secret setting is kept");

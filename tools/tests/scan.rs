@@ -123,6 +123,7 @@ fn run_boefje_show_raw_and_run_normalizer_work_on_stored_files() {
     let meta = run(env!("CARGO_BIN_EXE_show_raw"), dir.path(), &[], &["--meta", &raw_id]);
     let meta: serde_json::Value = serde_json::from_str(&meta.stdout).expect("meta is JSON");
     assert_eq!(meta["boefje_meta"]["boefje"]["id"], "port-scan");
+    assert_eq!(meta["mime_types"], serde_json::json!([{"value": "boefje/nmap"}, {"value": "boefje/port-scan"}]), "tagged with the output's type and OpenKAT's boefje/<id>");
     assert_eq!(meta["boefje_meta"]["environment"]["PORTS"], p.as_str());
     assert!(meta["secure_hash"].as_str().is_some_and(|h| h.starts_with("sha512:")));
     let not_json = run(env!("CARGO_BIN_EXE_show_raw"), dir.path(), &[], &["--json", &raw_id]);
