@@ -34,7 +34,6 @@ pub fn boefje_meta() -> BoefjeMeta {
 }
 
 pub const MOTO: &str = "http://127.0.0.1:5000";
-pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// Where a scenario's metadata and contents live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,13 +44,9 @@ pub enum Backend {
     PostgresS3,
 }
 
-/// A fresh PostgreSQL database for one test.
+/// A fresh PostgreSQL database for one test (the shared harness says how to start PostgreSQL when it is down).
 pub async fn postgres_url() -> String {
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(PG_ADMIN).await.unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {PG_ADMIN} ({e}); start it with `bash scripts/services.sh`"));
-    let name = format!("kat_bytes_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create a test database");
-    format!("postgres://postgres@127.0.0.1:5432/{name}")
+    kat_tests::services::fresh_postgres("kat_bytes").await
 }
 
 /// A fresh bucket on moto.

@@ -14,7 +14,6 @@ use kat_katalogus::{LocalKatalogus, PluginRepository};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// Run each scenario (an `async fn(String)` taking a database URL) as two tests, `NAME::on_sqlite` and
 /// `NAME::on_postgres` (declare the module with `#[macro_use] mod common;`).
@@ -47,13 +46,9 @@ pub fn repository() -> PluginRepository {
     PluginRepository::new(vec![(scan, Some(schema)), (dns, None)], vec![normalizer])
 }
 
-/// A fresh PostgreSQL database for one test; returns its URL.
+/// A fresh PostgreSQL database for one test (the shared harness says how to start PostgreSQL when it is down).
 pub async fn postgres_url() -> String {
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(PG_ADMIN).await.unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {PG_ADMIN} ({e}); start it with `bash scripts/services.sh`"));
-    let name = format!("kat_katalogus_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create a test database");
-    format!("postgres://postgres@127.0.0.1:5432/{name}")
+    kat_tests::services::fresh_postgres("kat_katalogus").await
 }
 
 pub struct Server {

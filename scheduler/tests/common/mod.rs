@@ -16,7 +16,6 @@ use kat_core::services::ServiceResult;
 use kat_scheduler::{LocalScheduler, Settings, TestClock};
 use serde_json::{Map, Value};
 
-pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// Where a scenario's database lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,14 +28,9 @@ pub enum Backend {
 
 pub const BOTH: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
 
-/// A fresh PostgreSQL database for one test.
+/// A fresh PostgreSQL database for one test (the shared harness says how to start PostgreSQL when it is down).
 pub async fn postgres_url() -> String {
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(PG_ADMIN).await.unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {PG_ADMIN} ({e}); start it with `bash scripts/services.sh`"));
-    let name = format!("kat_scheduler_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create a test database");
-    admin.close().await;
-    format!("postgres://postgres@127.0.0.1:5432/{name}")
+    kat_tests::services::fresh_postgres("kat_scheduler").await
 }
 
 /// A database URL on `backend` (the directory must outlive it).
