@@ -94,6 +94,25 @@ impl Store {
         conditions.push_text_eq("scheduler_id", task_type.as_str());
         conditions.push_text_eq("status", "queued");
         filters.to_sql(self.dialect, crate::filters::TASK_COLUMNS, &mut conditions)?;
+        // A pop sweeps expired leases first, at most once a second per process (every replica's sweeper loop
+        // runs too), so a busy queue does not pay two extra statements on every pop.
+        let last = self.last_sweep.load(std::sync::atomic::Ordering::Relaxed);
+        let sweep_due = now.saturating_sub(last) >= SWEEP_EVERY_MICROS || now < last;
+        if sweep_due {
+            self.last_sweep.store(now, std::sync::atomic::Ordering::Relaxed);
+        }
+        let limit = i64::try_from(limit.clamp(1, 10_000)).unwrap_or(1);
+        let store = self.clone();
+        self.write(Box::new(move |conn| {
+            let (store, conditions) = (store.clone(), conditions.clone());
+            Box::pin(async move { store.pop_in(conn, &conditions, sweep_due, limit, now, rules).await })
+        }))
+        .await
+    }
+
+    /// The statements of a pop, in the caller's transaction.
+    async fn pop_in(&self, conn: &mut AnyConnection, conditions: &Sql, sweep_due: bool, limit: i64, now: i64, rules: LeaseRules) -> ServiceResult<(Vec<TaskRow>, Vec<Expired>)> {
+        let expired = if sweep_due { sweep(self, conn, now, rules.max_attempts).await? } else { Vec::new() };
         let n = conditions.count();
         let sql = format!(
             "UPDATE tasks SET status = 'dispatched', lease_until = ${}, modified_at = ${} WHERE seq IN \
@@ -104,25 +123,12 @@ impl Store {
             n + 3,
             self.dialect.skip_locked
         );
-        let mut tx = self.begin().await?;
-        // A pop sweeps expired leases first, at most once a second per process (every replica's sweeper loop
-        // runs too), so a busy queue does not pay two extra statements on every pop.
-        let last = self.last_sweep.load(std::sync::atomic::Ordering::Relaxed);
-        let due = now.saturating_sub(last) >= SWEEP_EVERY_MICROS || now < last;
-        let expired = if due {
-            self.last_sweep.store(now, std::sync::atomic::Ordering::Relaxed);
-            sweep(self, &mut tx, now, rules.max_attempts).await?
-        } else {
-            Vec::new()
-        };
-        let limit = i64::try_from(limit.clamp(1, 10_000)).unwrap_or(1);
-        let rows = conditions.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).bind(now + duration_micros(rules.lease)).bind(now).bind(limit).fetch_all(&mut *tx).await.map_err(db_error)?;
+        let rows = conditions.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).bind(now + duration_micros(rules.lease)).bind(now).bind(limit).fetch_all(&mut *conn).await.map_err(db_error)?;
         let mut tasks = rows.iter().map(task_row).collect::<ServiceResult<Vec<_>>>()?;
         tasks.sort_by_key(|t| (t.task.priority, t.task.created_at));
         for t in &tasks {
-            events::record(&mut tx, self.webhook, t.task.id, now, Some(TaskStatus::Queued), TaskStatus::Dispatched, None).await?;
+            events::record(conn, self.webhook, t.task.id, now, Some(TaskStatus::Queued), TaskStatus::Dispatched, None).await?;
         }
-        tx.commit().await.map_err(db_error)?;
         Ok((tasks, expired))
     }
 
@@ -132,9 +138,18 @@ impl Store {
         if let Some(reason) = &patch.reason {
             kat_core::ids::check_text(reason, "reason")?;
         }
-        let mut tx = self.begin().await?;
+        let (store, reason) = (self.clone(), patch.reason.clone());
+        self.write(Box::new(move |conn| {
+            let (store, reason) = (store.clone(), reason.clone());
+            Box::pin(async move { store.patch_in(conn, id, next, reason, now, rules).await })
+        }))
+        .await
+    }
+
+    /// The statements of a patch to `next`, in the caller's transaction.
+    async fn patch_in(&self, conn: &mut AnyConnection, id: Uuid, next: TaskStatus, reason: Option<String>, now: i64, rules: LeaseRules) -> ServiceResult<TaskRow> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1{}", self.dialect.lock_row);
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(&mut *tx).await.map_err(db_error)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(&mut *conn).await.map_err(db_error)?;
         let current = row.as_ref().map(task_row).transpose()?.ok_or_else(|| ServiceError::not_found(format!("task not found, by task_id: {id}")).with_field("task_id"))?;
         let from = current.task.status;
         let renewal = from == next && next == TaskStatus::Running;
@@ -148,23 +163,27 @@ impl Store {
             .bind(next.as_str())
             .bind(lease_until)
             .bind(finished_at)
-            .bind(patch.reason.clone())
+            .bind(reason.clone())
             .bind(now)
             .bind(id.to_string())
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *conn)
             .await
             .map_err(db_error)?;
         if !renewal {
-            events::record(&mut tx, self.webhook, id, now, Some(from), next, patch.reason.as_deref()).await?;
+            events::record(conn, self.webhook, id, now, Some(from), next, reason.as_deref()).await?;
         }
-        tx.commit().await.map_err(db_error)?;
         task_row(&row)
     }
 
     /// Renew the lease of a dispatched or running task.
     pub async fn heartbeat(&self, id: Uuid, now: i64, rules: LeaseRules) -> ServiceResult<TaskRow> {
         let sql = format!("UPDATE tasks SET lease_until = $1 WHERE id = $2 AND status IN ('dispatched', 'running') RETURNING {TASK_COLUMNS}");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now + duration_micros(rules.lease)).bind(id.to_string()).fetch_optional(&self.pool).await.map_err(db_error)?;
+        let row = self
+            .write(Box::new(move |conn| {
+                let sql = sql.clone();
+                Box::pin(async move { sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now + duration_micros(rules.lease)).bind(id.to_string()).fetch_optional(conn).await.map_err(db_error) })
+            }))
+            .await?;
         match row {
             Some(row) => task_row(&row),
             None => {

@@ -11,10 +11,18 @@
 //! transaction never fails upgrading a read lock), on PostgreSQL `BEGIN`
 //! with `FOR UPDATE SKIP LOCKED` where rows are claimed.
 //!
+//! On SQLite the hot writes (pop, patch, heartbeat, push) go through
+//! [`writer`]'s group commit, and every other writing transaction takes the
+//! same in-process write lock first, so this process's writers queue in
+//! memory instead of in SQLite's busy handler.
+//!
 //! - [`tasks`]: inserting (deduplicated), reading, listing and counting tasks.
+//! - [`writer`]: group commit.
 
 pub mod tasks;
+pub mod writer;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kat_core::services::{ServiceError, ServiceResult};
@@ -23,9 +31,12 @@ use kat_server::db::{Db, DbSpec};
 use sqlx::any::AnyRow;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 use uuid::Uuid;
 
 use crate::clock::from_micros;
+pub use writer::WriteFn;
+use writer::Writer;
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -110,6 +121,34 @@ pub struct Store {
     pub webhook: bool,
     /// When a pop last swept expired leases (microseconds), shared by every clone of the store.
     pub last_sweep: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// SQLite: the group-commit writer and the process's write lock (`None` on PostgreSQL).
+    sqlite_writer: Option<(Writer, Arc<Mutex<()>>)>,
+}
+
+/// A writing transaction; on SQLite it also holds the process's write lock until it ends.
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _held: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Commit (and let the next writer in).
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
 }
 
 /// How a task came to be, which decides its rank and whether the grace period applies.
@@ -198,12 +237,37 @@ impl Store {
     pub async fn open(url: &str, wait: Duration) -> ServiceResult<Store> {
         let spec = DbSpec { what: "scheduler", variable: "SCHEDULER_DB_URI", sqlite: &SQLITE, postgres: &POSTGRES, wait, durability: kat_server::db::Durability::Process, scrub_deleted: false };
         let Db { pool, postgres } = kat_server::db::open(url, spec).await?;
-        Ok(Store { pool, dialect: dialect_for(postgres), webhook: false, last_sweep: std::sync::Arc::default() })
+        let sqlite_writer = (!postgres).then(|| {
+            let lock = Arc::new(Mutex::new(()));
+            (Writer::start(pool.clone(), lock.clone()), lock)
+        });
+        Ok(Store { pool, dialect: dialect_for(postgres), webhook: false, last_sweep: Arc::default(), sqlite_writer })
     }
 
-    /// Begin a writing transaction.
-    pub async fn begin(&self) -> ServiceResult<sqlx::Transaction<'static, sqlx::Any>> {
-        self.pool.begin_with(self.dialect.begin).await.map_err(db_error)
+    /// Begin a writing transaction (on SQLite, after taking the process's write lock). Never call it, or
+    /// [`Store::write`], while this process holds another one: that waits forever.
+    pub async fn begin(&self) -> ServiceResult<WriteTx> {
+        let held = match &self.sqlite_writer {
+            Some((_, lock)) => Some(lock.clone().lock_owned().await),
+            None => None,
+        };
+        let tx = self.pool.begin_with(self.dialect.begin).await.map_err(db_error)?;
+        Ok(WriteTx { tx, _held: held })
+    }
+
+    /// Run `write` in a writing transaction and return its result once committed: on SQLite batched with
+    /// the writes queued beside it ([`writer`]), on PostgreSQL in a transaction of its own. A write that
+    /// fails is rolled back.
+    pub async fn write<T: Send + 'static>(&self, mut write: WriteFn<T>) -> ServiceResult<T> {
+        if let Some((writer, _)) = &self.sqlite_writer {
+            return writer.write(write).await;
+        }
+        let mut tx = self.begin().await?;
+        let result = write(&mut tx).await;
+        match result {
+            Ok(value) => tx.commit().await.map(|()| value).map_err(db_error),
+            Err(e) => Err(e),
+        }
     }
 
     /// Whether the database answers (for `/health`).
