@@ -4,10 +4,18 @@
 //! keys of the boefje's schema, nothing else), runs the boefje, and stores
 //! the boefje meta and every raw file in Bytes.
 //!
+//! Two kinds of boefje run here: built-ins (`Box<dyn Boefje>`, in process,
+//! the job environment as a map) and local executables from plugin folders
+//! ([`runner::local`], a process with the job environment, `BOEFJE_META` and
+//! limits; its standard error is the job log, stored as a raw file tagged
+//! `boefje/log`, see [`runner::log`]). Both get the input object in the boefje
+//! meta's `arguments.input`, in OpenKAT's shape.
+//!
 //! A failure of the boefje itself (unknown id, wrong input, bad setting,
-//! scan error) is evidence too: it is stored as a raw file tagged
-//! `error/boefje` and the task is marked failed. Only a failure of the
-//! stores is returned as an `Err`.
+//! scan error, a local run's exit status, timeout or output limit) is
+//! evidence too: it is stored as a raw file tagged `error/boefje` (a local
+//! run's output, else the message) and the task is marked failed. Only a
+//! failure of the stores is returned as an `Err`.
 //!
 //! The boefje meta keeps the job environment without the values of
 //! settings the schema marks secret.
@@ -18,10 +26,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod runner;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kat_core::builtin::{Boefje, RawFile};
+use kat_core::builtin::{Boefje, JobEnv, RawFile};
 use kat_core::env_rules::build_job_env;
 use kat_core::meta::{BoefjeMeta, PluginRef};
 use kat_core::services::bytes::Bytes;
@@ -29,13 +39,20 @@ use kat_core::services::katalogus::Katalogus;
 use kat_core::services::scheduler::{Scheduler, TaskPatch};
 use kat_core::services::ServiceResult;
 use kat_core::task::{BoefjeTask, Task, TaskStatus};
+use kat_core::ooi::openkat::input_from_reference;
+use kat_core::plugin::{BoefjeManifest, SettingsSchema};
 use kat_core::Reference;
-use serde_json::{json, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// The mime type of the raw file that holds a failed run's error message.
+pub use runner::local::{LocalLimits, LocalPlugin};
+pub use runner::log::{LogLevel, LogLine};
+
+/// The mime type of the raw file that holds a failed run's output or error message.
 pub const ERROR_MIME_TYPE: &str = "error/boefje";
+/// The mime type of a local run's job log (its standard error).
+pub const LOG_MIME_TYPE: &str = "boefje/log";
 
 /// What one boefje run produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,15 +63,45 @@ pub struct BoefjeOutcome {
     pub boefje_id: String,
     /// The object it ran on, as given.
     pub input_ooi: String,
-    /// The raw files stored (including the error file of a failed run).
+    /// The raw files stored (including the error file of a failed run), not the job log.
     pub raw_ids: Vec<Uuid>,
     /// Why the run failed, if it did.
     pub error: Option<String>,
+    /// The raw file that holds the job log of a local run, if it wrote one.
+    pub log_raw_id: Option<Uuid>,
+    /// The job log's lines with their levels (secret setting values replaced by `***`).
+    pub log: Vec<LogLine>,
+}
+
+/// What a run produced, before it is stored.
+struct Produced {
+    files: Vec<RawFile>,
+    log: Vec<u8>,
+    error: Option<String>,
+}
+
+impl Produced {
+    /// A run that failed before it produced anything: the message is the error file.
+    fn failed(message: String) -> Produced {
+        Produced { files: vec![error_file(message.clone().into_bytes())], log: Vec::new(), error: Some(message) }
+    }
+}
+
+fn error_file(content: Vec<u8>) -> RawFile {
+    RawFile { name: "error".into(), mime_types: vec![ERROR_MIME_TYPE.into()], content }
+}
+
+/// A boefje this runner can run.
+enum Plugin<'a> {
+    Builtin(&'a dyn Boefje),
+    Local(&'a LocalPlugin),
 }
 
 /// Runs boefje tasks against the given services.
 pub struct BoefjeRunner {
     boefjes: Vec<Box<dyn Boefje>>,
+    local: Vec<LocalPlugin>,
+    limits: LocalLimits,
     bytes: Arc<dyn Bytes>,
     katalogus: Arc<dyn Katalogus>,
     host_env: BTreeMap<String, String>,
@@ -63,7 +110,14 @@ pub struct BoefjeRunner {
 impl BoefjeRunner {
     /// A runner for `boefjes`; `host_env` is the runner's own environment (only `BOEFJE_` names are used).
     pub fn new(boefjes: Vec<Box<dyn Boefje>>, bytes: Arc<dyn Bytes>, katalogus: Arc<dyn Katalogus>, host_env: BTreeMap<String, String>) -> Self {
-        BoefjeRunner { boefjes, bytes, katalogus, host_env }
+        BoefjeRunner { boefjes, local: Vec::new(), limits: LocalLimits::default(), bytes, katalogus, host_env }
+    }
+
+    /// Also run these local executable boefjes (plugin folders with a `run` command), within `limits`.
+    pub fn with_local_plugins(mut self, plugins: Vec<LocalPlugin>, limits: LocalLimits) -> Self {
+        self.local = plugins;
+        self.limits = limits;
+        self
     }
 
     /// Run a popped (dispatched) task: mark it running, run it, mark it completed or failed.
@@ -102,15 +156,19 @@ impl BoefjeRunner {
             runnable_hash: None,
             environment: None,
         };
-        let result = self.run_boefje(task, &mut meta).await;
+        let produced = self.run_boefje(task, &mut meta).await.unwrap_or_else(Produced::failed);
         meta.ended_at = Some(OffsetDateTime::now_utc());
         self.save_meta(&meta).await?;
-        let (files, error) = match result {
-            Ok(files) => (files, None),
-            Err(message) => {
-                tracing::warn!(boefje = %task.boefje.id, input = %task.input_ooi, "boefje failed: {message}");
-                (vec![RawFile { name: "error".into(), mime_types: vec![ERROR_MIME_TYPE.into()], content: message.clone().into_bytes() }], Some(message))
-            }
+        let Produced { files, log, error } = produced;
+        if let Some(message) = &error {
+            tracing::warn!(boefje = %task.boefje.id, input = %task.input_ooi, "boefje failed: {message}");
+        }
+        let lines = runner::log::parse(&log);
+        runner::log::emit(&task.boefje.id, &task.id, &lines);
+        // The log is not tagged `boefje/<id>`: normalizers that read the boefje's output must not get it.
+        let log_raw_id = match log.is_empty() {
+            true => None,
+            false => Some(self.bytes.save_raw(meta.id, &[LOG_MIME_TYPE.to_string()], &log).await?.id),
         };
         let mut raw_ids = Vec::new();
         for file in files {
@@ -122,7 +180,7 @@ impl BoefjeRunner {
             }
             raw_ids.push(self.bytes.save_raw(meta.id, &mime_types, &file.content).await?.id);
         }
-        Ok(BoefjeOutcome { boefje_meta_id: meta.id, boefje_id: task.boefje.id.clone(), input_ooi: task.input_ooi.clone(), raw_ids, error })
+        Ok(BoefjeOutcome { boefje_meta_id: meta.id, boefje_id: task.boefje.id.clone(), input_ooi: task.input_ooi.clone(), raw_ids, error, log_raw_id, log: lines })
     }
 
     /// Store the run's meta. A task that runs again after an interrupted attempt (its lease ran out) has the same id,
@@ -143,21 +201,65 @@ impl BoefjeRunner {
         }
     }
 
-    /// Everything that can fail because of the boefje, its input or its settings; the error is a message for the error raw file.
-    async fn run_boefje(&self, task: &BoefjeTask, meta: &mut BoefjeMeta) -> Result<Vec<RawFile>, String> {
-        let boefje = self.boefjes.iter().find(|b| b.manifest().id == task.boefje.id).ok_or_else(|| format!("unknown boefje {:?}", task.boefje.id))?;
-        let manifest = boefje.manifest();
+    /// The boefje with this id: a built-in, else a local executable.
+    fn plugin(&self, id: &str) -> Option<(Plugin<'_>, BoefjeManifest, Option<SettingsSchema>)> {
+        if let Some(b) = self.boefjes.iter().find(|b| b.manifest().id == id) {
+            return Some((Plugin::Builtin(b.as_ref()), b.manifest(), b.schema()));
+        }
+        let local = self.local.iter().find(|p| p.manifest.id == id)?;
+        Some((Plugin::Local(local), local.manifest.clone(), local.schema.clone()))
+    }
+
+    /// Run the boefje. An `Err` is a failure before it produced anything (unknown boefje, wrong input, bad
+    /// settings, a program that cannot start), as the message for the error raw file.
+    async fn run_boefje(&self, task: &BoefjeTask, meta: &mut BoefjeMeta) -> Result<Produced, String> {
+        let (plugin, manifest, schema) = self.plugin(&task.boefje.id).ok_or_else(|| format!("unknown boefje {:?}", task.boefje.id))?;
         meta.boefje = PluginRef { id: manifest.id.clone(), version: task.boefje.version.clone() };
         let input = Reference::parse(&task.input_ooi).map_err(|e| e.to_string())?;
         if !manifest.consumes.iter().any(|c| c == input.object_type()) {
             return Err(format!("boefje {} consumes {}, not {}", manifest.id, manifest.consumes.join(", "), input.object_type()));
         }
-        meta.arguments.insert("input".into(), json!({"object_type": input.object_type(), "primary_key": input.as_str()}));
+        // OpenKAT's boefjes read the object's fields (`input["name"]`); the task names only the object, so
+        // the fields are those its natural key determines.
+        meta.arguments.insert("input".into(), input_from_reference(&input, None));
         let settings: BTreeMap<String, Value> = self.katalogus.settings(&task.organization, &manifest.id).await.map_err(|e| e.to_string())?.into_iter().collect();
-        let schema = boefje.schema();
         let env = build_job_env(schema.as_ref(), &self.host_env, &settings).map_err(|e| e.to_string())?;
         let is_secret = |key: &str| schema.as_ref().is_some_and(|s| s.is_secret(key));
         meta.environment = Some(env.iter().filter(|(k, _)| !is_secret(k)).map(|(k, v)| (k.clone(), v.expose().clone())).collect());
-        boefje.run(&input, &env).await.map_err(|e| e.to_string())
+        match plugin {
+            Plugin::Builtin(boefje) => {
+                let files = boefje.run(&input, &env).await.map_err(|e| e.to_string())?;
+                Ok(Produced { files, log: Vec::new(), error: None })
+            }
+            Plugin::Local(local) => {
+                let secrets: Vec<&str> = env.iter().filter(|(k, _)| is_secret(k)).map(|(_, v)| v.expose().as_str()).collect();
+                self.run_local(local, &env, meta, &secrets).await
+            }
+        }
+    }
+
+    /// Run a local executable; its output is stored with its `produces` tags, or with `error/boefje` when the
+    /// run failed (then the message closes its job log).
+    async fn run_local(&self, plugin: &LocalPlugin, env: &JobEnv, meta: &BoefjeMeta, secrets: &[&str]) -> Result<Produced, String> {
+        let meta_json = serde_json::to_string(meta).map_err(|e| format!("cannot write the boefje meta: {e}"))?;
+        let run = runner::local::run(plugin, env, &meta_json, &self.limits).await?;
+        let mut log = runner::log::redact(&run.stderr, secrets);
+        let mut note = |level: LogLevel, text: &str| {
+            if !log.is_empty() && !log.ends_with(b"\n") {
+                log.push(b'\n');
+            }
+            log.extend_from_slice(format!("{level}: kat-boefje-runner: {text}\n").as_bytes());
+        };
+        for text in &run.notes {
+            note(LogLevel::Warning, text);
+        }
+        let file = match &run.failure {
+            None => RawFile { name: "output".into(), mime_types: plugin.manifest.produces.clone(), content: run.stdout },
+            Some(failure) => {
+                note(LogLevel::Error, failure);
+                error_file(if run.stdout.is_empty() { failure.clone().into_bytes() } else { run.stdout })
+            }
+        };
+        Ok(Produced { files: vec![file], log, error: run.failure })
     }
 }

@@ -51,6 +51,56 @@ pub struct BoefjeManifest {
     /// `update`d (no recurring schedule); empty (or `null`) means always.
     #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "run_on")]
     pub run_on: Vec<String>,
+    /// A local executable's command line (argv); a first element with a `/`
+    /// is relative to the plugin's folder, which is also its working directory.
+    /// Empty for built-in and container boefjes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub run: Vec<String>,
+    /// How a local executable hands back its output: `stdout` (the default) or
+    /// `boefje-api` (OpenKAT's container protocol).
+    #[serde(default, skip_serializing_if = "Protocol::is_stdout")]
+    pub protocol: Protocol,
+    /// The longest a run may take, in seconds (overrides the runner's `BOEFJES_JOB_TIMEOUT`).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "timeout")]
+    pub timeout: Option<u64>,
+}
+
+/// How a local executable boefje hands back its output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Protocol {
+    /// Its standard output is the raw output; its standard error the job log.
+    #[default]
+    #[serde(rename = "stdout")]
+    Stdout,
+    /// It speaks OpenKAT's boefje API: it is given the input URL as its last argument.
+    #[serde(rename = "boefje-api")]
+    BoefjeApi,
+}
+
+impl Protocol {
+    /// Whether this is the default, `stdout`.
+    pub fn is_stdout(&self) -> bool {
+        *self == Protocol::Stdout
+    }
+
+    /// The name as `boefje.json` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Stdout => "stdout",
+            Protocol::BoefjeApi => "boefje-api",
+        }
+    }
+}
+
+/// `timeout`: `null` or a whole number of seconds, at least 1.
+fn timeout<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    match Option::<Value>::deserialize(deserializer)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => match value.as_u64() {
+            Some(seconds) if seconds > 0 => Ok(Some(seconds)),
+            _ => Err(serde::de::Error::custom("timeout: use a whole number of seconds, at least 1")),
+        },
+    }
 }
 
 /// `run_on`: `null` or a list of `create` / `update`.
@@ -201,6 +251,21 @@ mod tests {
         assert_eq!(BoefjeManifest::parse("boefje.json", r#"{"id":"a","run_on":null}"#).expect("null run_on").run_on, Vec::<String>::new());
         let err = BoefjeManifest::parse("boefje.json", r#"{"id":"a","run_on":["delete"]}"#).expect_err("unknown run_on");
         assert!(err.to_string().contains("neither"), "{err}");
+    }
+
+    #[test]
+    fn parses_local_executable_fields() {
+        let m = BoefjeManifest::parse("boefje.json", r#"{"id":"a","run":["./main","--flag"],"protocol":"boefje-api","timeout":30}"#).expect("local fields");
+        assert_eq!((m.run.as_slice(), m.protocol, m.timeout), (["./main".to_string(), "--flag".to_string()].as_slice(), Protocol::BoefjeApi, Some(30)));
+        let plain = BoefjeManifest::parse("boefje.json", r#"{"id":"a"}"#).expect("defaults");
+        assert_eq!((plain.run.len(), plain.protocol, plain.timeout), (0, Protocol::Stdout, None));
+        let json = serde_json::to_value(&plain).expect("serialises");
+        assert!(json.get("run").is_none() && json.get("protocol").is_none() && json.get("timeout").is_none(), "defaults are not written: {json}");
+        assert_eq!(serde_json::to_value(&m).expect("serialises")["protocol"], "boefje-api");
+        for (bad, needle) in [(r#"{"id":"a","protocol":"grpc"}"#, "expected `stdout` or `boefje-api`"), (r#"{"id":"a","timeout":0}"#, "at least 1"), (r#"{"id":"a","timeout":-5}"#, "at least 1"), (r#"{"id":"a","timeout":"9"}"#, "at least 1"), (r#"{"id":"a","run":"./main"}"#, "sequence")] {
+            let err = BoefjeManifest::parse("x/boefje.json", bad).expect_err(bad);
+            assert!(err.to_string().contains(needle) && err.to_string().contains("x/boefje.json"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -16,10 +16,12 @@
 //! `schema.json`, `description.md` and `cover.jpg`), every folder that holds
 //! `normalizer.json` is a normalizer (with `normalizer_cover.jpg`), and one
 //! folder may hold both. Anything that looks like a plugin but cannot be
-//! loaded is skipped and reported as `file: reason`.
+//! loaded is skipped and reported as `file: reason`. Each loaded plugin's
+//! folder is kept ([`PluginRepository::folder`]), because a boefje's `run`
+//! command is relative to it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use kat_core::plugin::{BoefjeManifest, NormalizerManifest, SettingsSchema};
 use kat_core::services::{ServiceError, ServiceResult};
@@ -108,6 +110,7 @@ pub struct PluginRepository {
     descriptions: BTreeMap<String, String>,
     covers: BTreeMap<String, Vec<u8>>,
     editable: BTreeSet<String>,
+    folders: BTreeMap<String, PathBuf>,
 }
 
 /// OpenKAT's answer to a second plugin with a taken id or name (`field` is `id` or `name`).
@@ -182,6 +185,12 @@ impl PluginRepository {
     /// A plugin's own cover (`cover.jpg` of a boefje, `normalizer_cover.jpg` of a normalizer), if its folder has one.
     pub fn cover(&self, id: &str) -> Option<&[u8]> {
         self.covers.get(id).map(Vec::as_slice)
+    }
+
+    /// The folder a plugin was loaded from (for a boefje's `run`, which is relative to it); `None` for
+    /// built-in plugins and plugins added over the API.
+    pub fn folder(&self, id: &str) -> Option<&Path> {
+        self.folders.get(id).map(PathBuf::as_path)
     }
 
     /// Whether the plugin was added over the API (and so may be edited).
@@ -293,6 +302,7 @@ impl PluginRepository {
         self.normalizers.retain(|m| m.id != id);
         self.descriptions.remove(id);
         self.covers.remove(id);
+        self.folders.remove(id);
         self.extras.remove(id);
         self.editable.remove(id);
         Ok(())
@@ -362,6 +372,7 @@ impl PluginRepository {
             let schema = read("schema.json")?.map(|t| SettingsSchema::parse(&named("schema.json"), &t)).transpose().map_err(|e| e.to_string())?;
             let id = manifest.id.clone();
             self.add_static_boefje(manifest, schema, extras).map_err(|e| format!("{}: {e}", named("boefje.json")))?;
+            self.folders.insert(id.clone(), folder.to_path_buf());
             if let Some(text) = read("description.md")? {
                 self.descriptions.insert(id.clone(), text);
             }
@@ -376,6 +387,7 @@ impl PluginRepository {
             let extras = parse_extras(&named("normalizer.json"), &text)?;
             let id = manifest.id.clone();
             self.add_static_normalizer(manifest, extras).map_err(|e| format!("{}: {e}", named("normalizer.json")))?;
+            self.folders.insert(id.clone(), folder.to_path_buf());
             if let Ok(cover) = std::fs::read(folder.join("normalizer_cover.jpg")) {
                 self.covers.insert(id, cover);
             }

@@ -55,7 +55,7 @@ fn write(dir: &std::path::Path, folder: &str, files: &[(&str, &str)]) {
 fn a_plugin_directory_loads_good_folders_and_reports_bad_ones() {
     let dir = tempfile::tempdir().expect("temp dir");
     write(dir.path(), "ssl-check", &[
-        ("boefje.json", r#"{"id": "ssl-check", "consumes": ["Hostname"], "produces": ["boefje/ssl"], "scan_level": 2}"#),
+        ("boefje.json", r#"{"id": "ssl-check", "consumes": ["Hostname"], "produces": ["boefje/ssl"], "scan_level": 2, "run": ["./check", "--all"], "timeout": 30}"#),
         ("schema.json", r#"{"type": "object", "properties": {"DEPTH": {"type": "integer"}}}"#),
         ("description.md", "# SSL check\n\nChecks certificates.\n"),
     ]);
@@ -73,9 +73,13 @@ fn a_plugin_directory_loads_good_folders_and_reports_bad_ones() {
     assert!(about("twin").contains("Duplicate plugin: a plugin with this id already exists"), "{}", about("twin"));
     assert!(!problems.iter().any(|p| p.contains("/empty")), "a folder without plugins is not a problem: {problems:#?}");
     assert!(plugins.boefje("ssl-check").is_some_and(|(_, s)| s.as_ref().is_some_and(|s| s.keys() == ["DEPTH"])));
+    assert!(plugins.boefje("ssl-check").is_some_and(|(m, _)| m.run == ["./check", "--all"] && m.timeout == Some(30)), "the local-executable fields are loaded");
     assert!(plugins.normalizers().iter().any(|n| n.id == "ssl-normalize"));
     assert_eq!(plugins.description("ssl-check"), Some("# SSL check\n\nChecks certificates.\n"));
     assert!(!plugins.is_editable("ssl-check"));
+    assert_eq!(plugins.folder("ssl-check"), Some(dir.path().join("ssl-check").as_path()), "a runner resolves `run` against the folder");
+    assert_eq!(plugins.folder("ssl-normalize"), Some(dir.path().join("ssl-normalize").as_path()));
+    assert_eq!((plugins.folder("port-scan"), plugins.folder("x")), (None, None), "built-ins and skipped plugins have no folder");
     let missing = repository().load_dir(&dir.path().join("nope"));
     assert!(missing.len() == 1 && missing[0].contains("cannot read"), "{missing:?}");
 }

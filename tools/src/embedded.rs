@@ -17,16 +17,19 @@
 //! on the same directory stops at once with "another kat process is using
 //! DIR" instead of racing the first one's migrations.
 //!
-//! The plugin registry (built-in boefjes and normalizers from `kat-plugins`)
-//! is handed to the KATalogus and the runners here, so those crates never
-//! depend on `kat-plugins`.
+//! The plugin registry (built-in boefjes and normalizers from `kat-plugins`,
+//! plus the plugin folders under `KATALOGUS_PLUGIN_DIR` when it is set) is
+//! handed to the KATalogus and the runners here, so those crates never
+//! depend on `kat-plugins`. A folder boefje with a `run` command runs as a
+//! local executable, within the `BOEFJES_JOB_TIMEOUT`, `BOEFJES_MAX_OUTPUT`
+//! and `BOEFJES_MEMORY_LIMIT` limits.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use kat_boefje_runner::BoefjeRunner;
+use kat_boefje_runner::{BoefjeRunner, LocalLimits, LocalPlugin};
 use kat_bytes::LocalBytes;
 use kat_graph::Graph;
 use kat_katalogus::{LocalKatalogus, PluginRepository};
@@ -48,6 +51,10 @@ pub struct Embedded {
     pub katalogus: Arc<LocalKatalogus>,
     /// The task queues.
     pub scheduler: Arc<LocalScheduler>,
+    /// The plugin folders' boefjes that run as local executables.
+    pub local_plugins: Vec<LocalPlugin>,
+    /// The limits of a local executable's run.
+    pub limits: LocalLimits,
 }
 
 /// The built-in plugins as the KATalogus lists them.
@@ -94,12 +101,31 @@ pub fn settings_crypto(data_dir: &Path) -> anyhow::Result<(kat_core::crypto::Mid
     Ok((Middleware::nacl_box(&private, &public).with_context(|| format!("the keys in {}", path.display()))?, made))
 }
 
-/// The embedded KATalogus on `DIR/katalogus.sqlite`, settings encrypted (see [`settings_crypto`]); settings a
-/// previous version stored as plain JSON are encrypted when the key pair is first made.
-async fn open_katalogus(data_dir: &Path) -> anyhow::Result<LocalKatalogus> {
+/// The built-in plugins plus the plugin folders under `KATALOGUS_PLUGIN_DIR` (when set; a folder that cannot be
+/// loaded is reported on standard error and skipped), with the boefjes that run as local executables.
+pub fn plugin_repository() -> (PluginRepository, Vec<LocalPlugin>) {
+    let mut repository = builtin_repository();
+    if let Some(dir) = std::env::var_os(kat_katalogus::config::ENV_PLUGIN_DIR).filter(|d| !d.is_empty()) {
+        for problem in repository.load_dir(Path::new(&dir)) {
+            eprintln!("kat: skipped a plugin: {problem}");
+        }
+    }
+    let local = repository
+        .boefjes()
+        .iter()
+        .filter(|(manifest, _)| !manifest.run.is_empty())
+        .filter_map(|(manifest, schema)| repository.folder(&manifest.id).map(|folder| LocalPlugin { manifest: manifest.clone(), schema: schema.clone(), folder: folder.to_path_buf() }))
+        .collect();
+    (repository, local)
+}
+
+/// The embedded KATalogus on `DIR/katalogus.sqlite` with `repository`, settings encrypted (see
+/// [`settings_crypto`]); settings a previous version stored as plain JSON are encrypted when the key pair is
+/// first made.
+async fn open_katalogus(data_dir: &Path, repository: PluginRepository) -> anyhow::Result<LocalKatalogus> {
     let (crypto, made) = settings_crypto(data_dir)?;
     let url = format!("sqlite://{}?mode=rwc", data_dir.join("katalogus.sqlite").display());
-    let katalogus = LocalKatalogus::connect(&url, builtin_repository(), Arc::new(crypto)).await?;
+    let katalogus = LocalKatalogus::connect(&url, repository, Arc::new(crypto)).await?;
     if made {
         let n = katalogus.encrypt_plaintext_settings().await?;
         if n > 0 {
@@ -119,7 +145,9 @@ impl Embedded {
     pub async fn open_with(data_dir: &Path, rules: kat_scheduler::Settings) -> anyhow::Result<Embedded> {
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
         let lock = DataDirLock::take(data_dir)?;
-        let katalogus = Arc::new(open_katalogus(data_dir).await?);
+        let limits = LocalLimits::from_vars(&|name| std::env::var(name).ok())?;
+        let (repository, local_plugins) = plugin_repository();
+        let katalogus = Arc::new(open_katalogus(data_dir, repository).await?);
         let scheduler_db = format!("sqlite://{}?mode=rwc", data_dir.join("scheduler.sqlite").display());
         let scheduler = LocalScheduler::open(&scheduler_db, rules, Arc::new(kat_scheduler::SystemClock), katalogus.clone()).await?;
         Ok(Embedded {
@@ -128,6 +156,8 @@ impl Embedded {
             bytes: Arc::new(LocalBytes::open_with(data_dir, bytes_crypto()?).await?),
             katalogus,
             scheduler: Arc::new(scheduler),
+            local_plugins,
+            limits,
         })
     }
 
@@ -136,9 +166,10 @@ impl Embedded {
         Graph::open(&self.data_dir.join("graph.kgl")).with_context(|| "is another kat process using this data directory?")
     }
 
-    /// A boefje runner with the built-in boefjes; `host_env` supplies `BOEFJE_` defaults.
+    /// A boefje runner with the built-in boefjes and the plugin folders' local executables; `host_env` supplies
+    /// `BOEFJE_` defaults.
     pub fn boefje_runner(&self, host_env: BTreeMap<String, String>) -> BoefjeRunner {
-        BoefjeRunner::new(kat_plugins::boefjes::all(), self.bytes.clone(), self.katalogus.clone(), host_env)
+        BoefjeRunner::new(kat_plugins::boefjes::all(), self.bytes.clone(), self.katalogus.clone(), host_env).with_local_plugins(self.local_plugins.clone(), self.limits)
     }
 
     /// A normalizer runner with the built-in normalizers.

@@ -198,3 +198,32 @@ fn raw_files_can_be_encrypted_at_rest() {
     let refused = run(env!("CARGO_BIN_EXE_show_raw"), dir.path(), &wrong_env, &[raw_id]);
     assert!(!refused.ok && refused.stderr.contains("wrong key pair"), "{}", refused.stderr);
 }
+
+#[test]
+fn run_boefje_runs_a_plugin_folder_executable_from_katalogus_plugin_dir() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plugins = tempfile::tempdir().expect("plugin dir");
+    let folder = plugins.path().join("echo-input");
+    std::fs::create_dir_all(&folder).expect("folder");
+    std::fs::write(folder.join("boefje.json"), r#"{"id": "echo-input", "consumes": ["Hostname"], "produces": ["text/plain"], "scan_level": 1, "run": ["./main"]}"#).expect("manifest");
+    // The input arrives in BOEFJE_META's arguments.input, in OpenKAT's shape; the program echoes the hostname.
+    let script = "#!/bin/sh\necho \"WARNING: about to echo\" >&2\nprintf '%s' \"$BOEFJE_META\" | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"arguments\"][\"input\"][\"name\"])'\n";
+    let main = folder.join("main");
+    std::fs::write(&main, script).expect("script");
+    let mut permissions = std::fs::metadata(&main).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&main, permissions).expect("chmod");
+    let plugin_dir = plugins.path().to_str().expect("utf-8 path");
+
+    let ran = kat(dir.path(), &[("KATALOGUS_PLUGIN_DIR", plugin_dir)], &["run-boefje", "_dev", "echo-input", "Hostname|internet|example.test"]);
+    assert!(ran.ok, "{}", ran.stderr);
+    let raw_id = ran.stdout.trim();
+    let shown = kat(dir.path(), &[], &["show-raw", raw_id]);
+    assert_eq!(shown.stdout.trim(), "example.test", "{}", shown.stderr);
+    let meta = kat(dir.path(), &[], &["show-raw", "--meta", raw_id]);
+    let meta: serde_json::Value = serde_json::from_str(&meta.stdout).expect("meta is JSON");
+    assert_eq!(meta["mime_types"], serde_json::json!([{"value": "boefje/echo-input"}, {"value": "text/plain"}]), "{meta}");
+
+    let unknown = kat(dir.path(), &[], &["run-boefje", "_dev", "echo-input", "Hostname|internet|example.test"]);
+    assert!(!unknown.ok && unknown.stderr.contains("unknown boefje \"echo-input\""), "without KATALOGUS_PLUGIN_DIR the folder is not known: {}", unknown.stderr);
+}

@@ -3,8 +3,10 @@
 //! An object is its type plus a JSON map of fields; its primary key (a
 //! [`Reference`]) is derived from the natural-key fields declared in
 //! [`types`]. The JSON shape is OpenKAT's: the fields at top level beside
-//! `object_type` and `primary_key`.
+//! `object_type` and `primary_key`. [`openkat`] gives the shape OpenKAT's
+//! boefjes read an object in (`arguments.input`).
 
+pub mod openkat;
 pub mod types;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -44,5 +44,8 @@ pub(crate) fn manifest(name: &str, text: &str) -> BoefjeManifest {
         interval: None,
         conditions: Vec::new(),
         run_on: Vec::new(),
+        run: Vec::new(),
+        protocol: Default::default(),
+        timeout: None,
     })
 }

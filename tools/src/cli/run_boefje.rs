@@ -19,7 +19,7 @@ use crate::embedded::Embedded;
 pub struct RunBoefjeArgs {
     /// The organisation the run belongs to, e.g. `_dev`.
     pub organisation: String,
-    /// The boefje, e.g. `dns-records` or `port-scan`.
+    /// The boefje, e.g. `dns-records`, `port-scan`, or a plugin folder's boefje (`KATALOGUS_PLUGIN_DIR`).
     pub boefje_id: String,
     /// The object to scan, e.g. `Hostname|internet|example.nl`.
     pub input_ooi: String,
@@ -31,12 +31,12 @@ pub struct RunBoefjeArgs {
 /// Run the boefje and print one raw id a line.
 pub fn run(args: &RunBoefjeArgs, out: &mut impl Write) -> anyhow::Result<()> {
     Reference::parse(&args.input_ooi)?;
-    let known: Vec<String> = kat_plugins::boefjes::all().iter().map(|b| b.manifest().id).collect();
-    if !known.contains(&args.boefje_id) {
-        bail!("unknown boefje {:?}; known: {}", args.boefje_id, known.join(", "));
-    }
     block_on(async {
         let stores = Embedded::open(&args.data.data_dir).await?;
+        let known: Vec<String> = kat_plugins::boefjes::all().iter().map(|b| b.manifest().id).chain(stores.local_plugins.iter().map(|p| p.manifest.id.clone())).collect();
+        if !known.contains(&args.boefje_id) {
+            bail!("unknown boefje {:?}; known: {}", args.boefje_id, known.join(", "));
+        }
         stores.katalogus.ensure_organisation(&args.organisation, &args.organisation).await?;
         let task = BoefjeTask { id: uuid::Uuid::new_v4(), boefje: PluginRef { id: args.boefje_id.clone(), version: None }, input_ooi: args.input_ooi.clone(), organization: args.organisation.clone() };
         let outcome = stores.boefje_runner(host_env()).execute(&task).await?;
