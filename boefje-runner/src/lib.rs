@@ -11,6 +11,18 @@
 //! `boefje/log`, see [`runner::log`]). Both get the input object in the boefje
 //! meta's `arguments.input`, in OpenKAT's shape.
 //!
+//! A local executable whose `boefje.json` says `"protocol": "boefje-api"`
+//! speaks OpenKAT's container protocol instead of writing to standard output:
+//! the runner starts its boefje API ([`runner::api`]) on first use, registers
+//! the task under a random token and gives the program its input URL as last
+//! argument; the files it posts are stored with their own tags (plus
+//! `boefje/<id>`), its standard output and error are both the job log. A
+//! posted `COMPLETED` completes the task even if the program then exits
+//! non-zero or runs past its timeout (as in OpenKAT, where the post ends the
+//! task; the job log says so); a posted `FAILED` stores the files as
+//! `error/boefje` and fails the task; a program that ends without posting
+//! fails the task.
+//!
 //! A failure of the boefje itself (unknown id, wrong input, bad setting,
 //! scan error, a local run's exit status, timeout or output limit) is
 //! evidence too: it is stored as a raw file tagged `error/boefje` (a local
@@ -40,13 +52,15 @@ use kat_core::services::scheduler::{Scheduler, TaskPatch};
 use kat_core::services::ServiceResult;
 use kat_core::task::{BoefjeTask, Task, TaskStatus};
 use kat_core::ooi::openkat::input_from_reference;
-use kat_core::plugin::{BoefjeManifest, SettingsSchema};
+use kat_core::plugin::{BoefjeManifest, Protocol, SettingsSchema};
 use kat_core::Reference;
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use runner::api::ApiConfig;
 pub use runner::local::{LocalLimits, LocalPlugin};
+use runner::api::{BoefjeApi, PostedStatus};
 pub use runner::log::{LogLevel, LogLine};
 
 /// The mime type of the raw file that holds a failed run's output or error message.
@@ -87,6 +101,41 @@ impl Produced {
     }
 }
 
+/// Add a line of the runner's own to a job log.
+fn note(log: &mut Vec<u8>, level: LogLevel, text: &str) {
+    if !log.is_empty() && !log.ends_with(b"\n") {
+        log.push(b'\n');
+    }
+    log.extend_from_slice(format!("{level}: kat-boefje-runner: {text}\n").as_bytes());
+}
+
+/// The task a `boefje-api` plugin is given, in the scheduler's shape: the scheduler's task (running), or one
+/// made up from the boefje meta; its `data` is the boefje meta with the whole job environment, as OpenKAT's
+/// boefje API gives it.
+fn api_task(scheduler_task: Option<&Task>, meta: &BoefjeMeta, env: &JobEnv) -> Result<Task, String> {
+    let mut data = meta.clone();
+    data.environment = Some(env.iter().map(|(k, v)| (k.clone(), v.expose().clone())).collect());
+    let data = serde_json::to_value(&data).map_err(|e| format!("cannot write the boefje meta: {e}"))?;
+    let now = OffsetDateTime::now_utc();
+    Ok(match scheduler_task {
+        // OpenKAT's adapter requires an integer priority.
+        Some(task) => Task { status: TaskStatus::Running, priority: task.priority.or(Some(0)), data, ..task.clone() },
+        None => Task {
+            id: meta.id,
+            scheduler_id: "boefje".into(),
+            schedule_id: None,
+            organisation: meta.organization.clone(),
+            priority: Some(0),
+            status: TaskStatus::Running,
+            task_type: "boefje".into(),
+            hash: None,
+            data,
+            created_at: now,
+            modified_at: now,
+        },
+    })
+}
+
 fn error_file(content: Vec<u8>) -> RawFile {
     RawFile { name: "error".into(), mime_types: vec![ERROR_MIME_TYPE.into()], content }
 }
@@ -105,12 +154,36 @@ pub struct BoefjeRunner {
     bytes: Arc<dyn Bytes>,
     katalogus: Arc<dyn Katalogus>,
     host_env: BTreeMap<String, String>,
+    /// Where the boefje API listens; `None`: read `BOEFJES_API_BIND`/`BOEFJES_API` when it first starts.
+    api_config: Option<ApiConfig>,
+    /// The boefje API, started by the first `boefje-api` run.
+    api: tokio::sync::OnceCell<BoefjeApi>,
 }
 
 impl BoefjeRunner {
     /// A runner for `boefjes`; `host_env` is the runner's own environment (only `BOEFJE_` names are used).
     pub fn new(boefjes: Vec<Box<dyn Boefje>>, bytes: Arc<dyn Bytes>, katalogus: Arc<dyn Katalogus>, host_env: BTreeMap<String, String>) -> Self {
-        BoefjeRunner { boefjes, local: Vec::new(), limits: LocalLimits::default(), bytes, katalogus, host_env }
+        BoefjeRunner { boefjes, local: Vec::new(), limits: LocalLimits::default(), bytes, katalogus, host_env, api_config: None, api: tokio::sync::OnceCell::new() }
+    }
+
+    /// Serve the boefje API of `boefje-api` plugins as `config` says, instead of as the process's
+    /// `BOEFJES_API_BIND` and `BOEFJES_API` say.
+    pub fn with_boefje_api(mut self, config: ApiConfig) -> Self {
+        self.api_config = Some(config);
+        self
+    }
+
+    /// The boefje API, started on first use.
+    async fn boefje_api(&self) -> Result<&BoefjeApi, String> {
+        self.api
+            .get_or_try_init(|| async {
+                let config = match &self.api_config {
+                    Some(config) => config.clone(),
+                    None => ApiConfig::from_vars(&|name| std::env::var(name).ok()).map_err(|e| e.to_string())?,
+                };
+                BoefjeApi::start(&config, self.limits.max_output).await.map_err(|e| format!("cannot start the boefje API on {}: {e}", config.bind))
+            })
+            .await
     }
 
     /// Also run these local executable boefjes (plugin folders with a `run` command), within `limits`.
@@ -131,7 +204,7 @@ impl BoefjeRunner {
             }
         };
         scheduler.patch(task.id, TaskPatch::status(TaskStatus::Running)).await?;
-        let outcome = self.execute(&body).await;
+        let outcome = self.execute_for(&body, Some(task)).await;
         let patch = match &outcome {
             Ok(o) => match &o.error {
                 None => TaskPatch::status(TaskStatus::Completed),
@@ -145,6 +218,12 @@ impl BoefjeRunner {
 
     /// Run a boefje task body now, without the scheduler (`run_boefje`).
     pub async fn execute(&self, task: &BoefjeTask) -> ServiceResult<BoefjeOutcome> {
+        self.execute_for(task, None).await
+    }
+
+    /// Run a task body; `scheduler_task` is the scheduler's task it came from, which a `boefje-api` plugin
+    /// is given (without one, a task in the scheduler's shape is made up from the body).
+    async fn execute_for(&self, task: &BoefjeTask, scheduler_task: Option<&Task>) -> ServiceResult<BoefjeOutcome> {
         let mut meta = BoefjeMeta {
             id: task.id,
             started_at: Some(OffsetDateTime::now_utc()),
@@ -156,7 +235,7 @@ impl BoefjeRunner {
             runnable_hash: None,
             environment: None,
         };
-        let produced = self.run_boefje(task, &mut meta).await.unwrap_or_else(Produced::failed);
+        let produced = self.run_boefje(task, &mut meta, scheduler_task).await.unwrap_or_else(Produced::failed);
         meta.ended_at = Some(OffsetDateTime::now_utc());
         self.save_meta(&meta).await?;
         let Produced { files, log, error } = produced;
@@ -212,7 +291,7 @@ impl BoefjeRunner {
 
     /// Run the boefje. An `Err` is a failure before it produced anything (unknown boefje, wrong input, bad
     /// settings, a program that cannot start), as the message for the error raw file.
-    async fn run_boefje(&self, task: &BoefjeTask, meta: &mut BoefjeMeta) -> Result<Produced, String> {
+    async fn run_boefje(&self, task: &BoefjeTask, meta: &mut BoefjeMeta, scheduler_task: Option<&Task>) -> Result<Produced, String> {
         let (plugin, manifest, schema) = self.plugin(&task.boefje.id).ok_or_else(|| format!("unknown boefje {:?}", task.boefje.id))?;
         meta.boefje = PluginRef { id: manifest.id.clone(), version: task.boefje.version.clone() };
         let input = Reference::parse(&task.input_ooi).map_err(|e| e.to_string())?;
@@ -233,7 +312,10 @@ impl BoefjeRunner {
             }
             Plugin::Local(local) => {
                 let secrets: Vec<&str> = env.iter().filter(|(k, _)| is_secret(k)).map(|(_, v)| v.expose().as_str()).collect();
-                self.run_local(local, &env, meta, &secrets).await
+                match local.manifest.protocol {
+                    Protocol::Stdout => self.run_local(local, &env, meta, &secrets).await,
+                    Protocol::BoefjeApi => self.run_api(local, &env, meta, &secrets, scheduler_task).await,
+                }
             }
         }
     }
@@ -242,24 +324,77 @@ impl BoefjeRunner {
     /// run failed (then the message closes its job log).
     async fn run_local(&self, plugin: &LocalPlugin, env: &JobEnv, meta: &BoefjeMeta, secrets: &[&str]) -> Result<Produced, String> {
         let meta_json = serde_json::to_string(meta).map_err(|e| format!("cannot write the boefje meta: {e}"))?;
-        let run = runner::local::run(plugin, env, &meta_json, &self.limits).await?;
+        let run = runner::local::run(plugin, env, &meta_json, &self.limits, None).await?;
         let mut log = runner::log::redact(&run.stderr, secrets);
-        let mut note = |level: LogLevel, text: &str| {
-            if !log.is_empty() && !log.ends_with(b"\n") {
-                log.push(b'\n');
-            }
-            log.extend_from_slice(format!("{level}: kat-boefje-runner: {text}\n").as_bytes());
-        };
         for text in &run.notes {
-            note(LogLevel::Warning, text);
+            note(&mut log, LogLevel::Warning, text);
         }
         let file = match &run.failure {
             None => RawFile { name: "output".into(), mime_types: plugin.manifest.produces.clone(), content: run.stdout },
             Some(failure) => {
-                note(LogLevel::Error, failure);
+                note(&mut log, LogLevel::Error, failure);
                 error_file(if run.stdout.is_empty() { failure.clone().into_bytes() } else { run.stdout })
             }
         };
         Ok(Produced { files: vec![file], log, error: run.failure })
+    }
+
+    /// Run a local executable that speaks the boefje API: register the task, start the program with its
+    /// input URL, and take what it posted. Its standard output and error are the job log (the token and
+    /// secret values redacted).
+    async fn run_api(&self, plugin: &LocalPlugin, env: &JobEnv, meta: &BoefjeMeta, secrets: &[&str], scheduler_task: Option<&Task>) -> Result<Produced, String> {
+        let meta_json = serde_json::to_string(meta).map_err(|e| format!("cannot write the boefje meta: {e}"))?;
+        let api = self.boefje_api().await?;
+        let mut registration = api.register(&api_task(scheduler_task, meta, env)?)?;
+        let run = runner::local::run(plugin, env, &meta_json, &self.limits, Some(registration.input_url())).await;
+        let posted = registration.take_output();
+        let hidden: Vec<&str> = secrets.iter().copied().chain([registration.token()]).collect();
+        let run = run.map(|run| (runner::log::redact(&run.stderr, &hidden), run.failure, run.notes));
+        // The token ends with the run.
+        drop(registration);
+        let (mut log, failure, notes) = run?;
+        for text in &notes {
+            note(&mut log, LogLevel::Warning, text);
+        }
+        let Some(posted) = posted else {
+            let message = match failure {
+                Some(failure) => format!("the plugin ended without posting its output ({failure})"),
+                None => "the plugin ended without posting its output".to_string(),
+            };
+            note(&mut log, LogLevel::Error, &message);
+            return Ok(Produced { files: vec![error_file(message.clone().into_bytes())], log, error: Some(message) });
+        };
+        let mut seen = Vec::new();
+        for file in &posted.files {
+            let mut tags = file.tags.clone().unwrap_or_default();
+            tags.sort();
+            tags.dedup();
+            if seen.contains(&tags) {
+                note(&mut log, LogLevel::Warning, &format!("file {:?} has the same tags as an earlier file of this run; Bytes keeps only the first", file.name));
+            }
+            seen.push(tags);
+        }
+        match posted.status {
+            PostedStatus::Completed => {
+                if let Some(failure) = &failure {
+                    note(&mut log, LogLevel::Warning, &format!("the plugin posted COMPLETED, then {failure}; its output is kept and the task completes"));
+                }
+                let files = posted.files.into_iter().map(|f| RawFile { name: f.name, mime_types: f.tags.unwrap_or_default(), content: f.content }).collect();
+                Ok(Produced { files, log, error: None })
+            }
+            PostedStatus::Failed => {
+                let message = match &failure {
+                    Some(failure) => format!("the plugin posted FAILED, then {failure}"),
+                    None => "the plugin posted FAILED".to_string(),
+                };
+                note(&mut log, LogLevel::Error, &message);
+                // Its own tags are dropped: the boefje's normalizers must not read a failed run's output.
+                let mut files: Vec<RawFile> = posted.files.into_iter().map(|f| RawFile { name: f.name, ..error_file(f.content) }).collect();
+                if files.is_empty() {
+                    files.push(error_file(message.clone().into_bytes()));
+                }
+                Ok(Produced { files, log, error: Some(message) })
+            }
+        }
     }
 }

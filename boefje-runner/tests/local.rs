@@ -1,119 +1,20 @@
 //! Local executable boefjes, run for real: plugin folders with shell scripts,
 //! loaded by the KATalogus's plugin loader, run by `BoefjeRunner` against a
-//! real Bytes store and KATalogus (SQLite in a temporary directory). Covers
-//! the exact job environment, settings and schema checks before start,
-//! timeouts that kill the whole process group, exit statuses, the output
-//! limit, the memory cap and the job log.
+//! real Bytes store and KATalogus (SQLite) in a temporary directory (fixtures
+//! in `common`). Covers the exact job environment, settings and schema checks
+//! before start, timeouts that kill the whole process group, exit statuses,
+//! the output limit, the memory cap and the job log.
+
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::{fixture, PluginSpec, HOSTNAME};
 use kat_boefje_runner::runner::local::JOB_PATH;
-use kat_boefje_runner::{BoefjeOutcome, BoefjeRunner, LocalLimits, LocalPlugin, LogLevel};
-use kat_bytes::LocalBytes;
-use kat_core::meta::PluginRef;
-use kat_core::services::bytes::Bytes;
-use kat_core::task::BoefjeTask;
-use kat_katalogus::{LocalKatalogus, PluginRepository};
+use kat_boefje_runner::{LocalLimits, LogLevel};
 use serde_json::{json, Value};
-
-const HOSTNAME: &str = "Hostname|internet|example.nl";
-
-/// A plugin folder: its id, extra `boefje.json` fields, `schema.json` and the script `main`.
-struct PluginSpec<'a> {
-    id: &'a str,
-    extra: Value,
-    schema: Option<Value>,
-    script: &'a str,
-}
-
-impl<'a> PluginSpec<'a> {
-    fn new(id: &'a str, script: &'a str) -> Self {
-        PluginSpec { id, extra: json!({}), schema: None, script }
-    }
-
-    fn schema(mut self, schema: Value) -> Self {
-        self.schema = Some(schema);
-        self
-    }
-
-    fn extra(mut self, extra: Value) -> Self {
-        self.extra = extra;
-        self
-    }
-}
-
-/// Real stores and the plugins of one test.
-struct Fixture {
-    dir: tempfile::TempDir,
-    bytes: Arc<LocalBytes>,
-    katalogus: Arc<LocalKatalogus>,
-    local: Vec<LocalPlugin>,
-}
-
-fn write_plugin(root: &Path, spec: &PluginSpec) {
-    use std::os::unix::fs::PermissionsExt;
-    let folder = root.join(spec.id);
-    std::fs::create_dir_all(&folder).expect("plugin folder");
-    let mut manifest = json!({"id": spec.id, "consumes": ["Hostname"], "produces": ["boefje/test-output"], "scan_level": 1, "run": ["./main"]});
-    if let (Some(m), Some(extra)) = (manifest.as_object_mut(), spec.extra.as_object()) {
-        m.extend(extra.clone());
-    }
-    std::fs::write(folder.join("boefje.json"), manifest.to_string()).expect("boefje.json");
-    if let Some(schema) = &spec.schema {
-        std::fs::write(folder.join("schema.json"), schema.to_string()).expect("schema.json");
-    }
-    let main = folder.join("main");
-    std::fs::write(&main, spec.script).expect("main");
-    std::fs::set_permissions(&main, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-}
-
-async fn fixture(specs: &[PluginSpec<'_>]) -> Fixture {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let root = dir.path().join("plugins");
-    for spec in specs {
-        write_plugin(&root, spec);
-    }
-    let mut repository = PluginRepository::default();
-    let problems = repository.load_dir(&root);
-    assert!(problems.is_empty(), "{problems:#?}");
-    let local = repository
-        .boefjes()
-        .iter()
-        .map(|(manifest, schema)| LocalPlugin { manifest: manifest.clone(), schema: schema.clone(), folder: repository.folder(&manifest.id).expect("a loaded plugin has a folder").to_path_buf() })
-        .collect();
-    let katalogus = LocalKatalogus::open(&dir.path().join("katalogus.sqlite"), repository).await.expect("katalogus");
-    katalogus.ensure_organisation("o", "O").await.expect("organisation");
-    let bytes = Arc::new(LocalBytes::open(&dir.path().join("bytes")).await.expect("bytes"));
-    Fixture { dir, bytes, katalogus: Arc::new(katalogus), local }
-}
-
-impl Fixture {
-    fn folder(&self, id: &str) -> PathBuf {
-        self.dir.path().join("plugins").join(id)
-    }
-
-    async fn run(&self, id: &str, host: &[(&str, &str)], limits: LocalLimits) -> BoefjeOutcome {
-        let host_env: BTreeMap<String, String> = host.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let runner = BoefjeRunner::new(Vec::new(), self.bytes.clone(), self.katalogus.clone(), host_env).with_local_plugins(self.local.clone(), limits);
-        let task = BoefjeTask { id: uuid::Uuid::new_v4(), boefje: PluginRef { id: id.into(), version: None }, input_ooi: HOSTNAME.into(), organization: "o".into() };
-        // No run in these tests takes long: a hang is a failure, not a stuck test.
-        tokio::time::timeout(Duration::from_secs(60), runner.execute(&task)).await.expect("the run ends").expect("the stores work")
-    }
-
-    /// A raw file's tags and contents.
-    async fn raw(&self, id: uuid::Uuid) -> (Vec<String>, String) {
-        let (meta, content) = self.bytes.get_raw(id).await.expect("raw file");
-        (meta.mime_types.into_iter().map(|m| m.value).collect(), String::from_utf8_lossy(&content).into_owned())
-    }
-
-    async fn only_raw(&self, outcome: &BoefjeOutcome) -> (Vec<String>, String) {
-        assert_eq!(outcome.raw_ids.len(), 1, "{outcome:?}");
-        self.raw(outcome.raw_ids[0]).await
-    }
-}
 
 /// `KEY=value` lines of `env` output.
 fn env_map(text: &str) -> BTreeMap<String, String> {
@@ -286,17 +187,14 @@ async fn the_memory_limit_caps_the_address_space() {
 async fn a_plugin_that_cannot_start_fails_with_a_message() {
     let f = fixture(&[
         PluginSpec::new("missing", "#!/bin/sh\n").extra(json!({"run": ["./not-there"]})),
-        PluginSpec::new("api", "#!/bin/sh\n").extra(json!({"protocol": "boefje-api"})),
         PluginSpec::new("reserved", PRINT_ENV).schema(json!({"properties": {"BOEFJE_META": {"type": "string"}}})),
     ])
     .await;
     let missing = f.run("missing", &[], LocalLimits::default()).await;
     assert!(missing.error.as_deref().is_some_and(|e| e.contains("cannot start \"./not-there\"")), "{missing:?}");
-    let api = f.run("api", &[], LocalLimits::default()).await;
-    assert!(api.error.as_deref().is_some_and(|e| e.contains("boefje-api") && e.contains("not supported")), "{api:?}");
     let reserved = f.run("reserved", &[("BOEFJE_BOEFJE_META", "{}")], LocalLimits::default()).await;
     assert!(reserved.error.as_deref().is_some_and(|e| e.contains("BOEFJE_META") && e.contains("reserved")), "{reserved:?}");
-    for outcome in [missing, api, reserved] {
+    for outcome in [missing, reserved] {
         assert!(f.only_raw(&outcome).await.0.contains(&"error/boefje".to_string()));
     }
 }

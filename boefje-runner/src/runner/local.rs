@@ -8,6 +8,13 @@
 //! element with a `/` is relative to it, and its standard input is closed.
 //! Standard output is the raw output, standard error the job log.
 //!
+//! A plugin with `"protocol": "boefje-api"` speaks OpenKAT's container
+//! protocol instead ([`super::api`]): it gets the same environment and limits,
+//! plus its input URL as the last argument, and its standard output and
+//! standard error both go, interleaved as written, into one pipe that is the
+//! job log. (The URL holds the run's token; like a container's arguments it is
+//! visible in the process list of the machine while the run lasts.)
+//!
 //! Limits: the run's process group (the program and everything it starts) is
 //! killed when the run takes longer than the manifest's `timeout` or else
 //! `BOEFJES_JOB_TIMEOUT`, when its output grows past `BOEFJES_MAX_OUTPUT`, and
@@ -16,6 +23,7 @@
 //! `prlimit` (the crate forbids the `unsafe` a `setrlimit` before `exec` would
 //! need).
 
+use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -118,20 +126,39 @@ enum Ended {
 
 type Buffer = Arc<Mutex<Vec<u8>>>;
 
-/// Run `plugin` with the job environment `env` and the boefje meta `meta_json`. An `Err` is a run that
-/// could not start (no command, an unsupported protocol, a missing program); its message holds no value.
-pub async fn run(plugin: &LocalPlugin, env: &JobEnv, meta_json: &str, limits: &LocalLimits) -> Result<LocalRun, String> {
-    let mut command = command(plugin, env, meta_json, limits)?;
-    let mut child = command.spawn().map_err(|e| format!("cannot start {}: {e}", program_name(plugin)))?;
+/// Run `plugin` with the job environment `env` and the boefje meta `meta_json`; a `boefje-api` plugin also
+/// gets `input_url` as its last argument. An `Err` is a run that could not start (no command, a protocol
+/// without its input URL, a missing program); its message holds no value and no URL.
+pub async fn run(plugin: &LocalPlugin, env: &JobEnv, meta_json: &str, limits: &LocalLimits, input_url: Option<&str>) -> Result<LocalRun, String> {
+    let (mut command, merged) = command(plugin, env, meta_json, limits, input_url)?;
+    let spawned = command.spawn();
+    // The command holds the write end of a merged log pipe: let it go, so the log ends when the plugin's end.
+    drop(command);
+    let mut child = spawned.map_err(|e| format!("cannot start {}: {e}", program_name(plugin)))?;
     let group = child.id().ok_or("the plugin ended before it could be watched")?;
-    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        kill_group(group).await;
-        return Err("the plugin's output pipes were not opened".into());
-    };
     let (out_buffer, log_buffer) = (Buffer::default(), Buffer::default());
     let (full_tx, full_rx) = oneshot::channel();
-    let mut out_reader = tokio::spawn(read_capped(stdout, out_buffer.clone(), limits.max_output, Some(full_tx)));
-    let mut log_reader = tokio::spawn(read_capped(stderr, log_buffer.clone(), limits.max_output, None));
+    let readers = match merged {
+        None => match (child.stdout.take(), child.stderr.take()) {
+            (Some(stdout), Some(stderr)) => Ok((
+                tokio::spawn(read_capped(stdout, out_buffer.clone(), limits.max_output, Some(full_tx))),
+                tokio::spawn(read_capped(stderr, log_buffer.clone(), limits.max_output, None)),
+            )),
+            _ => Err("the plugin's output pipes were not opened".to_string()),
+        },
+        // One pipe for both streams: it is the job log, cut (not stopped) at the limit.
+        Some(reader) => match tokio::net::unix::pipe::Receiver::from_owned_fd(reader) {
+            Ok(pipe) => Ok((tokio::spawn(async { false }), tokio::spawn(read_capped(pipe, log_buffer.clone(), limits.max_output, None)))),
+            Err(e) => Err(format!("cannot read the plugin's output pipe: {e}")),
+        },
+    };
+    let (mut out_reader, mut log_reader) = match readers {
+        Ok(readers) => readers,
+        Err(e) => {
+            kill_group(group).await;
+            return Err(e);
+        }
+    };
     let timeout = plugin.manifest.timeout.map_or(limits.job_timeout, Duration::from_secs);
     let ended = tokio::select! {
         status = child.wait() => Ended::Exited(status),
@@ -160,11 +187,14 @@ pub async fn run(plugin: &LocalPlugin, env: &JobEnv, meta_json: &str, limits: &L
     Ok(LocalRun { stdout: take(&out_buffer), stderr: take(&log_buffer), failure, notes })
 }
 
-/// The command line, environment and limits of a run.
-fn command(plugin: &LocalPlugin, env: &JobEnv, meta_json: &str, limits: &LocalLimits) -> Result<Command, String> {
-    if plugin.manifest.protocol != Protocol::Stdout {
-        return Err(format!("protocol {:?} is not supported for local executables yet", plugin.manifest.protocol.as_str()));
-    }
+/// The command line, environment and limits of a run; for `boefje-api`, also the read end of the pipe that
+/// is both its standard output and standard error.
+fn command(plugin: &LocalPlugin, env: &JobEnv, meta_json: &str, limits: &LocalLimits, input_url: Option<&str>) -> Result<(Command, Option<OwnedFd>), String> {
+    let input_url = match (plugin.manifest.protocol, input_url) {
+        (Protocol::Stdout, _) => None,
+        (Protocol::BoefjeApi, Some(url)) => Some(url),
+        (Protocol::BoefjeApi, None) => return Err("protocol \"boefje-api\" needs the runner's boefje API, which was not started".into()),
+    };
     let Some((first, args)) = plugin.manifest.run.split_first() else {
         return Err("boefje.json has no \"run\" command".into());
     };
@@ -189,11 +219,21 @@ fn command(plugin: &LocalPlugin, env: &JobEnv, meta_json: &str, limits: &LocalLi
         .env(META_VARIABLE, meta_json)
         .env("PATH", JOB_PATH)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    Ok(command)
+    let merged = match input_url {
+        None => {
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+            None
+        }
+        Some(url) => {
+            let (reader, writer) = std::io::pipe().map_err(|e| format!("cannot open a pipe for the job log: {e}"))?;
+            let second = writer.try_clone().map_err(|e| format!("cannot open a pipe for the job log: {e}"))?;
+            command.arg(url).stdout(second).stderr(writer);
+            Some(OwnedFd::from(reader))
+        }
+    };
+    Ok((command, merged))
 }
 
 /// The program to start: a name with a `/` that is not absolute is relative to the plugin folder; a bare

@@ -1,7 +1,9 @@
 //! How plugins other than built-ins are run: [`local`] starts a plugin
 //! folder's executable with the job environment and limits, [`log`] reads its
-//! standard error as the job log. (Built-in boefjes run in process, in the
-//! crate root.)
+//! standard error as the job log, and [`api`] serves OpenKAT's container
+//! protocol to executables that speak it instead of writing to standard
+//! output. (Built-in boefjes run in process, in the crate root.)
 
+pub mod api;
 pub mod local;
 pub mod log;
