@@ -17,11 +17,13 @@ use std::time::Duration;
 use kat_core::services::ServiceResult;
 use kat_core::task::TaskStatus;
 use serde::Serialize;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::clock::{from_micros, micros, Clock};
+use crate::filters::Bind;
+use crate::store::exec::{Columns, Exec};
 use crate::store::{db_error, Store};
 
 /// One status change.
@@ -45,19 +47,12 @@ pub struct TaskEvent {
 }
 
 /// Append a status change of `task_id` to the log (and the webhook outbox when `webhook`).
-pub async fn record(conn: &mut AnyConnection, webhook: bool, task_id: Uuid, at: i64, from: Option<TaskStatus>, to: TaskStatus, reason: Option<&str>) -> ServiceResult<()> {
-    let row = sqlx::query("INSERT INTO task_events (task_id, at, from_status, to_status, reason) VALUES ($1, $2, $3, $4, $5) RETURNING seq")
-        .bind(task_id.to_string())
-        .bind(at)
-        .bind(from.map(TaskStatus::as_str))
-        .bind(to.as_str())
-        .bind(reason)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_error)?;
+pub async fn record(conn: &mut impl Exec, webhook: bool, task_id: Uuid, at: i64, from: Option<TaskStatus>, to: TaskStatus, reason: Option<&str>) -> ServiceResult<()> {
+    let binds = [Bind::Text(task_id.to_string()), Bind::Int(at), Bind::OptText(from.map(|f| f.as_str().to_string())), Bind::Text(to.as_str().to_string()), Bind::OptText(reason.map(str::to_string))];
+    let rows = conn.rows("INSERT INTO task_events (task_id, at, from_status, to_status, reason) VALUES ($1, $2, $3, $4, $5) RETURNING seq", &binds).await?;
     if webhook {
-        let seq: i64 = row.try_get(0).map_err(db_error)?;
-        sqlx::query("INSERT INTO webhook_outbox (event_seq, attempts, next_at) VALUES ($1, 0, $2)").bind(seq).bind(at).execute(&mut *conn).await.map_err(db_error)?;
+        let seq = rows.first().map(|r| r.int(0)).transpose()?.ok_or_else(|| kat_core::services::ServiceError::internal("the event log returned no sequence number"))?;
+        conn.rows("INSERT INTO webhook_outbox (event_seq, attempts, next_at) VALUES ($1, 0, $2)", &[Bind::Int(seq), Bind::Int(at)]).await?;
     }
     Ok(())
 }

@@ -155,6 +155,10 @@ pub enum Bind {
     Int(i64),
     /// A fraction.
     Float(f64),
+    /// A whole number or NULL.
+    OptInt(Option<i64>),
+    /// Text or NULL.
+    OptText(Option<String>),
 }
 
 /// SQL conditions joined with AND, and their bound values (`$1` ... in order).
@@ -193,15 +197,13 @@ impl Sql {
     }
 
     /// Bind the values to `query`.
-    pub fn bind<'q>(&self, mut query: sqlx::query::Query<'q, Any, AnyArguments>) -> sqlx::query::Query<'q, Any, AnyArguments> {
-        for b in &self.binds {
-            query = match b {
-                Bind::Text(t) => query.bind(t.clone()),
-                Bind::Int(i) => query.bind(*i),
-                Bind::Float(f) => query.bind(*f),
-            };
-        }
-        query
+    pub fn bind<'q>(&self, query: sqlx::query::Query<'q, Any, AnyArguments>) -> sqlx::query::Query<'q, Any, AnyArguments> {
+        self.binds.iter().fold(query, crate::store::exec::bind_one)
+    }
+
+    /// The values, `$1` first.
+    pub fn binds(&self) -> &[Bind] {
+        &self.binds
     }
 }
 

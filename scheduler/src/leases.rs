@@ -14,6 +14,11 @@
 //!   reason "lease expired N times" once the attempts reach the budget. It
 //!   runs inside a pop (at most once a second per process) and on a timer in
 //!   every replica.
+//!
+//! Pop, patch and heartbeat are [`LeaseWrite`]s: data that
+//! [`Store::write`] runs in a transaction, on SQLite in the writer thread's
+//! group commit (`store::writer`), so their statements here are written
+//! once for both connection kinds (`store::exec`).
 
 use std::time::Duration;
 
@@ -21,13 +26,13 @@ use kat_core::services::scheduler::{TaskPatch, TaskType};
 use kat_core::services::{ServiceError, ServiceResult};
 use kat_core::task::TaskStatus;
 use kat_core::ErrorKind;
-use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
 use crate::clock::duration_micros;
 use crate::events;
-use crate::filters::{FilterSet, Sql};
-use crate::store::{db_error, task_row, Store, TaskRow, TASK_COLUMNS};
+use crate::filters::{Bind, FilterSet, Sql};
+use crate::store::exec::{Columns, Exec};
+use crate::store::{db_error, task_row, Dialect, Store, TaskRow, TASK_COLUMNS};
 
 /// How often a pop sweeps expired leases before it claims tasks (microseconds).
 pub const SWEEP_EVERY_MICROS: i64 = 1_000_000;
@@ -53,7 +58,7 @@ pub struct Expired {
 }
 
 /// Expire the leases that ended before `now` (microseconds), inside the caller's transaction.
-pub async fn sweep(store: &Store, conn: &mut AnyConnection, now: i64, max_attempts: u32) -> ServiceResult<Vec<Expired>> {
+pub async fn sweep(conn: &mut impl Exec, dialect: &Dialect, webhook: bool, now: i64, max_attempts: u32) -> ServiceResult<Vec<Expired>> {
     let mut expired = Vec::new();
     for from in [TaskStatus::Dispatched, TaskStatus::Running] {
         let sql = format!(
@@ -63,28 +68,141 @@ pub async fn sweep(store: &Store, conn: &mut AnyConnection, now: i64, max_attemp
              reason = 'lease expired ' || CAST(attempts + 1 AS TEXT) || CASE WHEN attempts + 1 = 1 THEN ' time' ELSE ' times' END, \
              lease_until = NULL, modified_at = $2 \
              WHERE seq IN (SELECT seq FROM tasks WHERE status = $3 AND lease_until < $2{}) RETURNING id, status, attempts, reason",
-            store.dialect.skip_locked
+            dialect.skip_locked
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(max_attempts)).bind(now).bind(from.as_str()).fetch_all(&mut *conn).await.map_err(db_error)?;
+        let rows = conn.rows(&sql, &[Bind::Int(i64::from(max_attempts)), Bind::Int(now), Bind::Text(from.as_str().to_string())]).await?;
         for row in rows {
-            let (id, status, attempts, reason): (String, String, i64, Option<String>) =
-                (row.try_get(0).map_err(db_error)?, row.try_get(1).map_err(db_error)?, row.try_get(2).map_err(db_error)?, row.try_get(3).map_err(db_error)?);
-            let id = Uuid::parse_str(&id).map_err(|_| ServiceError::internal("a stored task has a corrupt id"))?;
-            let status = TaskStatus::parse(&status).unwrap_or(TaskStatus::Failed);
-            events::record(conn, store.webhook, id, now, Some(from), status, reason.as_deref()).await?;
+            let id = Uuid::parse_str(&row.text(0)?).map_err(|_| ServiceError::internal("a stored task has a corrupt id"))?;
+            let status = TaskStatus::parse(&row.text(1)?).unwrap_or(TaskStatus::Failed);
+            let (attempts, reason) = (row.int(2)?, row.opt_text(3)?);
+            events::record(conn, webhook, id, now, Some(from), status, reason.as_deref()).await?;
             expired.push(Expired { id, status, attempts });
         }
     }
     Ok(expired)
 }
 
+/// A write of a task's lease, as data, so the SQLite writer thread and PostgreSQL run the same statements.
+#[derive(Debug, Clone)]
+pub enum LeaseWrite {
+    /// Claim up to `limit` queued tasks matching `conditions` (first sweeping expired leases when `sweep`).
+    Pop {
+        /// The conditions, `$1` ... bound.
+        conditions: Sql,
+        /// Whether to sweep expired leases first.
+        sweep: bool,
+        /// The most tasks to claim.
+        limit: i64,
+    },
+    /// Move task `id` to `next`, with an optional reason.
+    Patch {
+        /// The task.
+        id: Uuid,
+        /// The status it moves to.
+        next: TaskStatus,
+        /// The worker's message.
+        reason: Option<String>,
+    },
+    /// Renew the lease of task `id`.
+    Heartbeat {
+        /// The task.
+        id: Uuid,
+    },
+}
+
+/// What a [`LeaseWrite`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LeaseDone {
+    /// The claimed tasks and the leases swept first.
+    Popped(Vec<TaskRow>, Vec<Expired>),
+    /// The task after the patch.
+    Patched(TaskRow),
+    /// The task after its lease was renewed; `None` when it holds no lease.
+    Renewed(Option<TaskRow>),
+}
+
+/// Everything a [`LeaseWrite`] needs besides its connection.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteContext {
+    /// The backend's SQL differences.
+    pub dialect: &'static Dialect,
+    /// Whether events also go to the webhook outbox.
+    pub webhook: bool,
+    /// Now, in microseconds.
+    pub now: i64,
+    /// The lease rules.
+    pub rules: LeaseRules,
+}
+
+impl LeaseWrite {
+    /// Run the write's statements in the caller's transaction.
+    pub async fn apply(&self, conn: &mut impl Exec, cx: WriteContext) -> ServiceResult<LeaseDone> {
+        match self {
+            LeaseWrite::Pop { conditions, sweep: due, limit } => {
+                let expired = if *due { sweep(conn, cx.dialect, cx.webhook, cx.now, cx.rules.max_attempts).await? } else { Vec::new() };
+                let n = conditions.count();
+                let sql = format!(
+                    "UPDATE tasks SET status = 'dispatched', lease_until = ${}, modified_at = ${} WHERE seq IN \
+                     (SELECT seq FROM tasks WHERE {} ORDER BY priority, seq LIMIT ${}{}) RETURNING {TASK_COLUMNS}",
+                    n + 1,
+                    n + 2,
+                    conditions.text(),
+                    n + 3,
+                    cx.dialect.skip_locked
+                );
+                let mut binds = conditions.binds().to_vec();
+                binds.extend([Bind::Int(cx.now + duration_micros(cx.rules.lease)), Bind::Int(cx.now), Bind::Int(*limit)]);
+                let rows = conn.rows(&sql, &binds).await?;
+                let mut tasks = rows.iter().map(task_row).collect::<ServiceResult<Vec<_>>>()?;
+                tasks.sort_by_key(|t| (t.task.priority, t.task.created_at));
+                for t in &tasks {
+                    events::record(conn, cx.webhook, t.task.id, cx.now, Some(TaskStatus::Queued), TaskStatus::Dispatched, None).await?;
+                }
+                Ok(LeaseDone::Popped(tasks, expired))
+            }
+            LeaseWrite::Patch { id, next, reason } => patch(conn, cx, *id, *next, reason.as_deref()).await.map(LeaseDone::Patched),
+            LeaseWrite::Heartbeat { id } => {
+                let sql = format!("UPDATE tasks SET lease_until = $1 WHERE id = $2 AND status IN ('dispatched', 'running') RETURNING {TASK_COLUMNS}");
+                let rows = conn.rows(&sql, &[Bind::Int(cx.now + duration_micros(cx.rules.lease)), Bind::Text(id.to_string())]).await?;
+                rows.first().map(task_row).transpose().map(LeaseDone::Renewed)
+            }
+        }
+    }
+}
+
+/// The statements of a patch of task `id` to `next`.
+async fn patch(conn: &mut impl Exec, cx: WriteContext, id: Uuid, next: TaskStatus, reason: Option<&str>) -> ServiceResult<TaskRow> {
+    let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1{}", cx.dialect.lock_row);
+    let rows = conn.rows(&sql, &[Bind::Text(id.to_string())]).await?;
+    let current = rows.first().map(task_row).transpose()?.ok_or_else(|| ServiceError::not_found(format!("task not found, by task_id: {id}")).with_field("task_id"))?;
+    let from = current.task.status;
+    let renewal = from == next && next == TaskStatus::Running;
+    if !renewal && !from.can_become(next) {
+        return Err(ServiceError::new(ErrorKind::Conflict, format!("task {id} is {}; it cannot become {}", from.as_str(), next.as_str())).with_field("status"));
+    }
+    let lease_until = next.is_leased().then(|| cx.now + duration_micros(cx.rules.lease));
+    let finished_at = next.is_terminal().then_some(cx.now);
+    let sql = format!("UPDATE tasks SET status = $1, lease_until = $2, finished_at = $3, reason = COALESCE($4, reason), modified_at = $5 WHERE id = $6 RETURNING {TASK_COLUMNS}");
+    let binds = [Bind::Text(next.as_str().to_string()), Bind::OptInt(lease_until), Bind::OptInt(finished_at), Bind::OptText(reason.map(str::to_string)), Bind::Int(cx.now), Bind::Text(id.to_string())];
+    let rows = conn.rows(&sql, &binds).await?;
+    let row = rows.first().map(task_row).transpose()?.ok_or_else(|| ServiceError::internal(format!("task {id} vanished during its patch")))?;
+    if !renewal {
+        events::record(conn, cx.webhook, id, cx.now, Some(from), next, reason).await?;
+    }
+    Ok(row)
+}
+
 impl Store {
     /// Expire the leases that ended before `now` in a transaction of its own.
     pub async fn sweep_now(&self, now: i64, max_attempts: u32) -> ServiceResult<Vec<Expired>> {
         let mut tx = self.begin().await?;
-        let expired = sweep(self, &mut tx, now, max_attempts).await?;
+        let expired = sweep(&mut *tx, self.dialect, self.webhook, now, max_attempts).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(expired)
+    }
+
+    fn context(&self, now: i64, rules: LeaseRules) -> WriteContext {
+        WriteContext { dialect: self.dialect, webhook: self.webhook, now, rules }
     }
 
     /// Claim up to `limit` queued tasks of `task_type` matching `filters`, best first; also returns the leases
@@ -97,39 +215,15 @@ impl Store {
         // A pop sweeps expired leases first, at most once a second per process (every replica's sweeper loop
         // runs too), so a busy queue does not pay two extra statements on every pop.
         let last = self.last_sweep.load(std::sync::atomic::Ordering::Relaxed);
-        let sweep_due = now.saturating_sub(last) >= SWEEP_EVERY_MICROS || now < last;
-        if sweep_due {
+        let sweep = now.saturating_sub(last) >= SWEEP_EVERY_MICROS || now < last;
+        if sweep {
             self.last_sweep.store(now, std::sync::atomic::Ordering::Relaxed);
         }
         let limit = i64::try_from(limit.clamp(1, 10_000)).unwrap_or(1);
-        let store = self.clone();
-        self.write(Box::new(move |conn| {
-            let (store, conditions) = (store.clone(), conditions.clone());
-            Box::pin(async move { store.pop_in(conn, &conditions, sweep_due, limit, now, rules).await })
-        }))
-        .await
-    }
-
-    /// The statements of a pop, in the caller's transaction.
-    async fn pop_in(&self, conn: &mut AnyConnection, conditions: &Sql, sweep_due: bool, limit: i64, now: i64, rules: LeaseRules) -> ServiceResult<(Vec<TaskRow>, Vec<Expired>)> {
-        let expired = if sweep_due { sweep(self, conn, now, rules.max_attempts).await? } else { Vec::new() };
-        let n = conditions.count();
-        let sql = format!(
-            "UPDATE tasks SET status = 'dispatched', lease_until = ${}, modified_at = ${} WHERE seq IN \
-             (SELECT seq FROM tasks WHERE {} ORDER BY priority, seq LIMIT ${}{}) RETURNING {TASK_COLUMNS}",
-            n + 1,
-            n + 2,
-            conditions.text(),
-            n + 3,
-            self.dialect.skip_locked
-        );
-        let rows = conditions.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).bind(now + duration_micros(rules.lease)).bind(now).bind(limit).fetch_all(&mut *conn).await.map_err(db_error)?;
-        let mut tasks = rows.iter().map(task_row).collect::<ServiceResult<Vec<_>>>()?;
-        tasks.sort_by_key(|t| (t.task.priority, t.task.created_at));
-        for t in &tasks {
-            events::record(conn, self.webhook, t.task.id, now, Some(TaskStatus::Queued), TaskStatus::Dispatched, None).await?;
+        match self.write(LeaseWrite::Pop { conditions, sweep, limit }, self.context(now, rules)).await? {
+            LeaseDone::Popped(tasks, expired) => Ok((tasks, expired)),
+            other => Err(unexpected(&other)),
         }
-        Ok((tasks, expired))
     }
 
     /// Apply `patch` to task `id` at `now`.
@@ -138,58 +232,25 @@ impl Store {
         if let Some(reason) = &patch.reason {
             kat_core::ids::check_text(reason, "reason")?;
         }
-        let (store, reason) = (self.clone(), patch.reason.clone());
-        self.write(Box::new(move |conn| {
-            let (store, reason) = (store.clone(), reason.clone());
-            Box::pin(async move { store.patch_in(conn, id, next, reason, now, rules).await })
-        }))
-        .await
-    }
-
-    /// The statements of a patch to `next`, in the caller's transaction.
-    async fn patch_in(&self, conn: &mut AnyConnection, id: Uuid, next: TaskStatus, reason: Option<String>, now: i64, rules: LeaseRules) -> ServiceResult<TaskRow> {
-        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1{}", self.dialect.lock_row);
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(&mut *conn).await.map_err(db_error)?;
-        let current = row.as_ref().map(task_row).transpose()?.ok_or_else(|| ServiceError::not_found(format!("task not found, by task_id: {id}")).with_field("task_id"))?;
-        let from = current.task.status;
-        let renewal = from == next && next == TaskStatus::Running;
-        if !renewal && !from.can_become(next) {
-            return Err(ServiceError::new(ErrorKind::Conflict, format!("task {id} is {}; it cannot become {}", from.as_str(), next.as_str())).with_field("status"));
+        match self.write(LeaseWrite::Patch { id, next, reason: patch.reason.clone() }, self.context(now, rules)).await? {
+            LeaseDone::Patched(row) => Ok(row),
+            other => Err(unexpected(&other)),
         }
-        let lease_until = next.is_leased().then(|| now + duration_micros(rules.lease));
-        let finished_at = next.is_terminal().then_some(now);
-        let sql = format!("UPDATE tasks SET status = $1, lease_until = $2, finished_at = $3, reason = COALESCE($4, reason), modified_at = $5 WHERE id = $6 RETURNING {TASK_COLUMNS}");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(next.as_str())
-            .bind(lease_until)
-            .bind(finished_at)
-            .bind(reason.clone())
-            .bind(now)
-            .bind(id.to_string())
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db_error)?;
-        if !renewal {
-            events::record(conn, self.webhook, id, now, Some(from), next, reason.as_deref()).await?;
-        }
-        task_row(&row)
     }
 
     /// Renew the lease of a dispatched or running task.
     pub async fn heartbeat(&self, id: Uuid, now: i64, rules: LeaseRules) -> ServiceResult<TaskRow> {
-        let sql = format!("UPDATE tasks SET lease_until = $1 WHERE id = $2 AND status IN ('dispatched', 'running') RETURNING {TASK_COLUMNS}");
-        let row = self
-            .write(Box::new(move |conn| {
-                let sql = sql.clone();
-                Box::pin(async move { sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now + duration_micros(rules.lease)).bind(id.to_string()).fetch_optional(conn).await.map_err(db_error) })
-            }))
-            .await?;
-        match row {
-            Some(row) => task_row(&row),
-            None => {
+        match self.write(LeaseWrite::Heartbeat { id }, self.context(now, rules)).await? {
+            LeaseDone::Renewed(Some(row)) => Ok(row),
+            LeaseDone::Renewed(None) => {
                 let task = self.task(id).await?;
                 Err(ServiceError::new(ErrorKind::Conflict, format!("task {id} is {}; only a dispatched or running task holds a lease", task.task.status.as_str())).with_field("status"))
             }
+            other => Err(unexpected(&other)),
         }
     }
+}
+
+fn unexpected(done: &LeaseDone) -> ServiceError {
+    ServiceError::internal(format!("the database writer answered a different write: {done:?}"))
 }

@@ -31,7 +31,7 @@ use crate::hash::task_hash;
 use crate::leases::{Expired, LeaseRules};
 use crate::ranker::{self, GraceRules, Held};
 use crate::store::tasks::{self, Insert};
-use crate::store::{Origin, Store, TaskRow};
+use crate::store::{db_error, Origin, Store, TaskRow};
 
 /// The rules a scheduler runs by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,19 +276,13 @@ impl Scheduler for LocalScheduler {
         let hash = task_hash(task.task_type, &task.organisation, &task.data)?;
         let schedule_id = self.inner.store.schedule_by_hash(&hash).await?.map(|s| s.schedule.id);
         let priority = ranker::priority(Origin::User, task.priority, None);
-        let this = self.clone();
-        self.inner
-            .store
-            .write(Box::new(move |conn| {
-                let (this, task, hash) = (this.clone(), task.clone(), hash.clone());
-                Box::pin(async move {
-                    match tasks::find_open(conn, &hash).await? {
-                        Some(open) => Ok(Pushed { task: open.task, created: false }),
-                        None => this.insert(conn, task.task_type, &task.organisation, task.data, &hash, priority, Origin::User, schedule_id).await,
-                    }
-                })
-            }))
-            .await
+        let mut tx = self.inner.store.begin().await?;
+        let pushed = match tasks::find_open(&mut tx, &hash).await? {
+            Some(open) => Pushed { task: open.task, created: false },
+            None => self.insert(&mut tx, task.task_type, &task.organisation, task.data, &hash, priority, Origin::User, schedule_id).await?,
+        };
+        tx.commit().await.map_err(db_error)?;
+        Ok(pushed)
     }
 
     async fn pop(&self, task_type: TaskType, filters: &[Filter], limit: usize) -> ServiceResult<Vec<Task>> {

@@ -137,3 +137,42 @@ async fn two_replicas_on_one_postgres_never_collide() {
     let (x, y) = tokio::join!(a.tick(), b.tick());
     assert_eq!(x.expect("tick").len() + y.expect("tick").len(), 0, "and not again before its next time");
 }
+
+/// Writes that reach the SQLite writer together share a transaction; one that fails (a 409) must not take the
+/// others down with it nor leave anything behind: 50 valid and 50 invalid patches at once, then every valid one
+/// stands with exactly its events, every invalid one is a 409 that changed nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_write_in_a_shared_batch_leaves_the_others_committed_and_itself_undone() {
+    let h = common::harness(Backend::Sqlite).await;
+    fill(&h.scheduler, 100).await;
+    let popped = h.scheduler.pop(TaskType::Boefje, &[], 100).await.expect("pop");
+    assert_eq!(popped.len(), 100);
+    let patches: Vec<_> = popped
+        .iter()
+        .enumerate()
+        .map(|(i, task)| {
+            let (s, id) = (h.scheduler.clone(), task.id);
+            // Even tasks go dispatched -> running (allowed); odd ones dispatched -> pending (never allowed).
+            let next = if i % 2 == 0 { TaskStatus::Running } else { TaskStatus::Pending };
+            tokio::spawn(async move { (i, s.patch(id, TaskPatch::status(next)).await) })
+        })
+        .collect();
+    for p in patches {
+        let (i, result) = p.await.expect("patcher");
+        match (i % 2, result) {
+            (0, Ok(task)) => assert_eq!(task.status, TaskStatus::Running),
+            (1, Err(e)) => assert_eq!(e.kind, kat_core::ErrorKind::Conflict, "{e}"),
+            (_, other) => panic!("task {i}: {other:?}"),
+        }
+    }
+    for (i, task) in popped.iter().enumerate() {
+        let stored = h.scheduler.get(task.id).await.expect("get");
+        let events = h.scheduler.store().events(task.id).await.expect("events");
+        let statuses: Vec<&str> = events.iter().map(|e| e.to.as_str()).collect();
+        if i % 2 == 0 {
+            assert_eq!((stored.status, statuses), (TaskStatus::Running, vec!["queued", "dispatched", "running"]), "task {i}");
+        } else {
+            assert_eq!((stored.status, statuses), (TaskStatus::Dispatched, vec!["queued", "dispatched"]), "task {i}");
+        }
+    }
+}

@@ -11,14 +11,16 @@
 //! transaction never fails upgrading a read lock), on PostgreSQL `BEGIN`
 //! with `FOR UPDATE SKIP LOCKED` where rows are claimed.
 //!
-//! On SQLite the hot writes (pop, patch, heartbeat, push) go through
-//! [`writer`]'s group commit, and every other writing transaction takes the
-//! same in-process write lock first, so this process's writers queue in
-//! memory instead of in SQLite's busy handler.
+//! On SQLite the lease writes (pop, patch, heartbeat) go through
+//! [`writer`]'s thread and group commit, and every other writing transaction
+//! takes the same in-process write lock first, so this process's writers
+//! queue in memory instead of in SQLite's busy handler.
 //!
 //! - [`tasks`]: inserting (deduplicated), reading, listing and counting tasks.
-//! - [`writer`]: group commit.
+//! - [`exec`]: the hot writes' statements on an sqlx or a rusqlite connection.
+//! - [`writer`]: the SQLite writer thread and its group commit.
 
+pub mod exec;
 pub mod tasks;
 pub mod writer;
 
@@ -28,14 +30,14 @@ use std::time::Duration;
 use kat_core::services::{ServiceError, ServiceResult};
 use kat_core::task::{Task, TaskStatus};
 use kat_server::db::{Db, DbSpec};
-use sqlx::any::AnyRow;
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use uuid::Uuid;
 
 use crate::clock::from_micros;
-pub use writer::WriteFn;
+use exec::{corrupt, Columns};
+use crate::leases::{LeaseDone, LeaseWrite, WriteContext};
 use writer::Writer;
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -121,8 +123,9 @@ pub struct Store {
     pub webhook: bool,
     /// When a pop last swept expired leases (microseconds), shared by every clone of the store.
     pub last_sweep: std::sync::Arc<std::sync::atomic::AtomicI64>,
-    /// SQLite: the group-commit writer and the process's write lock (`None` on PostgreSQL).
-    sqlite_writer: Option<(Writer, Arc<Mutex<()>>)>,
+    /// SQLite: the writer thread (none for an in-memory database) and the process's write lock (`None` on
+    /// PostgreSQL).
+    sqlite_writer: Option<(Option<Writer>, Arc<Mutex<()>>)>,
 }
 
 /// A writing transaction; on SQLite it also holds the process's write lock until it ends.
@@ -199,31 +202,23 @@ pub struct TaskRow {
 /// The columns every task query selects, in [`task_row`]'s order.
 pub const TASK_COLUMNS: &str = "id, scheduler_id, schedule_id, organisation, task_type, priority, status, hash, data, created_at, modified_at, attempts, lease_until, reason, origin, finished_at";
 
-fn corrupt(what: &str) -> ServiceError {
-    ServiceError::internal(format!("a stored task has a corrupt {what}"))
-}
-
-/// Read one row of [`TASK_COLUMNS`].
-pub fn task_row(row: &AnyRow) -> ServiceResult<TaskRow> {
-    let text = |i: usize| row.try_get::<String, _>(i).map_err(|_| corrupt("column"));
-    let opt_text = |i: usize| row.try_get::<Option<String>, _>(i).map_err(|_| corrupt("column"));
-    let int = |i: usize| row.try_get::<i64, _>(i).map_err(|_| corrupt("number"));
-    let opt_int = |i: usize| row.try_get::<Option<i64>, _>(i).map_err(|_| corrupt("number"));
-    let status = TaskStatus::parse(&text(6)?).ok_or_else(|| corrupt("status"))?;
+/// Read one row of [`TASK_COLUMNS`] (from sqlx or from the SQLite writer's connection).
+pub fn task_row(row: &impl Columns) -> ServiceResult<TaskRow> {
+    let status = TaskStatus::parse(&row.text(6)?).ok_or_else(|| corrupt("status"))?;
     let task = Task {
-        id: Uuid::parse_str(&text(0)?).map_err(|_| corrupt("id"))?,
-        scheduler_id: text(1)?,
-        schedule_id: opt_text(2)?.map(|s| Uuid::parse_str(&s).map_err(|_| corrupt("schedule id"))).transpose()?,
-        organisation: text(3)?,
-        task_type: text(4)?,
-        priority: Some(int(5)?),
+        id: Uuid::parse_str(&row.text(0)?).map_err(|_| corrupt("id"))?,
+        scheduler_id: row.text(1)?,
+        schedule_id: row.opt_text(2)?.map(|s| Uuid::parse_str(&s).map_err(|_| corrupt("schedule id"))).transpose()?,
+        organisation: row.text(3)?,
+        task_type: row.text(4)?,
+        priority: Some(row.int(5)?),
         status,
-        hash: Some(text(7)?),
-        data: serde_json::from_str(&text(8)?).map_err(|_| corrupt("body"))?,
-        created_at: from_micros(int(9)?),
-        modified_at: from_micros(int(10)?),
+        hash: Some(row.text(7)?),
+        data: serde_json::from_str(&row.text(8)?).map_err(|_| corrupt("body"))?,
+        created_at: from_micros(row.int(9)?),
+        modified_at: from_micros(row.int(10)?),
     };
-    Ok(TaskRow { task, attempts: int(11)?, lease_until: opt_int(12)?.map(from_micros), reason: opt_text(13)?, origin: text(14)?, finished_at: opt_int(15)?.map(from_micros) })
+    Ok(TaskRow { task, attempts: row.int(11)?, lease_until: row.opt_int(12)?.map(from_micros), reason: row.opt_text(13)?, origin: row.text(14)?, finished_at: row.opt_int(15)?.map(from_micros) })
 }
 
 /// A database failure as a client may see it (details only in the log).
@@ -237,10 +232,20 @@ impl Store {
     pub async fn open(url: &str, wait: Duration) -> ServiceResult<Store> {
         let spec = DbSpec { what: "scheduler", variable: "SCHEDULER_DB_URI", sqlite: &SQLITE, postgres: &POSTGRES, wait, durability: kat_server::db::Durability::Process, scrub_deleted: false };
         let Db { pool, postgres } = kat_server::db::open(url, spec).await?;
-        let sqlite_writer = (!postgres).then(|| {
-            let lock = Arc::new(Mutex::new(()));
-            (Writer::start(pool.clone(), lock.clone()), lock)
-        });
+        let sqlite_writer = match postgres {
+            true => None,
+            false => {
+                let lock = Arc::new(Mutex::new(()));
+                // The writer thread opens the same file; an in-memory database has none to share, so its writes
+                // stay on the pool (behind the same lock).
+                let file: Option<String> = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'").fetch_optional(&pool).await.map_err(db_error)?;
+                let writer = match file.filter(|f| !f.is_empty()) {
+                    Some(file) => Some(Writer::start(std::path::Path::new(&file), lock.clone())?),
+                    None => None,
+                };
+                Some((writer, lock))
+            }
+        };
         Ok(Store { pool, dialect: dialect_for(postgres), webhook: false, last_sweep: Arc::default(), sqlite_writer })
     }
 
@@ -255,19 +260,17 @@ impl Store {
         Ok(WriteTx { tx, _held: held })
     }
 
-    /// Run `write` in a writing transaction and return its result once committed: on SQLite batched with
-    /// the writes queued beside it ([`writer`]), on PostgreSQL in a transaction of its own. A write that
-    /// fails is rolled back.
-    pub async fn write<T: Send + 'static>(&self, mut write: WriteFn<T>) -> ServiceResult<T> {
-        if let Some((writer, _)) = &self.sqlite_writer {
-            return writer.write(write).await;
+    /// Run a lease write in a writing transaction and return what it did once committed: on SQLite in the
+    /// writer thread, batched with the writes queued beside it ([`writer`]); on PostgreSQL in a transaction of
+    /// its own. A write that fails is rolled back.
+    pub async fn write(&self, write: LeaseWrite, context: WriteContext) -> ServiceResult<LeaseDone> {
+        if let Some((Some(writer), _)) = &self.sqlite_writer {
+            return writer.write(write, context).await;
         }
         let mut tx = self.begin().await?;
-        let result = write(&mut tx).await;
-        match result {
-            Ok(value) => tx.commit().await.map(|()| value).map_err(db_error),
-            Err(e) => Err(e),
-        }
+        let done = write.apply(&mut *tx, context).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(done)
     }
 
     /// Whether the database answers (for `/health`).
