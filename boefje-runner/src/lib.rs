@@ -32,12 +32,17 @@
 //! The boefje meta keeps the job environment without the values of
 //! settings the schema marks secret.
 //!
+//! [`Pool`] runs many tasks at once: it pops boefje tasks from the scheduler
+//! into `BOEFJES_POOL_SIZE` slots, renews each running task's lease, and
+//! refills a slot as soon as its job ends (see [`pool`]).
+//!
 //! This crate talks to the services only through `kat_core::services`
 //! traits, and gets its boefjes as `Box<dyn Boefje>`; it never depends on the
 //! service crates or on `kat-plugins`.
 
 #![forbid(unsafe_code)]
 
+pub mod pool;
 pub mod runner;
 
 use std::collections::BTreeMap;
@@ -58,6 +63,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use pool::{Pool, PoolConfig, PoolStats};
 pub use runner::api::ApiConfig;
 pub use runner::local::{LocalLimits, LocalPlugin};
 use runner::api::{BoefjeApi, PostedStatus};

@@ -12,6 +12,7 @@ use std::time::Duration;
 use kat_boefje_runner::{BoefjeOutcome, BoefjeRunner, LocalLimits, LocalPlugin};
 use kat_bytes::LocalBytes;
 use kat_core::meta::PluginRef;
+use kat_core::plugin::{BoefjeManifest, SettingsSchema};
 use kat_core::services::bytes::Bytes;
 use kat_core::task::BoefjeTask;
 use kat_katalogus::{LocalKatalogus, PluginRepository};
@@ -69,18 +70,25 @@ pub fn write_plugin(root: &Path, spec: &PluginSpec) {
 }
 
 pub async fn fixture(specs: &[PluginSpec<'_>]) -> Fixture {
+    fixture_with(specs, Vec::new()).await
+}
+
+/// A fixture whose KATalogus also knows these built-in boefjes (the runner gets them separately).
+pub async fn fixture_with(specs: &[PluginSpec<'_>], builtins: Vec<(BoefjeManifest, Option<SettingsSchema>)>) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().join("plugins");
+    std::fs::create_dir_all(&root).expect("plugin directory");
     for spec in specs {
         write_plugin(&root, spec);
     }
-    let mut repository = PluginRepository::default();
+    let mut repository = PluginRepository::new(builtins, Vec::new());
     let problems = repository.load_dir(&root);
     assert!(problems.is_empty(), "{problems:#?}");
+    // Built-ins have no folder; every loaded plugin has one.
     let local = repository
         .boefjes()
         .iter()
-        .map(|(manifest, schema)| LocalPlugin { manifest: manifest.clone(), schema: schema.clone(), folder: repository.folder(&manifest.id).expect("a loaded plugin has a folder").to_path_buf() })
+        .filter_map(|(manifest, schema)| Some(LocalPlugin { manifest: manifest.clone(), schema: schema.clone(), folder: repository.folder(&manifest.id)?.to_path_buf() }))
         .collect();
     let katalogus = LocalKatalogus::open(&dir.path().join("katalogus.sqlite"), repository).await.expect("katalogus");
     katalogus.ensure_organisation("o", "O").await.expect("organisation");

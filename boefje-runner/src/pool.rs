@@ -1,0 +1,241 @@
+//! The boefje worker pool: keeps up to `BOEFJES_POOL_SIZE` boefje tasks
+//! running at once, each popped from the scheduler and run by one shared
+//! [`BoefjeRunner`].
+//!
+//! The pool asks the scheduler for as many tasks as it has free slots (with
+//! its filters, such as the plugin ids this runner serves) and runs each as
+//! its own tokio task, with a heartbeat beside it that renews the task's
+//! lease every [`PoolConfig::heartbeat_every`] until the job ends. There is
+//! no batch barrier: a job that ends frees its slot at once and the next
+//! pop fills it, so one slow boefje never holds up the others. A runner
+//! that dies mid-job stops heartbeating, and the scheduler's lease expiry
+//! hands its task to another runner.
+//!
+//! [`Pool::run`] works until its stop future resolves (the caller wires
+//! SIGTERM to it), then pops nothing more and lets the running jobs finish
+//! (each is bounded by its own timeout). [`Pool::drain`] works until the
+//! queue is empty and nothing runs, for one-shot callers and tests.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kat_core::config::{get, number, ConfigError};
+use kat_core::services::scheduler::{Filter, Scheduler, TaskType};
+use kat_core::services::ServiceResult;
+use kat_core::task::Task;
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use crate::{BoefjeOutcome, BoefjeRunner};
+
+/// How many jobs run at once.
+pub const ENV_POOL_SIZE: &str = "BOEFJES_POOL_SIZE";
+/// Comma-separated boefje ids: pop only tasks of these boefjes.
+pub const ENV_POOL_FILTER_PLUGINS: &str = "BOEFJES_POOL_FILTER_PLUGINS";
+/// The pool size without `BOEFJES_POOL_SIZE`.
+pub const DEFAULT_POOL_SIZE: usize = 8;
+/// The largest `BOEFJES_POOL_SIZE`.
+pub const MAX_POOL_SIZE: usize = 1024;
+/// The longest wait between pops while the scheduler keeps failing.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// How a [`Pool`] works.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolConfig {
+    /// How many jobs run at once (at least 1).
+    pub size: usize,
+    /// The filters of every pop (mula's filter language), such as `data.boefje__id in [...]`.
+    pub filters: Vec<Filter>,
+    /// How long to wait before popping again after a pop found nothing (a job that ends cuts the wait short).
+    pub idle_wait: Duration,
+    /// How often a running job's lease is renewed; keep it well under the scheduler's lease (a third of it).
+    pub heartbeat_every: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig { size: DEFAULT_POOL_SIZE, filters: Vec::new(), idle_wait: Duration::from_millis(500), heartbeat_every: Duration::from_secs(20) }
+    }
+}
+
+impl PoolConfig {
+    /// The pool's settings from `BOEFJES_POOL_SIZE` (1 to 1024, default 8) and `BOEFJES_POOL_FILTER_PLUGINS`
+    /// (comma-separated boefje ids; empty or unset: every boefje); the rest are the defaults.
+    pub fn from_vars(lookup: &impl Fn(&str) -> Option<String>) -> Result<PoolConfig, ConfigError> {
+        let size = number(lookup, ENV_POOL_SIZE, DEFAULT_POOL_SIZE, 1, MAX_POOL_SIZE)?;
+        let plugins: Vec<String> = get(lookup, ENV_POOL_FILTER_PLUGINS)
+            .map(|text| text.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default();
+        let filters = match plugins.is_empty() {
+            true => Vec::new(),
+            false => vec![plugin_filter(&plugins)],
+        };
+        Ok(PoolConfig { size, filters, ..PoolConfig::default() })
+    }
+}
+
+/// A filter that pops only tasks of these boefjes.
+pub fn plugin_filter(ids: &[String]) -> Filter {
+    Filter::new("data", Some("boefje__id"), "in", ids.to_vec())
+}
+
+/// What a pool did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Jobs that ended (completed, failed or in error).
+    pub run: u64,
+    /// Jobs whose boefje failed (the task is marked failed, with an `error/boefje` raw file).
+    pub failed: u64,
+    /// Jobs that ended in a store or scheduler failure, or panicked (the lease hands the task on if it was not patched).
+    pub errors: u64,
+    /// Pops that failed (the scheduler was unreachable).
+    pub pop_errors: u64,
+}
+
+impl PoolStats {
+    fn record(&mut self, joined: Result<(Uuid, ServiceResult<BoefjeOutcome>), tokio::task::JoinError>) {
+        self.run += 1;
+        match joined {
+            Ok((_, Ok(outcome))) if outcome.error.is_none() => {}
+            Ok((_, Ok(_))) => self.failed += 1,
+            Ok((id, Err(e))) => {
+                self.errors += 1;
+                tracing::error!(task = %id, "boefje task could not be run or recorded: {e}");
+            }
+            Err(e) => {
+                self.errors += 1;
+                tracing::error!("a boefje job panicked or was cancelled: {e}");
+            }
+        }
+    }
+}
+
+/// When the work loop ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// When the stop future resolves and the running jobs have finished.
+    Stopped,
+    /// When a pop finds nothing and no job runs (or a pop fails).
+    Drained,
+}
+
+/// Runs boefje tasks from the scheduler, up to [`PoolConfig::size`] at once.
+pub struct Pool {
+    runner: Arc<BoefjeRunner>,
+    scheduler: Arc<dyn Scheduler>,
+    config: PoolConfig,
+}
+
+impl Pool {
+    /// A pool that pops from `scheduler` and runs with `runner`. A size of 0 is taken as 1.
+    pub fn new(runner: Arc<BoefjeRunner>, scheduler: Arc<dyn Scheduler>, mut config: PoolConfig) -> Self {
+        config.size = config.size.max(1);
+        Pool { runner, scheduler, config }
+    }
+
+    /// Work until `stop` resolves: then pop nothing more, wait for the running jobs and return what was done.
+    /// A failing pop is logged and retried after a back-off (doubling from `idle_wait` up to 10 s).
+    pub async fn run(self, stop: impl Future<Output = ()>) -> ServiceResult<PoolStats> {
+        self.work(stop, Until::Stopped).await
+    }
+
+    /// Work until a pop finds nothing while no job runs. A failing pop ends the work: the running jobs
+    /// finish and the pop's error is returned.
+    pub async fn drain(self) -> ServiceResult<PoolStats> {
+        self.work(std::future::pending(), Until::Drained).await
+    }
+
+    async fn work(self, stop: impl Future<Output = ()>, until: Until) -> ServiceResult<PoolStats> {
+        tokio::pin!(stop);
+        let mut jobs: JoinSet<(Uuid, ServiceResult<BoefjeOutcome>)> = JoinSet::new();
+        let mut stats = PoolStats::default();
+        let mut backoff = self.config.idle_wait;
+        let mut stopping = false;
+        let mut failure = None;
+        loop {
+            // How long to wait for a job to end before popping again; `None`: only a job's end (or the stop) wakes us.
+            let mut wait = None;
+            let free = self.config.size - jobs.len();
+            if !stopping && free > 0 {
+                match self.scheduler.pop(TaskType::Boefje, &self.config.filters, free).await {
+                    Ok(tasks) if tasks.is_empty() => {
+                        backoff = self.config.idle_wait;
+                        if until == Until::Drained && jobs.is_empty() {
+                            break;
+                        }
+                        wait = Some(self.config.idle_wait);
+                    }
+                    Ok(tasks) => {
+                        backoff = self.config.idle_wait;
+                        let popped = tasks.len();
+                        for task in tasks {
+                            tracing::debug!(task = %task.id, "boefje task popped");
+                            jobs.spawn(job(self.runner.clone(), self.scheduler.clone(), task, self.config.heartbeat_every));
+                        }
+                        if popped < free {
+                            // The queue may hold more already; otherwise the next pop finds nothing and waits.
+                            continue;
+                        }
+                    }
+                    Err(e) => {
+                        stats.pop_errors += 1;
+                        if until == Until::Drained {
+                            tracing::warn!("cannot pop boefje tasks: {e}; draining ends");
+                            stopping = true;
+                            failure = Some(e);
+                        } else {
+                            tracing::warn!("cannot pop boefje tasks: {e}; trying again in {backoff:?}");
+                            wait = Some(backoff);
+                            backoff = (backoff * 2).min(MAX_BACKOFF);
+                        }
+                    }
+                }
+            }
+            if stopping && jobs.is_empty() {
+                break;
+            }
+            tokio::select! {
+                () = &mut stop, if !stopping => {
+                    tracing::info!(running = jobs.len(), "boefje pool stopping: no more pops, waiting for the running jobs");
+                    stopping = true;
+                }
+                Some(joined) = jobs.join_next(), if !jobs.is_empty() => stats.record(joined),
+                () = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {}
+                else => {}
+            }
+            // Take every job that has ended too, so their slots are refilled by one pop.
+            while let Some(joined) = jobs.try_join_next() {
+                stats.record(joined);
+            }
+            if stopping && jobs.is_empty() {
+                break;
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(stats),
+        }
+    }
+}
+
+/// Run one popped task, renewing its lease until the run ends.
+async fn job(runner: Arc<BoefjeRunner>, scheduler: Arc<dyn Scheduler>, task: Task, every: Duration) -> (Uuid, ServiceResult<BoefjeOutcome>) {
+    let outcome = tokio::select! {
+        outcome = runner.run_task(&*scheduler, &task) => outcome,
+        () = heartbeats(&*scheduler, task.id, every) => unreachable!("heartbeats never end"),
+    };
+    (task.id, outcome)
+}
+
+/// Renew the lease of task `id` every `every`, forever; a failing heartbeat is logged, not fatal.
+async fn heartbeats(scheduler: &dyn Scheduler, id: Uuid, every: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(e) = scheduler.heartbeat(id).await {
+            tracing::warn!(task = %id, "cannot renew the lease of a running boefje task: {e}");
+        }
+    }
+}
