@@ -190,6 +190,14 @@ impl Sql {
         self.parts.push(format!("{column} = ${n}"));
     }
 
+    /// `column = 'value'` with the value written into the SQL, for values of a fixed set (queue names,
+    /// statuses) only. SQLite re-prepares a statement on every bind of a parameter it compared with a partial
+    /// index's condition (as `status = $n` with `tasks_open_hash`); a literal keeps the statement prepared.
+    pub fn push_fixed_eq(&mut self, column: &str, value: &'static str) {
+        debug_assert!(value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "a fixed value: {value}");
+        self.parts.push(format!("{column} = '{value}'"));
+    }
+
     /// `left value`, e.g. `modified_at >=` and a number.
     pub fn push_raw_int(&mut self, left: &str, value: i64) {
         let n = self.add(Bind::Int(value));

@@ -209,8 +209,8 @@ impl Store {
     /// that this call expired.
     pub async fn pop(&self, task_type: TaskType, filters: &FilterSet, limit: usize, now: i64, rules: LeaseRules) -> ServiceResult<(Vec<TaskRow>, Vec<Expired>)> {
         let mut conditions = Sql::default();
-        conditions.push_text_eq("scheduler_id", task_type.as_str());
-        conditions.push_text_eq("status", "queued");
+        conditions.push_fixed_eq("scheduler_id", task_type.as_str());
+        conditions.push_fixed_eq("status", TaskStatus::Queued.as_str());
         filters.to_sql(self.dialect, crate::filters::TASK_COLUMNS, &mut conditions)?;
         // A pop sweeps expired leases first, at most once a second per process (every replica's sweeper loop
         // runs too), so a busy queue does not pay two extra statements on every pop.

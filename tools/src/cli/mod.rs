@@ -37,9 +37,16 @@ pub enum Command {
     /// Scan targets: declare them with clearance 2 and run every boefje and
     /// normalizer they lead to, then print the object tree. Boefje settings
     /// come from the KATalogus and, as defaults, from `BOEFJE_<KEY>`
-    /// environment variables (e.g. `BOEFJE_PORTS=8000-8100`).
+    /// environment variables (e.g. `BOEFJE_PORTS=8000-8100`). Your own
+    /// boefjes: `KATALOGUS_PLUGIN_DIR` (plugin folders; a `run` command in
+    /// `boefje.json` runs as a local program), limited by
+    /// `BOEFJES_JOB_TIMEOUT` (seconds, 3600), `BOEFJES_MAX_OUTPUT` (bytes,
+    /// 64 MiB) and `BOEFJES_MEMORY_LIMIT` (bytes, none); `boefje-api`
+    /// plugins reach the runner at `BOEFJES_API` / `BOEFJES_API_BIND`.
     Scan(scan::ScanArgs),
-    /// Run one boefje now and print the ids of the raw files it stored.
+    /// Run one boefje now and print the ids of the raw files it stored. The
+    /// plugin folders of `KATALOGUS_PLUGIN_DIR` and the `BOEFJES_*` limits
+    /// apply as in `scan`.
     RunBoefje(run_boefje::RunBoefjeArgs),
     /// Print a stored raw file (`--json` pretty-prints, `--meta` shows its metadata).
     ShowRaw(show_raw::ShowRawArgs),
