@@ -120,18 +120,28 @@ enum Until {
     Drained,
 }
 
+/// Called with each task a job ran and what the run gave (for progress and reports).
+pub type OnDone = Arc<dyn Fn(&Task, &ServiceResult<BoefjeOutcome>) + Send + Sync>;
+
 /// Runs boefje tasks from the scheduler, up to [`PoolConfig::size`] at once.
 pub struct Pool {
     runner: Arc<BoefjeRunner>,
     scheduler: Arc<dyn Scheduler>,
     config: PoolConfig,
+    on_done: Option<OnDone>,
 }
 
 impl Pool {
     /// A pool that pops from `scheduler` and runs with `runner`. A size of 0 is taken as 1.
     pub fn new(runner: Arc<BoefjeRunner>, scheduler: Arc<dyn Scheduler>, mut config: PoolConfig) -> Self {
         config.size = config.size.max(1);
-        Pool { runner, scheduler, config }
+        Pool { runner, scheduler, config, on_done: None }
+    }
+
+    /// Call `on_done` after each job with its task and outcome (from the job's own tokio task).
+    pub fn on_done(mut self, on_done: impl Fn(&Task, &ServiceResult<BoefjeOutcome>) + Send + Sync + 'static) -> Self {
+        self.on_done = Some(Arc::new(on_done));
+        self
     }
 
     /// Work until `stop` resolves: then pop nothing more, wait for the running jobs and return what was done.
@@ -171,7 +181,7 @@ impl Pool {
                         let popped = tasks.len();
                         for task in tasks {
                             tracing::debug!(task = %task.id, "boefje task popped");
-                            jobs.spawn(job(self.runner.clone(), self.scheduler.clone(), task, self.config.heartbeat_every));
+                            jobs.spawn(job(self.runner.clone(), self.scheduler.clone(), task, self.config.heartbeat_every, self.on_done.clone()));
                         }
                         if popped < free {
                             // The queue may hold more already; otherwise the next pop finds nothing and waits.
@@ -220,11 +230,14 @@ impl Pool {
 }
 
 /// Run one popped task, renewing its lease until the run ends.
-async fn job(runner: Arc<BoefjeRunner>, scheduler: Arc<dyn Scheduler>, task: Task, every: Duration) -> (Uuid, ServiceResult<BoefjeOutcome>) {
+async fn job(runner: Arc<BoefjeRunner>, scheduler: Arc<dyn Scheduler>, task: Task, every: Duration, on_done: Option<OnDone>) -> (Uuid, ServiceResult<BoefjeOutcome>) {
     let outcome = tokio::select! {
         outcome = runner.run_task(&*scheduler, &task) => outcome,
         () = heartbeats(&*scheduler, task.id, every) => unreachable!("heartbeats never end"),
     };
+    if let Some(on_done) = on_done {
+        on_done(&task, &outcome);
+    }
     (task.id, outcome)
 }
 

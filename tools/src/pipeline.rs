@@ -1,14 +1,18 @@
 //! The whole pipeline in one process (DESIGN.md section 2): declare
-//! targets, then loop until nothing is left to do:
+//! targets, then run until nothing is left to do:
 //!
-//! 1. relay pending `raw_file_received` events from the Bytes outbox to the
-//!    scheduler (normalizer tasks), acknowledging them after;
-//! 2. run queued normalizer tasks; the runner hands the scheduler the
-//!    objects, which become boefje tasks;
-//! 3. run up to `workers` queued boefje tasks concurrently; their raw files
-//!    become events.
+//! - the boefje worker pool (`kat_boefje_runner::Pool`, the same pool the
+//!   distributed runner uses) keeps up to `workers` boefje tasks running,
+//!   each popped as soon as a slot is free; their raw files become events;
+//! - this loop relays pending `raw_file_received` events from the Bytes
+//!   outbox to the scheduler (normalizer tasks), acknowledging them after,
+//!   and runs queued normalizer tasks; the normalizer runner hands the
+//!   scheduler the objects, which become boefje tasks.
 //!
-//! Tasks are popped with leases, renewed by a heartbeat while they run.
+//! The run is over when no task is open and then no event waits in the
+//! outbox (in that order: a task finishes only after its raw files and their
+//! events are stored). Tasks are popped with leases, renewed by a heartbeat
+//! while they run.
 //!
 //! A failed task does not stop the run: it is collected in the summary.
 
@@ -16,7 +20,9 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use futures::future::join_all;
+use std::sync::Arc;
+
+use kat_boefje_runner::{Pool, PoolConfig};
 use kat_core::services::graph::ObjectGraph;
 use kat_core::services::scheduler::{ObjectState, Scheduler, TaskType};
 use kat_core::services::ServiceResult;
@@ -67,7 +73,7 @@ pub struct Progress {
 pub struct Pipeline<'a> {
     stores: &'a Embedded,
     graph: &'a Graph,
-    boefjes: kat_boefje_runner::BoefjeRunner,
+    boefjes: Arc<kat_boefje_runner::BoefjeRunner>,
     normalizers: kat_normalizer_runner::NormalizerRunner,
     workers: usize,
 }
@@ -75,7 +81,7 @@ pub struct Pipeline<'a> {
 impl<'a> Pipeline<'a> {
     /// A pipeline whose boefjes see `BOEFJE_` defaults from `host_env`, running `workers` boefjes at a time.
     pub fn new(stores: &'a Embedded, graph: &'a Graph, host_env: BTreeMap<String, String>, workers: usize) -> Self {
-        Pipeline { boefjes: stores.boefje_runner(host_env), normalizers: stores.normalizer_runner(), stores, graph, workers: workers.max(1) }
+        Pipeline { boefjes: Arc::new(stores.boefje_runner(host_env)), normalizers: stores.normalizer_runner(), stores, graph, workers: workers.max(1) }
     }
 
     /// Declare `objects` for `organisation` with `level`, and queue the boefjes that
@@ -104,9 +110,43 @@ impl<'a> Pipeline<'a> {
     /// leases run out and they are queued again.
     pub async fn run_until_idle(&self, progress: &mut dyn FnMut(Progress)) -> ServiceResult<RunSummary> {
         let scheduler = self.stores.scheduler.as_ref();
-        let beat = scheduler.settings().lease / 3;
+        let beat = (scheduler.settings().lease / 3).max(Duration::from_millis(100));
+        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+        let config = PoolConfig { size: self.workers, idle_wait: Duration::from_millis(50), heartbeat_every: beat, ..PoolConfig::default() };
+        let pool = Pool::new(self.boefjes.clone(), self.stores.scheduler.clone(), config).on_done(move |task, outcome| {
+            let error = match outcome {
+                Ok(o) => o.error.clone(),
+                Err(e) => Some(e.to_string()),
+            };
+            // The receiver lives until the pool has stopped.
+            let _ = done_tx.send((task.id, boefje_label(task), error));
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let boefjes = tokio::spawn(pool.run(async move {
+            let _ = stopped.await;
+        }));
         let mut summary = RunSummary::default();
+        let result = self.normalize_until_quiet(&mut summary, &mut done_rx, progress).await;
+        let _ = stop.send(());
+        let stats = boefjes.await.map_err(|e| kat_core::services::ServiceError::internal(format!("the boefje pool stopped: {e}")))?;
+        // Jobs that ended while the pool stopped.
+        while let Ok(done) = done_rx.try_recv() {
+            self.boefje_done(&mut summary, done, progress).await?;
+        }
+        stats?;
+        result.map(|()| summary)
+    }
+
+    /// Relay events and run normalizer tasks while the boefje pool runs, until nothing is open or pending.
+    async fn normalize_until_quiet(&self, summary: &mut RunSummary, boefjes_done: &mut tokio::sync::mpsc::UnboundedReceiver<BoefjeDone>, progress: &mut dyn FnMut(Progress)) -> ServiceResult<()> {
+        let scheduler = self.stores.scheduler.as_ref();
+        let beat = (scheduler.settings().lease / 3).max(Duration::from_millis(100));
         loop {
+            while let Ok(done) = boefjes_done.try_recv() {
+                self.boefje_done(summary, done, progress).await?;
+            }
+            // Count first, relay second: a task that is no longer open stored its events before the count.
+            let quiet = scheduler.open_count().await?.total() == 0;
             let mut busy = self.relay_events().await? > 0;
             while let Some(task) = scheduler.pop(TaskType::Normalizer, &[], 1).await?.pop() {
                 busy = true;
@@ -118,28 +158,28 @@ impl<'a> Pipeline<'a> {
                 summary.normalizer_tasks += 1;
                 progress(Progress { done: summary.boefje_tasks + summary.normalizer_tasks, open: scheduler.open_count().await?.total(), label });
             }
-            let batch: Vec<Task> = scheduler.pop(TaskType::Boefje, &[], self.workers).await?;
-            busy |= !batch.is_empty();
-            let outcomes = join_all(batch.iter().map(|task| with_heartbeat(scheduler, task.id, beat, self.boefjes.run_task(scheduler, task)))).await;
-            for (task, outcome) in batch.iter().zip(outcomes) {
-                let label = boefje_label(task);
-                let error = match outcome {
-                    Ok(o) => o.error,
-                    Err(e) => Some(e.to_string()),
-                };
-                if let Some(error) = error {
-                    summary.failed.push(FailedTask { task_id: task.id, label: label.clone(), error });
-                }
-                summary.boefje_tasks += 1;
-                progress(Progress { done: summary.boefje_tasks + summary.normalizer_tasks, open: scheduler.open_count().await?.total(), label });
+            if busy {
+                continue;
             }
-            if !busy {
-                if scheduler.open_count().await?.total() == 0 {
-                    return Ok(summary);
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+            if quiet {
+                return Ok(());
+            }
+            // Wake on a finished boefje (its events are then waiting) or after a short while.
+            tokio::select! {
+                Some(done) = boefjes_done.recv() => self.boefje_done(summary, done, progress).await?,
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
             }
         }
+    }
+
+    /// Count a finished boefje task and report it.
+    async fn boefje_done(&self, summary: &mut RunSummary, (task_id, label, error): BoefjeDone, progress: &mut dyn FnMut(Progress)) -> ServiceResult<()> {
+        if let Some(error) = error {
+            summary.failed.push(FailedTask { task_id, label: label.clone(), error });
+        }
+        summary.boefje_tasks += 1;
+        progress(Progress { done: summary.boefje_tasks + summary.normalizer_tasks, open: self.stores.scheduler.open_count().await?.total(), label });
+        Ok(())
     }
 
     /// Hand pending outbox events to the scheduler; returns how many there were.
@@ -153,6 +193,9 @@ impl<'a> Pipeline<'a> {
         Ok(events.len())
     }
 }
+
+/// A boefje task the pool finished: its id, label and error (if it failed).
+type BoefjeDone = (uuid::Uuid, String, Option<String>);
 
 /// Run `work` for task `id`, renewing its lease every `every` until it ends.
 async fn with_heartbeat<F: Future>(scheduler: &dyn Scheduler, id: uuid::Uuid, every: Duration, work: F) -> F::Output {
