@@ -8,11 +8,13 @@
 //! - [`embedded`]: the in-process services wired on one data directory.
 //! - [`pipeline`]: the scan loop: events -> normalizer tasks -> objects -> boefje tasks.
 //! - [`scheduler_service`]: the scheduler service (`scheduler`, `kat serve --scheduler`).
+//! - [`boefje_runner_service`]: the boefje worker pool over HTTP (`boefje-runner`, `kat serve --boefje-runner`).
 //! - [`targets`]: scan targets as users type them.
 //! - [`tree`]: the object tree printed after a scan.
 
 #![forbid(unsafe_code)]
 
+pub mod boefje_runner_service;
 pub mod cli;
 pub mod embedded;
 pub mod pipeline;

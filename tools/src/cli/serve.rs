@@ -1,5 +1,5 @@
-//! `kat serve --katalogus` / `--bytes` / `--scheduler` (and the `katalogus`,
-//! `bytes-store` and `scheduler` binaries): run the KATalogus REST API with the built-in
+//! `kat serve --katalogus` / `--bytes` / `--scheduler` / `--boefje-runner` (and the `katalogus`,
+//! `bytes-store`, `scheduler` and `boefje-runner` binaries): run the KATalogus REST API with the built-in
 //! plugins, the Bytes REST API, or the scheduler (`crate::scheduler_service`). Configuration comes from
 //! `KATALOGUS_DB_URI`, `KATALOGUS_API_TOKEN`, `KATALOGUS_BIND`,
 //! `KATALOGUS_DB_WAIT_SECONDS`, `KATALOGUS_PLUGIN_DIR` and the encryption variables (`BOEFJES_ENCRYPTION_MIDDLEWARE`,
@@ -34,15 +34,21 @@ pub struct ServeArgs {
     /// SCHEDULER_WEBHOOK_URL and the other SCHEDULER_* variables of `kat_scheduler::config`).
     #[arg(long, conflicts_with = "katalogus")]
     pub scheduler: bool,
+    /// Run the boefje worker pool against the scheduler, Bytes and KATalogus APIs (environment: SCHEDULER_API, BYTES_API,
+    /// BYTES_USERNAME, BYTES_PASSWORD, KATALOGUS_API, BOEFJES_POOL_SIZE, BOEFJES_POOL_FILTER_PLUGINS, KATALOGUS_PLUGIN_DIR,
+    /// BOEFJES_JOB_TIMEOUT, BOEFJES_MAX_OUTPUT, BOEFJES_MEMORY_LIMIT, BOEFJES_API; see `boefje-runner --help`).
+    #[arg(long, conflicts_with_all = ["katalogus", "bytes", "scheduler"])]
+    pub boefje_runner: bool,
 }
 
 /// Run the chosen service until the process is stopped.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    match (args.katalogus, args.bytes, args.scheduler) {
-        (true, _, _) => katalogus(),
-        (_, true, _) => bytes(),
-        (_, _, true) => crate::scheduler_service::run(),
-        _ => bail!("choose a service to serve: --katalogus, --bytes or --scheduler"),
+    match (args.katalogus, args.bytes, args.scheduler, args.boefje_runner) {
+        (true, _, _, _) => katalogus(),
+        (_, true, _, _) => bytes(),
+        (_, _, true, _) => crate::scheduler_service::run(),
+        (_, _, _, true) => crate::boefje_runner_service::run(),
+        _ => bail!("choose a service to serve: --katalogus, --bytes, --scheduler or --boefje-runner"),
     }
 }
 

@@ -1,0 +1,109 @@
+//! The boefje runner as a service (the `boefje-runner` binary and `kat
+//! serve --boefje-runner`): a `kat_boefje_runner::Pool` that pops boefje
+//! tasks from the scheduler over HTTP, reads settings from the KATalogus
+//! and stores raw files in Bytes, all through their REST APIs, found by
+//! OpenKAT's variable names. Built-in boefjes and the plugin folders of
+//! `KATALOGUS_PLUGIN_DIR` (the same tree the KATalogus loads) run here.
+//!
+//! SIGTERM or SIGINT stops it gracefully: it pops nothing more, lets the
+//! running jobs finish (each bounded by its timeout) and exits 0. A runner
+//! killed outright leaves its tasks leased; the scheduler hands them to
+//! another runner when the leases run out.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use kat_boefje_runner::{BoefjeRunner, LocalLimits, Pool, PoolConfig};
+use kat_bytes::client::BytesClient;
+use kat_core::config::{get, ConfigError};
+use kat_katalogus::KatalogusClient;
+use kat_scheduler::SchedulerClient;
+
+/// The variables this service reads, for `--help`.
+pub const HELP: &str = "Environment: SCHEDULER_API (required, e.g. http://127.0.0.1:8004) with SCHEDULER_API_TOKEN, \
+BYTES_API (required) with BYTES_USERNAME and BYTES_PASSWORD (required), KATALOGUS_API (required) with KATALOGUS_API_TOKEN, \
+BOEFJES_POOL_SIZE (jobs at once, 1-1024, default 8), BOEFJES_POOL_FILTER_PLUGINS (comma-separated boefje ids to run; default all), \
+KATALOGUS_PLUGIN_DIR (plugin folders whose `run` programs run here), BOEFJES_JOB_TIMEOUT (seconds, default 3600), \
+BOEFJES_MAX_OUTPUT (bytes, default 64 MiB), BOEFJES_MEMORY_LIMIT (bytes, default none), BOEFJES_API / BOEFJES_API_BIND \
+(where boefje-api plugins reach this runner), BOEFJE_<KEY> (a default for a boefje's setting KEY). \
+SIGTERM: no more pops, running jobs finish, exit 0.";
+
+/// Where the other services are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// `SCHEDULER_API` and `SCHEDULER_API_TOKEN`.
+    pub scheduler: (String, Option<String>),
+    /// `BYTES_API`, `BYTES_USERNAME`, `BYTES_PASSWORD`.
+    pub bytes: (String, String, String),
+    /// `KATALOGUS_API` and `KATALOGUS_API_TOKEN`.
+    pub katalogus: (String, Option<String>),
+}
+
+fn required(lookup: &impl Fn(&str) -> Option<String>, name: &str, example: &str) -> Result<String, ConfigError> {
+    get(lookup, name).ok_or_else(|| ConfigError(format!("{name} is not set: the boefje runner needs it (e.g. {name}={example})")))
+}
+
+impl Endpoints {
+    /// Read the endpoints; a missing one is a configuration error naming it.
+    pub fn from_vars(lookup: &impl Fn(&str) -> Option<String>) -> Result<Endpoints, ConfigError> {
+        Ok(Endpoints {
+            scheduler: (required(lookup, "SCHEDULER_API", "http://127.0.0.1:8004")?, get(lookup, "SCHEDULER_API_TOKEN")),
+            bytes: (required(lookup, "BYTES_API", "http://127.0.0.1:8002")?, required(lookup, "BYTES_USERNAME", "bytes")?, required(lookup, "BYTES_PASSWORD", "...")?),
+            katalogus: (required(lookup, "KATALOGUS_API", "http://127.0.0.1:8003")?, get(lookup, "KATALOGUS_API_TOKEN")),
+        })
+    }
+}
+
+/// Run the boefje runner from the process environment until SIGTERM or SIGINT.
+pub fn run() -> anyhow::Result<()> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let endpoints = Endpoints::from_vars(&lookup)?;
+    let pool_config = PoolConfig::from_vars(&lookup)?;
+    let limits = LocalLimits::from_vars(&lookup)?;
+    tokio::runtime::Runtime::new().context("starting the async runtime")?.block_on(async {
+        let (_, local_plugins) = crate::embedded::plugin_repository();
+        let scheduler = Arc::new(SchedulerClient::new(&endpoints.scheduler.0, endpoints.scheduler.1.clone()));
+        let bytes = Arc::new(BytesClient::new(&endpoints.bytes.0, &endpoints.bytes.1, &endpoints.bytes.2));
+        let katalogus = Arc::new(KatalogusClient::new(&endpoints.katalogus.0, endpoints.katalogus.1.clone()));
+        let runner = BoefjeRunner::new(kat_plugins::boefjes::all(), bytes, katalogus, std::env::vars().collect()).with_local_plugins(local_plugins, limits);
+        eprintln!("boefje-runner: {} jobs at once, popping from {}", pool_config.size, endpoints.scheduler.0);
+        let stats = Pool::new(Arc::new(runner), scheduler, pool_config).run(stop_signal()).await?;
+        eprintln!("boefje-runner: stopped after {} job(s) ({} failed, {} errors)", stats.run, stats.failed, stats.errors);
+        Ok(())
+    })
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn stop_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::error!("cannot listen for SIGTERM ({e}); stop with SIGINT");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    eprintln!("boefje-runner: stopping: no more pops, waiting for the running jobs");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_endpoint_is_required_and_named() {
+        let full = [("SCHEDULER_API", "http://s"), ("BYTES_API", "http://b"), ("BYTES_USERNAME", "u"), ("BYTES_PASSWORD", "p"), ("KATALOGUS_API", "http://k")];
+        let lookup = kat_core::config::from_pairs(&full);
+        let endpoints = Endpoints::from_vars(&lookup).expect("complete");
+        assert_eq!(endpoints.bytes, ("http://b".into(), "u".into(), "p".into()));
+        for (missing, _) in full {
+            let pairs: Vec<(&str, &str)> = full.iter().copied().filter(|(k, _)| *k != missing).collect();
+            let err = Endpoints::from_vars(&kat_core::config::from_pairs(&pairs)).expect_err(missing);
+            assert!(err.to_string().starts_with(&format!("{missing} is not set")), "{err}");
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The `boefje-runner` binary as an operator runs it: the real `katalogus`,
+//! `bytes-store` and `scheduler` binaries on 127.0.0.1 (SQLite in a temporary
+//! directory), one plugin folder shared by the KATalogus and the runner, a
+//! task pushed over the scheduler's REST API, run by the runner, its output in
+//! Bytes; SIGTERM while a job runs lets the job finish and exits 0, and
+//! nothing more is popped; a missing endpoint exits 64 naming it.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kat_core::services::bytes::Bytes;
+use kat_core::services::scheduler::Scheduler;
+use kat_core::task::TaskStatus;
+use kat_scheduler::SchedulerClient;
+use kat_tests::services::{free_port, RunningService};
+
+/// A plugin folder `id` whose program prints `output` after `sleep` seconds.
+fn plugin(root: &Path, id: &str, sleep: &str, output: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let folder = root.join(id);
+    std::fs::create_dir_all(&folder).expect("plugin folder");
+    let manifest = serde_json::json!({"id": id, "consumes": ["Hostname"], "produces": ["text/plain"], "scan_level": 1, "run": ["./main"]});
+    std::fs::write(folder.join("boefje.json"), manifest.to_string()).expect("boefje.json");
+    let main = folder.join("main");
+    std::fs::write(&main, format!("#!/bin/sh\nsleep {sleep}\necho \"INFO: done\" >&2\nprintf '%s' '{output}'\n")).expect("main");
+    std::fs::set_permissions(&main, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+struct Cluster {
+    _katalogus: RunningService,
+    _bytes: RunningService,
+    _scheduler: RunningService,
+    scheduler: SchedulerClient,
+    bytes: kat_bytes::client::BytesClient,
+    runner_env: Vec<(&'static str, String)>,
+}
+
+async fn cluster(dir: &Path, plugins: &Path) -> Cluster {
+    let bin = |name: &str| std::path::PathBuf::from(match name {
+        "katalogus" => env!("CARGO_BIN_EXE_katalogus"),
+        "bytes-store" => env!("CARGO_BIN_EXE_bytes-store"),
+        _ => env!("CARGO_BIN_EXE_scheduler"),
+    });
+    let plugin_dir = plugins.display().to_string();
+    let (kp, bp, sp) = (free_port(), free_port(), free_port());
+    let katalogus = RunningService::start(
+        &bin("katalogus"),
+        &[("KATALOGUS_DB_URI", format!("sqlite://{}?mode=rwc", dir.join("katalogus.sqlite").display())), ("KATALOGUS_BIND", format!("127.0.0.1:{kp}")), ("KATALOGUS_PLUGIN_DIR", plugin_dir.clone())],
+        kp,
+        dir,
+    );
+    let bytes = RunningService::start(
+        &bin("bytes-store"),
+        &[("BYTES_DATA_DIR", dir.join("bytes").display().to_string()), ("BYTES_USERNAME", "runner".into()), ("BYTES_PASSWORD", "pw-4711".into()), ("BYTES_BIND", format!("127.0.0.1:{bp}"))],
+        bp,
+        dir,
+    );
+    let scheduler = RunningService::start(
+        &bin("scheduler"),
+        &[("KAT_DATA_DIR", dir.join("scheduler").display().to_string()), ("SCHEDULER_BIND", format!("127.0.0.1:{sp}")), ("KATALOGUS_API", katalogus.base.clone())],
+        sp,
+        dir,
+    );
+    let created = reqwest::Client::new().post(format!("{}/v1/organisations/", katalogus.base)).json(&serde_json::json!({"id": "org1", "name": "Org 1"})).send().await.expect("katalogus answers");
+    assert!(created.status().is_success(), "{}", created.status());
+    let runner_env = vec![
+        ("SCHEDULER_API", scheduler.base.clone()),
+        ("BYTES_API", bytes.base.clone()),
+        ("BYTES_USERNAME", "runner".into()),
+        ("BYTES_PASSWORD", "pw-4711".into()),
+        ("KATALOGUS_API", katalogus.base.clone()),
+        ("KATALOGUS_PLUGIN_DIR", plugin_dir),
+        ("BOEFJES_POOL_SIZE", "2".into()),
+    ];
+    Cluster {
+        scheduler: SchedulerClient::new(&scheduler.base, None),
+        bytes: kat_bytes::client::BytesClient::new(&bytes.base, "runner", "pw-4711"),
+        _katalogus: katalogus,
+        _bytes: bytes,
+        _scheduler: scheduler,
+        runner_env,
+    }
+}
+
+async fn wait_for(scheduler: &SchedulerClient, id: uuid::Uuid, status: TaskStatus, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let task = scheduler.get(id).await.expect("get task");
+        if task.status == status {
+            return;
+        }
+        assert!(Instant::now() < deadline, "task {id} is {:?}, not {status:?}, after {within:?}", task.status);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn push(id: &str, host: &str) -> kat_core::services::scheduler::NewTask {
+    kat_scheduler::local::boefje_push("org1", id, &kat_core::Reference::parse(&format!("Hostname|internet|{host}")).expect("reference"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runner_runs_pushed_tasks_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plugins = dir.path().join("plugins");
+    plugin(&plugins, "quick-echo", "0", "quick output");
+    plugin(&plugins, "slow-echo", "2", "slow output");
+    let c = cluster(dir.path(), &plugins).await;
+
+    let quick = c.scheduler.push(push("quick-echo", "a.test")).await.expect("push").task;
+    let runner = Command::new(env!("CARGO_BIN_EXE_boefje-runner"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(c.runner_env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("boefje-runner starts");
+    wait_for(&c.scheduler, quick.id, TaskStatus::Completed, Duration::from_secs(30)).await;
+    let raws = c.bytes.raw_of_run(quick.id).await.expect("raw files of the run");
+    let mut outputs = Vec::new();
+    for raw in &raws {
+        let (meta, content) = c.bytes.get_raw(raw.id).await.expect("raw");
+        outputs.push((meta.mime_types.iter().map(|m| m.value.clone()).collect::<Vec<_>>(), String::from_utf8_lossy(&content).into_owned()));
+    }
+    assert!(outputs.iter().any(|(mimes, text)| text == "quick output" && mimes.contains(&"boefje/quick-echo".to_string())), "{outputs:?}");
+    assert!(outputs.iter().any(|(mimes, text)| text.contains("done") && mimes == &["boefje/log".to_string()]), "the job log is stored: {outputs:?}");
+
+    // SIGTERM while the slow job runs: it finishes, the runner exits 0, and a task pushed after the signal stays queued.
+    let slow = c.scheduler.push(push("slow-echo", "b.test")).await.expect("push").task;
+    wait_for(&c.scheduler, slow.id, TaskStatus::Running, Duration::from_secs(30)).await;
+    let killed = Command::new("kill").args(["-TERM", &runner.id().to_string()]).status().expect("kill runs");
+    assert!(killed.success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let later = c.scheduler.push(push("quick-echo", "c.test")).await.expect("push").task;
+    let out = tokio::task::spawn_blocking(move || runner.wait_with_output()).await.expect("join").expect("runner output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    assert!(stderr.contains("stopping") && stderr.contains("stopped after 2 job(s)"), "{stderr}");
+    assert_eq!(c.scheduler.get(slow.id).await.expect("get").status, TaskStatus::Completed, "the running job finished before the exit");
+    assert_eq!(c.scheduler.get(later.id).await.expect("get").status, TaskStatus::Queued, "nothing is popped after SIGTERM");
+}
+
+#[test]
+fn a_missing_endpoint_stops_the_runner_with_exit_64_naming_it() {
+    let out = Command::new(env!("CARGO_BIN_EXE_boefje-runner"))
+        .env_clear()
+        .env("SCHEDULER_API", "http://127.0.0.1:9")
+        .env("BYTES_API", "http://127.0.0.1:9")
+        .env("BYTES_USERNAME", "u")
+        .env("BYTES_PASSWORD", "p")
+        .output()
+        .expect("boefje-runner runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("KATALOGUS_API is not set"), "{stderr}");
+    let help = Command::new(env!("CARGO_BIN_EXE_boefje-runner")).arg("--help").output().expect("help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(["SCHEDULER_API", "BYTES_API", "KATALOGUS_API", "BOEFJES_POOL_SIZE", "SIGTERM"].iter().all(|v| help.contains(v)), "{help}");
+}
