@@ -48,6 +48,8 @@ pub const INTEGRITY_ERROR: &str = "Integrity error: object might already exist";
 pub struct MetaDb {
     pool: AnyPool,
     postgres: bool,
+    /// Writers queue here on SQLite (see `kat_server::db::WriteGate`).
+    gate: db::WriteGate,
 }
 
 /// A database failure as a caller may see it (details go to the log).
@@ -92,7 +94,7 @@ impl MetaDb {
     pub async fn connect_waiting(url: &str, wait: Duration) -> ServiceResult<MetaDb> {
         let spec = DbSpec { what: WHAT, variable: "BYTES_DB_URI", sqlite: &SQLITE_MIGRATOR, postgres: &POSTGRES_MIGRATOR, wait, durability: kat_server::db::Durability::Full, scrub_deleted: false };
         let opened = db::open(url, spec).await?;
-        Ok(MetaDb { pool: opened.pool, postgres: opened.postgres })
+        Ok(MetaDb { pool: opened.pool, postgres: opened.postgres, gate: db::WriteGate::new(opened.postgres) })
     }
 
     /// Open an existing SQLite file for reading only: nothing is written, created or migrated. When no
@@ -123,7 +125,7 @@ impl MetaDb {
                 path.display()
             )));
         }
-        Ok(MetaDb { pool, postgres: false })
+        Ok(MetaDb { pool, postgres: false, gate: db::WriteGate::default() })
     }
 
     /// The connection pool (for the listing queries in `queries`).
@@ -150,6 +152,7 @@ impl MetaDb {
     pub async fn save_boefje_meta(&self, meta: &BoefjeMeta) -> ServiceResult<()> {
         check_organisation_id(&meta.organization, "organization")?;
         let body = check_no_nul(meta)?;
+        let _gate = self.gate.enter().await;
         let done = sqlx::query("INSERT INTO boefje_meta (id, organization, boefje_id, input_ooi, started_at_us, body) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
             .bind(meta.id.to_string())
             .bind(&meta.organization)
@@ -177,6 +180,7 @@ impl MetaDb {
     pub async fn insert_raw(&self, meta: &RawDataMeta, rule: HashRule, hashed_text: &str, size: usize, event: &RawFileReceived) -> ServiceResult<()> {
         let mime_types = serde_json::to_string(&meta.mime_types).map_err(|e| ServiceError::invalid(e.to_string()))?;
         let body = serde_json::to_string(event).map_err(|e| ServiceError::invalid(e.to_string()))?;
+        let _gate = self.gate.enter().await;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         sqlx::query("INSERT INTO raw_data (id, boefje_meta_id, mime_types, secure_hash, hashed_at, hash_rule, size) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(meta.id.to_string())
@@ -223,6 +227,7 @@ impl MetaDb {
         let (raw_data, _, _) = self.raw_meta(meta.raw_data.id).await?;
         let stored = NormalizerMeta { raw_data, ..meta.clone() };
         let body = serde_json::to_string(&stored).map_err(|e| ServiceError::invalid(e.to_string()))?;
+        let _gate = self.gate.enter().await;
         let done = sqlx::query("INSERT INTO normalizer_meta (id, raw_id, started_at_us, body) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING")
             .bind(meta.id.to_string())
             .bind(meta.raw_data.id.to_string())
@@ -248,6 +253,7 @@ impl MetaDb {
 
     /// Mark outbox events delivered.
     pub async fn ack_events(&self, seqs: &[i64]) -> ServiceResult<()> {
+        let _gate = self.gate.enter().await;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         for seq in seqs {
             sqlx::query("UPDATE outbox SET delivered = 1 WHERE seq = $1").bind(seq).execute(&mut *tx).await.map_err(db_error)?;

@@ -69,6 +69,32 @@ pub struct Db {
     pub postgres: bool,
 }
 
+/// SQLite takes one writer at a time, and a writer that finds the lock taken sleeps in SQLite's busy
+/// handler (1 to 100 ms steps). A service's writers pass this gate first, so within one process they queue
+/// in memory and take the lock the moment it is free. It lets everyone through on PostgreSQL.
+#[derive(Debug, Clone, Default)]
+pub struct WriteGate(Option<std::sync::Arc<tokio::sync::Mutex<()>>>);
+
+impl WriteGate {
+    /// A gate for SQLite (`postgres` false), none for PostgreSQL.
+    pub fn new(postgres: bool) -> WriteGate {
+        WriteGate((!postgres).then(std::sync::Arc::default))
+    }
+
+    /// Wait for the gate; hold the guard until the write's transaction has ended.
+    pub async fn enter(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.0 {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        }
+    }
+
+    /// [`WriteGate::enter`] from a thread outside the async runtime.
+    pub fn enter_blocking(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        self.0.as_ref().map(|lock| lock.blocking_lock())
+    }
+}
+
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
 
 /// The file behind a `sqlite://` URL, unless it is in memory.

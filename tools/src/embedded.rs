@@ -110,13 +110,18 @@ pub fn plugin_repository() -> (PluginRepository, Vec<LocalPlugin>) {
             eprintln!("kat: skipped a plugin: {problem}");
         }
     }
-    let local = repository
+    let local = local_plugins(&repository);
+    (repository, local)
+}
+
+/// The boefjes of `repository` that run as local executables: loaded from a folder, with a `run` command.
+pub fn local_plugins(repository: &PluginRepository) -> Vec<LocalPlugin> {
+    repository
         .boefjes()
         .iter()
         .filter(|(manifest, _)| !manifest.run.is_empty())
         .filter_map(|(manifest, schema)| repository.folder(&manifest.id).map(|folder| LocalPlugin { manifest: manifest.clone(), schema: schema.clone(), folder: folder.to_path_buf() }))
-        .collect();
-    (repository, local)
+        .collect()
 }
 
 /// The embedded KATalogus on `DIR/katalogus.sqlite` with `repository`, settings encrypted (see

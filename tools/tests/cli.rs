@@ -103,3 +103,14 @@ fn a_target_that_looks_like_an_ip_address_is_refused_before_any_lookup() {
     assert!(!ok && stderr.contains("looks like an IPv4 address but is not one"), "{stderr}");
     assert!(!dir.path().join("bytes.sqlite").exists(), "refused before anything ran");
 }
+
+#[test]
+fn bench_runner_drains_its_tasks_through_the_pool_and_prints_both_rates() {
+    // The figures of a debug build say nothing; this checks that the benchmark runs its real code path to the
+    // end (it fails unless every task completed) and prints both lines.
+    let (ok, stdout, stderr) = kat(&["bench", "runner", "--tasks", "20"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("built-in no-op tasks:      20") && stdout.contains("tasks/s"), "{stdout}");
+    assert!(stdout.contains("local-executable jobs:     20") && stdout.contains("jobs/s"), "{stdout}");
+    assert!(stderr.contains("debug build"), "a debug build warns that its figures say little: {stderr}");
+}

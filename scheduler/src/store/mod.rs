@@ -29,10 +29,9 @@ use std::time::Duration;
 
 use kat_core::services::{ServiceError, ServiceResult};
 use kat_core::task::{Task, TaskStatus};
-use kat_server::db::{Db, DbSpec};
+use kat_server::db::{Db, DbSpec, WriteGate};
 use sqlx::migrate::Migrator;
 use sqlx::AnyPool;
-use tokio::sync::{Mutex, OwnedMutexGuard};
 use uuid::Uuid;
 
 use crate::clock::from_micros;
@@ -125,13 +124,13 @@ pub struct Store {
     pub last_sweep: std::sync::Arc<std::sync::atomic::AtomicI64>,
     /// SQLite: the writer thread (none for an in-memory database) and the process's write lock (`None` on
     /// PostgreSQL).
-    sqlite_writer: Option<(Option<Writer>, Arc<Mutex<()>>)>,
+    sqlite_writer: Option<(Option<Writer>, WriteGate)>,
 }
 
 /// A writing transaction; on SQLite it also holds the process's write lock until it ends.
 pub struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
-    _held: Option<OwnedMutexGuard<()>>,
+    _held: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
@@ -235,7 +234,7 @@ impl Store {
         let sqlite_writer = match postgres {
             true => None,
             false => {
-                let lock = Arc::new(Mutex::new(()));
+                let lock = WriteGate::new(false);
                 // The writer thread opens the same file; an in-memory database has none to share, so its writes
                 // stay on the pool (behind the same lock).
                 let file: Option<String> = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'").fetch_optional(&pool).await.map_err(db_error)?;
@@ -253,7 +252,7 @@ impl Store {
     /// [`Store::write`], while this process holds another one: that waits forever.
     pub async fn begin(&self) -> ServiceResult<WriteTx> {
         let held = match &self.sqlite_writer {
-            Some((_, lock)) => Some(lock.clone().lock_owned().await),
+            Some((_, gate)) => gate.enter().await,
             None => None,
         };
         let tx = self.pool.begin_with(self.dialect.begin).await.map_err(db_error)?;

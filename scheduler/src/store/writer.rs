@@ -25,10 +25,11 @@
 //! [`Store::begin`]: super::Store::begin
 
 use std::path::Path;
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 
 use kat_core::services::{ServiceError, ServiceResult};
-use tokio::sync::{oneshot, Mutex};
+use kat_server::db::WriteGate;
+use tokio::sync::oneshot;
 
 use super::exec::{sqlite_error, SqliteConn};
 use crate::leases::{LeaseDone, LeaseWrite, WriteContext};
@@ -61,7 +62,7 @@ fn stopped() -> ServiceError {
 impl Writer {
     /// Open the database file at `path` (already migrated) and start the thread; `lock` is the process's write
     /// lock, held for each transaction.
-    pub fn start(path: &Path, lock: Arc<Mutex<()>>) -> ServiceResult<Writer> {
+    pub fn start(path: &Path, lock: WriteGate) -> ServiceResult<Writer> {
         let conn = rusqlite::Connection::open(path).map_err(sqlite_error)?;
         // The pool's settings for this store (kat_server::db, Durability::Process): WAL, no fsync per commit.
         conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").map_err(sqlite_error)?;
@@ -83,7 +84,7 @@ impl Writer {
 }
 
 /// Take what is queued, write it in one transaction, answer; until every sender is gone.
-fn write_loop(conn: &rusqlite::Connection, lock: &Mutex<()>, jobs: &mpsc::Receiver<Job>) {
+fn write_loop(conn: &rusqlite::Connection, lock: &WriteGate, jobs: &mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -92,7 +93,7 @@ fn write_loop(conn: &rusqlite::Connection, lock: &Mutex<()>, jobs: &mpsc::Receiv
                 Err(_) => break,
             }
         }
-        let _held = lock.blocking_lock();
+        let _held = lock.enter_blocking();
         if batch.len() > 1 {
             match together(conn, &batch) {
                 Ok(results) => {

@@ -57,7 +57,7 @@ pub enum Command {
     Keygen,
     /// Run a service's REST API: `--katalogus`, `--bytes` or `--scheduler`.
     Serve(serve::ServeArgs),
-    /// Measure a stage's throughput and latency: `katalogus` or `scheduler` (run on a release build).
+    /// Measure a stage's throughput and latency: `katalogus`, `scheduler` or `runner` (run on a release build).
     Bench(bench::BenchArgs),
     /// Check stored raw files against their hashes and report every mismatch.
     VerifyRaw(verify_raw::VerifyRawArgs),

@@ -5,8 +5,11 @@
 //! - [`scheduler`]: push and pop+complete throughput, in process and over
 //!   HTTP, on SQLite and PostgreSQL, with 1 and 8 workers, and the p99 pop
 //!   latency with 10,000 queued tasks.
+//! - [`runner`]: the boefje worker pool in process: built-in no-op tasks/s
+//!   and local-executable jobs/s.
 
 pub mod katalogus;
+pub mod runner;
 pub mod scheduler;
 
 use std::io::Write;
@@ -22,6 +25,8 @@ pub enum Target {
     Katalogus,
     /// The scheduler's queues: push, pop+complete, pop latency.
     Scheduler,
+    /// The boefje worker pool in process: built-in no-op tasks/s and local-executable jobs/s.
+    Runner,
 }
 
 /// Arguments of `kat bench`.
@@ -35,7 +40,7 @@ pub struct BenchArgs {
     /// How long to measure, in seconds (katalogus, after a one-second warm-up).
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
-    /// Tasks per run (scheduler).
+    /// Tasks per run (scheduler, runner; the runner's local-executable run takes at most 2,000).
     #[arg(long, default_value_t = 10_000)]
     pub tasks: usize,
     /// The database (`sqlite://...` or `postgres://...`); default a temporary SQLite file. For the scheduler,
@@ -55,6 +60,7 @@ pub fn run(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
     match args.target {
         Target::Katalogus => katalogus::run(args, out),
         Target::Scheduler => scheduler::run(args, out),
+        Target::Runner => runner::run(args, out),
     }
 }
 
