@@ -55,8 +55,6 @@ const MAX_MAX_OUTPUT: u64 = 1 << 30;
 const MIN_MEMORY_LIMIT: u64 = 1 << 20;
 /// util-linux `prlimit`, which sets the memory cap and then runs the plugin.
 const PRLIMIT: &str = "/usr/bin/prlimit";
-/// The `kill` command that ends a process group.
-const KILL: &str = "/bin/kill";
 /// How long the output is still read after the process group was killed (a process that left the
 /// group may hold the pipes open).
 const READ_GRACE: Duration = Duration::from_secs(2);
@@ -155,7 +153,7 @@ pub async fn run(plugin: &LocalPlugin, env: &JobEnv, meta_json: &str, limits: &L
     let (mut out_reader, mut log_reader) = match readers {
         Ok(readers) => readers,
         Err(e) => {
-            kill_group(group).await;
+            kill_group(group);
             return Err(e);
         }
     };
@@ -166,7 +164,7 @@ pub async fn run(plugin: &LocalPlugin, env: &JobEnv, meta_json: &str, limits: &L
         Ok(()) = full_rx => Ended::TooMuchOutput,
     };
     // Whatever ended the wait, nothing the plugin started may outlive it.
-    kill_group(group).await;
+    kill_group(group);
     let (status, stopped) = match ended {
         Ended::Exited(status) => (status, None),
         Ended::TimedOut(after) => (child.wait().await, Some(format!("timed out after {} s; its process group was killed", after.as_secs()))),
@@ -304,16 +302,14 @@ fn take(buffer: &Buffer) -> Vec<u8> {
 }
 
 /// Kill every process of the group `group` (a group that is gone already is fine).
-async fn kill_group(group: u32) {
-    let killed = Command::new(KILL)
-        .args(["-KILL", "--", &format!("-{group}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await;
-    if let Err(e) = killed {
-        tracing::error!(group, "cannot run {KILL} to end a boefje's process group: {e}");
+fn kill_group(group: u32) {
+    let Some(pid) = i32::try_from(group).ok().and_then(rustix::process::Pid::from_raw) else {
+        tracing::error!(group, "not a process group id");
+        return;
+    };
+    match rustix::process::kill_process_group(pid, rustix::process::Signal::KILL) {
+        Ok(()) | Err(rustix::io::Errno::SRCH) => {}
+        Err(e) => tracing::error!(group, "cannot end a boefje's process group: {e}"),
     }
 }
 
