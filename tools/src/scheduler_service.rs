@@ -4,6 +4,8 @@
 //! `KATALOGUS_API_TOKEN`), else the data directory's own KATalogus
 //! (`KAT_DATA_DIR`, default `./kat-data`, with the built-in plugins); the
 //! database is opened (waiting for PostgreSQL) before the port is bound.
+//! When it uses the data directory (its KATalogus or a SQLite database), it
+//! holds the directory's `kat.lock` as every `kat` command does.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +26,14 @@ fn data_dir() -> PathBuf {
 pub fn run() -> anyhow::Result<()> {
     let data_dir = data_dir();
     let config = Config::from_env(|name| std::env::var(name).ok(), &data_dir)?;
+    // The data directory's files (its KATalogus, a SQLite scheduler database) belong to one process at a time.
+    let _lock = match config.katalogus_api.is_none() || config.db_uri.contains(&*data_dir.to_string_lossy()) {
+        true => {
+            std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
+            Some(crate::embedded::DataDirLock::take(&data_dir)?)
+        }
+        false => None,
+    };
     tokio::runtime::Runtime::new().context("starting the async runtime")?.block_on(async {
         let katalogus: Arc<dyn Katalogus> = match &config.katalogus_api {
             Some(url) => Arc::new(KatalogusClient::new(url, config.katalogus_token.clone())),

@@ -47,6 +47,9 @@ async fn the_scheduler_binary_serves_with_env_configuration() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(dir.path().join("scheduler.sqlite").exists(), "the default database lives in the data directory");
+    let second = Command::new(env!("CARGO_BIN_EXE_kat")).args(["explain", "_dev", "dns-records", "Hostname|internet|a.test"]).env("KAT_DATA_DIR", dir.path()).output().expect("kat runs");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success() && stderr.contains("another kat process is using"), "the service holds the data directory's kat.lock: {stderr}");
     assert_eq!(http.get(format!("{base}/schedulers")).send().await.expect("answer").status().as_u16(), 401);
     let client = SchedulerClient::new(&base, Some("op-token".into()));
     let pushed = client.push(kat_scheduler::local::boefje_push("org1", "dns-records", &kat_core::Reference::parse("Hostname|internet|a.test").expect("ref"))).await.expect("push");
