@@ -50,8 +50,11 @@ async fn plaintext_settings_of_an_earlier_version_are_encrypted_on_first_open() 
     assert!(!readable_anywhere(dir.path()).is_empty(), "the earlier version left the value readable");
     let stores = Embedded::open(dir.path()).await.expect("open makes the key pair");
     assert_eq!(stores.katalogus.settings("_dev", "port-scan").await.expect("still readable")["PORTS"], SECRET);
+    stores.katalogus.close().await;
     drop(stores);
     let stores = Embedded::open(dir.path()).await.expect("reopen");
+    // Closing waits for the connections to close, and the last one checkpoints the log into the database.
+    stores.katalogus.close().await;
     drop(stores);
     // SQLite may keep the old page in its write-ahead log until a checkpoint; the main database must not hold it.
     let db = std::fs::read(dir.path().join("katalogus.sqlite")).expect("database");

@@ -94,6 +94,12 @@ impl LocalKatalogus {
         self.plugins().cover(id).unwrap_or(crate::repository::DEFAULT_COVER).to_vec()
     }
 
+    /// Close the database and wait until every connection is closed (on SQLite the last one checkpoints its
+    /// write-ahead log into the database file).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// A plugin's extra fields (`version`, `created`, `run_on`, `deduplicate`).
     pub fn extras(&self, id: &str) -> PluginExtras {
         self.plugins().extras(id)
