@@ -60,12 +60,13 @@ pub fn run() -> anyhow::Result<()> {
     let endpoints = Endpoints::from_vars(&lookup)?;
     let pool_config = PoolConfig::from_vars(&lookup)?;
     let limits = LocalLimits::from_vars(&lookup)?;
+    let api = kat_boefje_runner::runner::api::ApiConfig::from_vars(&lookup)?;
     tokio::runtime::Runtime::new().context("starting the async runtime")?.block_on(async {
         let (_, local_plugins) = crate::embedded::plugin_repository();
         let scheduler = Arc::new(SchedulerClient::new(&endpoints.scheduler.0, endpoints.scheduler.1.clone()));
         let bytes = Arc::new(BytesClient::new(&endpoints.bytes.0, &endpoints.bytes.1, &endpoints.bytes.2));
         let katalogus = Arc::new(KatalogusClient::new(&endpoints.katalogus.0, endpoints.katalogus.1.clone()));
-        let runner = BoefjeRunner::new(kat_plugins::boefjes::all(), bytes, katalogus, std::env::vars().collect()).with_local_plugins(local_plugins, limits);
+        let runner = BoefjeRunner::new(kat_plugins::boefjes::all(), bytes, katalogus, std::env::vars().collect()).with_local_plugins(local_plugins, limits).with_boefje_api(api);
         eprintln!("boefje-runner: {} jobs at once, popping from {}", pool_config.size, endpoints.scheduler.0);
         let stats = Pool::new(Arc::new(runner), scheduler, pool_config).run(stop_signal()).await?;
         eprintln!("boefje-runner: stopped after {} job(s) ({} failed, {} errors)", stats.run, stats.failed, stats.errors);

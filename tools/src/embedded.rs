@@ -55,6 +55,8 @@ pub struct Embedded {
     pub local_plugins: Vec<LocalPlugin>,
     /// The limits of a local executable's run.
     pub limits: LocalLimits,
+    /// Where `boefje-api` plugins reach the runner (`BOEFJES_API`, `BOEFJES_API_BIND`).
+    pub boefje_api: kat_boefje_runner::runner::api::ApiConfig,
 }
 
 /// The built-in plugins as the KATalogus lists them.
@@ -151,6 +153,7 @@ impl Embedded {
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
         let lock = DataDirLock::take(data_dir)?;
         let limits = LocalLimits::from_vars(&|name| std::env::var(name).ok())?;
+        let boefje_api = kat_boefje_runner::runner::api::ApiConfig::from_vars(&|name| std::env::var(name).ok())?;
         let (repository, local_plugins) = plugin_repository();
         let katalogus = Arc::new(open_katalogus(data_dir, repository).await?);
         let scheduler_db = format!("sqlite://{}?mode=rwc", data_dir.join("scheduler.sqlite").display());
@@ -163,6 +166,7 @@ impl Embedded {
             scheduler: Arc::new(scheduler),
             local_plugins,
             limits,
+            boefje_api,
         })
     }
 
@@ -174,7 +178,7 @@ impl Embedded {
     /// A boefje runner with the built-in boefjes and the plugin folders' local executables; `host_env` supplies
     /// `BOEFJE_` defaults.
     pub fn boefje_runner(&self, host_env: BTreeMap<String, String>) -> BoefjeRunner {
-        BoefjeRunner::new(kat_plugins::boefjes::all(), self.bytes.clone(), self.katalogus.clone(), host_env).with_local_plugins(self.local_plugins.clone(), self.limits)
+        BoefjeRunner::new(kat_plugins::boefjes::all(), self.bytes.clone(), self.katalogus.clone(), host_env).with_local_plugins(self.local_plugins.clone(), self.limits).with_boefje_api(self.boefje_api.clone())
     }
 
     /// A normalizer runner with the built-in normalizers.

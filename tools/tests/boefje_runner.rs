@@ -141,7 +141,7 @@ async fn the_runner_runs_pushed_tasks_and_stops_gracefully_on_sigterm() {
 }
 
 #[test]
-fn a_missing_endpoint_stops_the_runner_with_exit_64_naming_it() {
+fn a_missing_endpoint_or_a_bad_variable_stops_the_runner_with_exit_64_naming_it() {
     let out = Command::new(env!("CARGO_BIN_EXE_boefje-runner"))
         .env_clear()
         .env("SCHEDULER_API", "http://127.0.0.1:9")
@@ -153,6 +153,18 @@ fn a_missing_endpoint_stops_the_runner_with_exit_64_naming_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(64), "{stderr}");
     assert!(stderr.contains("KATALOGUS_API is not set"), "{stderr}");
+    let bad_bind = Command::new(env!("CARGO_BIN_EXE_boefje-runner"))
+        .env_clear()
+        .envs([("SCHEDULER_API", "http://127.0.0.1:9"), ("BYTES_API", "http://127.0.0.1:9"), ("BYTES_USERNAME", "u"), ("BYTES_PASSWORD", "p"), ("KATALOGUS_API", "http://127.0.0.1:9"), ("BOEFJES_API_BIND", "not-an-address")])
+        .output()
+        .expect("boefje-runner runs");
+    let stderr = String::from_utf8_lossy(&bad_bind.stderr);
+    assert_eq!(bad_bind.status.code(), Some(64), "a bad BOEFJES_API_BIND stops it at start: {stderr}");
+    assert!(stderr.contains("BOEFJES_API_BIND"), "{stderr}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kat = Command::new(env!("CARGO_BIN_EXE_kat")).args(["run-boefje", "_dev", "dns-records", "Hostname|internet|a.test"]).env("KAT_DATA_DIR", dir.path()).env("BOEFJES_API_BIND", "not-an-address").output().expect("kat runs");
+    let stderr = String::from_utf8_lossy(&kat.stderr);
+    assert_eq!(kat.status.code(), Some(64), "kat checks it at start too: {stderr}");
     let help = Command::new(env!("CARGO_BIN_EXE_boefje-runner")).arg("--help").output().expect("help");
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(["SCHEDULER_API", "BYTES_API", "KATALOGUS_API", "BOEFJES_POOL_SIZE", "SIGTERM"].iter().all(|v| help.contains(v)), "{help}");
