@@ -97,11 +97,21 @@ impl WriteGate {
 
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
 
-/// The file behind a `sqlite://` URL, unless it is in memory.
-fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+/// The file behind a `sqlite://` URL, unless it is in memory (`:memory:` or `mode=memory`).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or_default();
-    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory = path.is_empty() || path == ":memory:" || query.split('&').any(|pair| pair == "mode=memory");
+    (!in_memory).then(|| std::path::PathBuf::from(path))
+}
+
+/// The pragmas every connection to a SQLite store runs first: WAL, foreign keys, a busy timeout, and the
+/// store's durability and scrubbing (`DbSpec::durability`, `DbSpec::scrub_deleted`). Also for connections
+/// opened outside the pool (the scheduler's writer thread).
+pub fn sqlite_pragmas(durability: Durability, scrub_deleted: bool) -> String {
+    let synchronous = if durability == Durability::Process { "NORMAL" } else { "FULL" };
+    let secure_delete = if scrub_deleted { "ON" } else { "OFF" };
+    format!("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA secure_delete = {secure_delete};")
 }
 
 /// Fail at once when an existing SQLite file is not a database.
@@ -146,18 +156,15 @@ pub async fn open(url: &str, spec: DbSpec) -> ServiceResult<Db> {
             Err(e) => return Err(ServiceError::unavailable(format!("cannot open the {} database ({}): {e}", spec.what, spec.variable))),
         }
     }
-    let (relaxed, scrub) = (spec.durability == Durability::Process, spec.scrub_deleted);
+    let (durability, scrub) = (spec.durability, spec.scrub_deleted);
     let pool = AnyPoolOptions::new()
         .max_connections(if sqlite { 4 } else { 16 })
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if sqlite {
-                    let synchronous = if relaxed { "NORMAL" } else { "FULL" };
-                    let secure_delete = if scrub { "ON" } else { "OFF" };
-                    let pragmas = format!("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA secure_delete = {secure_delete};");
-                    conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
-                } else if relaxed {
+                    conn.execute(sqlx::AssertSqlSafe(sqlite_pragmas(durability, scrub))).await?;
+                } else if durability == Durability::Process {
                     conn.execute("SET synchronous_commit = off").await?;
                 }
                 Ok(())
@@ -195,6 +202,24 @@ mod tests {
 
     fn spec() -> DbSpec {
         DbSpec { what: "test", variable: "TEST_DB_URI", sqlite: &MIGRATOR, postgres: &MIGRATOR, wait: Duration::from_secs(2), durability: Durability::Full, scrub_deleted: false }
+    }
+
+    #[test]
+    fn the_file_behind_a_sqlite_url() {
+        assert_eq!(sqlite_file("sqlite:///data/s.sqlite?mode=rwc"), Some(std::path::PathBuf::from("/data/s.sqlite")));
+        assert_eq!(sqlite_file("sqlite:rel.sqlite"), Some(std::path::PathBuf::from("rel.sqlite")));
+        for in_memory in ["sqlite::memory:", "sqlite://:memory:", "sqlite://s.sqlite?mode=memory", "sqlite://s.sqlite?cache=shared&mode=memory", "sqlite://"] {
+            assert_eq!(sqlite_file(in_memory), None, "{in_memory}");
+        }
+        assert_eq!(sqlite_file("postgres://localhost/x"), None);
+    }
+
+    #[test]
+    fn pragmas_follow_durability_and_scrubbing() {
+        let full = sqlite_pragmas(Durability::Full, true);
+        assert!(full.contains("synchronous = FULL") && full.contains("secure_delete = ON") && full.contains("journal_mode = WAL"), "{full}");
+        let relaxed = sqlite_pragmas(Durability::Process, false);
+        assert!(relaxed.contains("synchronous = NORMAL") && relaxed.contains("secure_delete = OFF"), "{relaxed}");
     }
 
     #[tokio::test]

@@ -40,6 +40,9 @@ use crate::leases::{LeaseDone, LeaseWrite, WriteContext};
 use writer::Writer;
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// What a commit promises: a power loss may undo the last commits, whose work the leases run again.
+const DURABILITY: kat_server::db::Durability = kat_server::db::Durability::Process;
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The SQL that differs between SQLite and PostgreSQL.
@@ -122,9 +125,10 @@ pub struct Store {
     pub webhook: bool,
     /// When a pop last swept expired leases (microseconds), shared by every clone of the store.
     pub last_sweep: std::sync::Arc<std::sync::atomic::AtomicI64>,
-    /// SQLite: the writer thread (none for an in-memory database) and the process's write lock (`None` on
-    /// PostgreSQL).
-    sqlite_writer: Option<(Option<Writer>, WriteGate)>,
+    /// The process's write lock on SQLite (lets everyone through on PostgreSQL).
+    gate: WriteGate,
+    /// SQLite on a file: the writer thread of the lease writes.
+    writer: Option<Writer>,
 }
 
 /// A writing transaction; on SQLite it also holds the process's write lock until it ends.
@@ -229,32 +233,22 @@ impl Store {
     /// Open the database at `url` (`sqlite://...` or `postgres://...`), waiting up to `wait` for a
     /// PostgreSQL that is starting, and run the backend's migrations.
     pub async fn open(url: &str, wait: Duration) -> ServiceResult<Store> {
-        let spec = DbSpec { what: "scheduler", variable: "SCHEDULER_DB_URI", sqlite: &SQLITE, postgres: &POSTGRES, wait, durability: kat_server::db::Durability::Process, scrub_deleted: false };
+        let spec = DbSpec { what: "scheduler", variable: "SCHEDULER_DB_URI", sqlite: &SQLITE, postgres: &POSTGRES, wait, durability: DURABILITY, scrub_deleted: false };
         let Db { pool, postgres } = kat_server::db::open(url, spec).await?;
-        let sqlite_writer = match postgres {
-            true => None,
-            false => {
-                let lock = WriteGate::new(false);
-                // The writer thread opens the same file; an in-memory database has none to share, so its writes
-                // stay on the pool (behind the same lock).
-                let file: Option<String> = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'").fetch_optional(&pool).await.map_err(db_error)?;
-                let writer = match file.filter(|f| !f.is_empty()) {
-                    Some(file) => Some(Writer::start(std::path::Path::new(&file), lock.clone())?),
-                    None => None,
-                };
-                Some((writer, lock))
-            }
+        let gate = WriteGate::new(postgres);
+        // The writer thread opens the same file; an in-memory database has none to share, so its writes stay
+        // on the pool (behind the same gate).
+        let writer = match kat_server::db::sqlite_file(url).filter(|_| !postgres) {
+            Some(file) => Some(Writer::start(&file, gate.clone())?),
+            None => None,
         };
-        Ok(Store { pool, dialect: dialect_for(postgres), webhook: false, last_sweep: Arc::default(), sqlite_writer })
+        Ok(Store { pool, dialect: dialect_for(postgres), webhook: false, last_sweep: Arc::default(), gate, writer })
     }
 
     /// Begin a writing transaction (on SQLite, after taking the process's write lock). Never call it, or
     /// [`Store::write`], while this process holds another one: that waits forever.
     pub async fn begin(&self) -> ServiceResult<WriteTx> {
-        let held = match &self.sqlite_writer {
-            Some((_, gate)) => gate.enter().await,
-            None => None,
-        };
+        let held = self.gate.enter().await;
         let tx = self.pool.begin_with(self.dialect.begin).await.map_err(db_error)?;
         Ok(WriteTx { tx, _held: held })
     }
@@ -263,7 +257,7 @@ impl Store {
     /// writer thread, batched with the writes queued beside it ([`writer`]); on PostgreSQL in a transaction of
     /// its own. A write that fails is rolled back.
     pub async fn write(&self, write: LeaseWrite, context: WriteContext) -> ServiceResult<LeaseDone> {
-        if let Some((Some(writer), _)) = &self.sqlite_writer {
+        if let Some(writer) = &self.writer {
             return writer.write(write, context).await;
         }
         let mut tx = self.begin().await?;

@@ -64,8 +64,8 @@ impl Writer {
     /// lock, held for each transaction.
     pub fn start(path: &Path, lock: WriteGate) -> ServiceResult<Writer> {
         let conn = rusqlite::Connection::open(path).map_err(sqlite_error)?;
-        // The pool's settings for this store (kat_server::db, Durability::Process): WAL, no fsync per commit.
-        conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").map_err(sqlite_error)?;
+        // The pool's settings for this store (WAL, no fsync per commit).
+        conn.execute_batch(&kat_server::db::sqlite_pragmas(super::DURABILITY, false)).map_err(sqlite_error)?;
         conn.set_prepared_statement_cache_capacity(64);
         let (queue, jobs) = mpsc::channel();
         std::thread::Builder::new()
