@@ -231,24 +231,27 @@ impl Pool {
 
 /// Run one popped task, renewing its lease until the run ends.
 async fn job(runner: Arc<BoefjeRunner>, scheduler: Arc<dyn Scheduler>, task: Task, every: Duration, on_done: Option<OnDone>) -> (Uuid, ServiceResult<BoefjeOutcome>) {
-    let outcome = tokio::select! {
-        outcome = runner.run_task(&*scheduler, &task) => outcome,
-        () = heartbeats(&*scheduler, task.id, every) => unreachable!("heartbeats never end"),
-    };
+    let outcome = with_heartbeat(&*scheduler, task.id, every, runner.run_task(&*scheduler, &task)).await;
     if let Some(on_done) = on_done {
         on_done(&task, &outcome);
     }
     (task.id, outcome)
 }
 
-/// Renew the lease of task `id` every `every`, forever; a failing heartbeat is logged, not fatal.
-async fn heartbeats(scheduler: &dyn Scheduler, id: Uuid, every: Duration) {
+/// Run `work` for task `id`, renewing its lease every `every` until the work ends; a failing heartbeat is
+/// logged, not fatal. (Also what `kat scan` wraps a normalizer task in.)
+pub async fn with_heartbeat<F: Future>(scheduler: &dyn Scheduler, id: Uuid, every: Duration, work: F) -> F::Output {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(work);
     loop {
-        ticks.tick().await;
-        if let Err(e) = scheduler.heartbeat(id).await {
-            tracing::warn!(task = %id, "cannot renew the lease of a running boefje task: {e}");
+        tokio::select! {
+            out = &mut work => return out,
+            _ = ticks.tick() => {
+                if let Err(e) = scheduler.heartbeat(id).await {
+                    tracing::warn!(task = %id, "cannot renew the lease of a running task: {e}");
+                }
+            }
         }
     }
 }

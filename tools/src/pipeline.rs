@@ -17,11 +17,10 @@
 //! A failed task does not stop the run: it is collected in the summary.
 
 use std::collections::BTreeMap;
-use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::Arc;
-
+use kat_boefje_runner::pool::with_heartbeat;
 use kat_boefje_runner::{Pool, PoolConfig};
 use kat_core::services::graph::ObjectGraph;
 use kat_core::services::scheduler::{ObjectState, Scheduler, TaskType};
@@ -109,10 +108,8 @@ impl<'a> Pipeline<'a> {
     /// outbox. Tasks still leased by a worker that is gone (a run that crashed) are waited for until their
     /// leases run out and they are queued again.
     pub async fn run_until_idle(&self, progress: &mut dyn FnMut(Progress)) -> ServiceResult<RunSummary> {
-        let scheduler = self.stores.scheduler.as_ref();
-        let beat = (scheduler.settings().lease / 3).max(Duration::from_millis(100));
         let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
-        let config = PoolConfig { size: self.workers, idle_wait: Duration::from_millis(50), heartbeat_every: beat, ..PoolConfig::default() };
+        let config = PoolConfig { size: self.workers, idle_wait: Duration::from_millis(50), heartbeat_every: self.heartbeat_every(), ..PoolConfig::default() };
         let pool = Pool::new(self.boefjes.clone(), self.stores.scheduler.clone(), config).on_done(move |task, outcome| {
             let error = match outcome {
                 Ok(o) => o.error.clone(),
@@ -140,7 +137,7 @@ impl<'a> Pipeline<'a> {
     /// Relay events and run normalizer tasks while the boefje pool runs, until nothing is open or pending.
     async fn normalize_until_quiet(&self, summary: &mut RunSummary, boefjes_done: &mut tokio::sync::mpsc::UnboundedReceiver<BoefjeDone>, progress: &mut dyn FnMut(Progress)) -> ServiceResult<()> {
         let scheduler = self.stores.scheduler.as_ref();
-        let beat = (scheduler.settings().lease / 3).max(Duration::from_millis(100));
+        let beat = self.heartbeat_every();
         loop {
             while let Ok(done) = boefjes_done.try_recv() {
                 self.boefje_done(summary, done, progress).await?;
@@ -172,6 +169,11 @@ impl<'a> Pipeline<'a> {
         }
     }
 
+    /// How often a running task's lease is renewed: a third of the lease, at least every 100 ms.
+    fn heartbeat_every(&self) -> Duration {
+        (self.stores.scheduler.settings().lease / 3).max(Duration::from_millis(100))
+    }
+
     /// Count a finished boefje task and report it.
     async fn boefje_done(&self, summary: &mut RunSummary, (task_id, label, error): BoefjeDone, progress: &mut dyn FnMut(Progress)) -> ServiceResult<()> {
         if let Some(error) = error {
@@ -196,23 +198,6 @@ impl<'a> Pipeline<'a> {
 
 /// A boefje task the pool finished: its id, label and error (if it failed).
 type BoefjeDone = (uuid::Uuid, String, Option<String>);
-
-/// Run `work` for task `id`, renewing its lease every `every` until it ends.
-async fn with_heartbeat<F: Future>(scheduler: &dyn Scheduler, id: uuid::Uuid, every: Duration, work: F) -> F::Output {
-    let mut ticker = tokio::time::interval(every.max(Duration::from_millis(100)));
-    ticker.tick().await;
-    tokio::pin!(work);
-    loop {
-        tokio::select! {
-            out = &mut work => return out,
-            _ = ticker.tick() => {
-                if let Err(e) = scheduler.heartbeat(id).await {
-                    tracing::warn!(task = %id, "heartbeat failed: {e}");
-                }
-            }
-        }
-    }
-}
 
 fn boefje_label(task: &Task) -> String {
     match serde_json::from_value::<BoefjeTask>(task.data.clone()) {
