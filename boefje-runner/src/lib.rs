@@ -115,6 +115,16 @@ fn note(log: &mut Vec<u8>, level: LogLevel, text: &str) {
     log.extend_from_slice(format!("{level}: kat-boefje-runner: {text}\n").as_bytes());
 }
 
+/// A local run's job log: its output with every `hidden` value replaced by `***`, then the runner's notes
+/// about the run as warnings.
+fn job_log(output: &[u8], hidden: &[&str], notes: &[String]) -> Vec<u8> {
+    let mut log = runner::log::redact(output, hidden);
+    for text in notes {
+        note(&mut log, LogLevel::Warning, text);
+    }
+    log
+}
+
 /// The task a `boefje-api` plugin is given, in the scheduler's shape: the scheduler's task (running), or one
 /// made up from the boefje meta; its `data` is the boefje meta with the whole job environment, as OpenKAT's
 /// boefje API gives it.
@@ -154,7 +164,8 @@ enum Plugin<'a> {
 
 /// Runs boefje tasks against the given services.
 pub struct BoefjeRunner {
-    boefjes: Vec<Box<dyn Boefje>>,
+    /// The built-in boefjes with their manifests and schemas, read once (a built-in parses its JSON on each call).
+    boefjes: Vec<(BoefjeManifest, Option<SettingsSchema>, Box<dyn Boefje>)>,
     local: Vec<LocalPlugin>,
     limits: LocalLimits,
     bytes: Arc<dyn Bytes>,
@@ -169,6 +180,7 @@ pub struct BoefjeRunner {
 impl BoefjeRunner {
     /// A runner for `boefjes`; `host_env` is the runner's own environment (only `BOEFJE_` names are used).
     pub fn new(boefjes: Vec<Box<dyn Boefje>>, bytes: Arc<dyn Bytes>, katalogus: Arc<dyn Katalogus>, host_env: BTreeMap<String, String>) -> Self {
+        let boefjes = boefjes.into_iter().map(|b| (b.manifest(), b.schema(), b)).collect();
         BoefjeRunner { boefjes, local: Vec::new(), limits: LocalLimits::default(), bytes, katalogus, host_env, api_config: None, api: tokio::sync::OnceCell::new() }
     }
 
@@ -288,8 +300,8 @@ impl BoefjeRunner {
 
     /// The boefje with this id: a built-in, else a local executable.
     fn plugin(&self, id: &str) -> Option<(Plugin<'_>, BoefjeManifest, Option<SettingsSchema>)> {
-        if let Some(b) = self.boefjes.iter().find(|b| b.manifest().id == id) {
-            return Some((Plugin::Builtin(b.as_ref()), b.manifest(), b.schema()));
+        if let Some((manifest, schema, b)) = self.boefjes.iter().find(|(m, _, _)| m.id == id) {
+            return Some((Plugin::Builtin(b.as_ref()), manifest.clone(), schema.clone()));
         }
         let local = self.local.iter().find(|p| p.manifest.id == id)?;
         Some((Plugin::Local(local), local.manifest.clone(), local.schema.clone()))
@@ -331,10 +343,7 @@ impl BoefjeRunner {
     async fn run_local(&self, plugin: &LocalPlugin, env: &JobEnv, meta: &BoefjeMeta, secrets: &[&str]) -> Result<Produced, String> {
         let meta_json = serde_json::to_string(meta).map_err(|e| format!("cannot write the boefje meta: {e}"))?;
         let run = runner::local::run(plugin, env, &meta_json, &self.limits, None).await?;
-        let mut log = runner::log::redact(&run.stderr, secrets);
-        for text in &run.notes {
-            note(&mut log, LogLevel::Warning, text);
-        }
+        let mut log = job_log(&run.stderr, secrets, &run.notes);
         let file = match &run.failure {
             None => RawFile { name: "output".into(), mime_types: plugin.manifest.produces.clone(), content: run.stdout },
             Some(failure) => {
@@ -355,13 +364,10 @@ impl BoefjeRunner {
         let run = runner::local::run(plugin, env, &meta_json, &self.limits, Some(registration.input_url())).await;
         let posted = registration.take_output();
         let hidden: Vec<&str> = secrets.iter().copied().chain([registration.token()]).collect();
-        let run = run.map(|run| (runner::log::redact(&run.stderr, &hidden), run.failure, run.notes));
+        let run = run.map(|run| (job_log(&run.stderr, &hidden, &run.notes), run.failure));
         // The token ends with the run.
         drop(registration);
-        let (mut log, failure, notes) = run?;
-        for text in &notes {
-            note(&mut log, LogLevel::Warning, text);
-        }
+        let (mut log, failure) = run?;
         let Some(posted) = posted else {
             let message = match failure {
                 Some(failure) => format!("the plugin ended without posting its output ({failure})"),
