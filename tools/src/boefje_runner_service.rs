@@ -13,11 +13,13 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use kat_boefje_runner::{BoefjeRunner, LocalLimits, Pool, PoolConfig};
+use kat_boefje_runner::{Pool, PoolConfig};
 use kat_bytes::client::BytesClient;
 use kat_core::config::{get, ConfigError};
 use kat_katalogus::KatalogusClient;
 use kat_scheduler::SchedulerClient;
+
+use crate::embedded::RunnerSetup;
 
 /// The variables this service reads, for `--help`.
 pub const HELP: &str = "Environment: SCHEDULER_API (required, e.g. http://127.0.0.1:8004) with SCHEDULER_API_TOKEN, \
@@ -59,14 +61,12 @@ pub fn run() -> anyhow::Result<()> {
     let lookup = |name: &str| std::env::var(name).ok();
     let endpoints = Endpoints::from_vars(&lookup)?;
     let pool_config = PoolConfig::from_vars(&lookup)?;
-    let limits = LocalLimits::from_vars(&lookup)?;
-    let api = kat_boefje_runner::runner::api::ApiConfig::from_vars(&lookup)?;
+    let setup = RunnerSetup::from_env(&crate::embedded::plugin_repository())?;
     tokio::runtime::Runtime::new().context("starting the async runtime")?.block_on(async {
-        let (_, local_plugins) = crate::embedded::plugin_repository();
         let scheduler = Arc::new(SchedulerClient::new(&endpoints.scheduler.0, endpoints.scheduler.1.clone()));
         let bytes = Arc::new(BytesClient::new(&endpoints.bytes.0, &endpoints.bytes.1, &endpoints.bytes.2));
         let katalogus = Arc::new(KatalogusClient::new(&endpoints.katalogus.0, endpoints.katalogus.1.clone()));
-        let runner = BoefjeRunner::new(kat_plugins::boefjes::all(), bytes, katalogus, std::env::vars().collect()).with_local_plugins(local_plugins, limits).with_boefje_api(api);
+        let runner = setup.runner(bytes, katalogus, std::env::vars().collect());
         eprintln!("boefje-runner: {} jobs at once, popping from {}", pool_config.size, endpoints.scheduler.0);
         let stats = Pool::new(Arc::new(runner), scheduler, pool_config).run(stop_signal()).await?;
         eprintln!("boefje-runner: stopped after {} job(s) ({} failed, {} errors)", stats.run, stats.failed, stats.errors);

@@ -29,7 +29,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use kat_boefje_runner::{BoefjeRunner, LocalLimits, LocalPlugin};
+use kat_boefje_runner::{ApiConfig, BoefjeRunner, LocalLimits, LocalPlugin};
+use kat_core::services::bytes::Bytes;
+use kat_core::services::katalogus::Katalogus;
 use kat_bytes::LocalBytes;
 use kat_graph::Graph;
 use kat_katalogus::{LocalKatalogus, PluginRepository};
@@ -51,12 +53,41 @@ pub struct Embedded {
     pub katalogus: Arc<LocalKatalogus>,
     /// The task queues.
     pub scheduler: Arc<LocalScheduler>,
+    /// How boefjes beyond the built-ins run here.
+    pub runner_setup: RunnerSetup,
+}
+
+/// How a process runs boefjes beyond the built-ins: the plugin folders' local executables, the limits of their
+/// runs (`BOEFJES_JOB_TIMEOUT`, `BOEFJES_MAX_OUTPUT`, `BOEFJES_MEMORY_LIMIT`) and where `boefje-api` plugins
+/// reach the runner (`BOEFJES_API`, `BOEFJES_API_BIND`). `kat` and the `boefje-runner` service read it alike.
+#[derive(Debug, Clone)]
+pub struct RunnerSetup {
     /// The plugin folders' boefjes that run as local executables.
     pub local_plugins: Vec<LocalPlugin>,
     /// The limits of a local executable's run.
     pub limits: LocalLimits,
-    /// Where `boefje-api` plugins reach the runner (`BOEFJES_API`, `BOEFJES_API_BIND`).
-    pub boefje_api: kat_boefje_runner::runner::api::ApiConfig,
+    /// Where `boefje-api` plugins reach the runner.
+    pub boefje_api: ApiConfig,
+}
+
+impl RunnerSetup {
+    /// The local executables of `repository` and the limits and boefje API from the process environment (a bad
+    /// value is a configuration error naming the variable).
+    pub fn from_env(repository: &PluginRepository) -> anyhow::Result<RunnerSetup> {
+        let lookup = |name: &str| std::env::var(name).ok();
+        Ok(RunnerSetup { local_plugins: local_plugins(repository), limits: LocalLimits::from_vars(&lookup)?, boefje_api: ApiConfig::from_vars(&lookup)? })
+    }
+
+    /// A runner of the built-in boefjes and these on `bytes` and `katalogus`; `host_env` supplies `BOEFJE_`
+    /// defaults.
+    pub fn runner(&self, bytes: Arc<dyn Bytes>, katalogus: Arc<dyn Katalogus>, host_env: BTreeMap<String, String>) -> BoefjeRunner {
+        BoefjeRunner::new(kat_plugins::boefjes::all(), bytes, katalogus, host_env).with_local_plugins(self.local_plugins.clone(), self.limits).with_boefje_api(self.boefje_api.clone())
+    }
+
+    /// The ids of every boefje a runner of this setup knows.
+    pub fn boefje_ids(&self) -> Vec<String> {
+        kat_plugins::boefjes::all().iter().map(|b| b.manifest().id).chain(self.local_plugins.iter().map(|p| p.manifest.id.clone())).collect()
+    }
 }
 
 /// The built-in plugins as the KATalogus lists them.
@@ -104,16 +135,15 @@ pub fn settings_crypto(data_dir: &Path) -> anyhow::Result<(kat_core::crypto::Mid
 }
 
 /// The built-in plugins plus the plugin folders under `KATALOGUS_PLUGIN_DIR` (when set; a folder that cannot be
-/// loaded is reported on standard error and skipped), with the boefjes that run as local executables.
-pub fn plugin_repository() -> (PluginRepository, Vec<LocalPlugin>) {
+/// loaded is reported on standard error and skipped).
+pub fn plugin_repository() -> PluginRepository {
     let mut repository = builtin_repository();
     if let Some(dir) = std::env::var_os(kat_katalogus::config::ENV_PLUGIN_DIR).filter(|d| !d.is_empty()) {
         for problem in repository.load_dir(Path::new(&dir)) {
             eprintln!("kat: skipped a plugin: {problem}");
         }
     }
-    let local = local_plugins(&repository);
-    (repository, local)
+    repository
 }
 
 /// The boefjes of `repository` that run as local executables: loaded from a folder, with a `run` command.
@@ -152,9 +182,8 @@ impl Embedded {
     pub async fn open_with(data_dir: &Path, rules: kat_scheduler::Settings) -> anyhow::Result<Embedded> {
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
         let lock = DataDirLock::take(data_dir)?;
-        let limits = LocalLimits::from_vars(&|name| std::env::var(name).ok())?;
-        let boefje_api = kat_boefje_runner::runner::api::ApiConfig::from_vars(&|name| std::env::var(name).ok())?;
-        let (repository, local_plugins) = plugin_repository();
+        let repository = plugin_repository();
+        let runner_setup = RunnerSetup::from_env(&repository)?;
         let katalogus = Arc::new(open_katalogus(data_dir, repository).await?);
         let scheduler_db = format!("sqlite://{}?mode=rwc", data_dir.join("scheduler.sqlite").display());
         let scheduler = LocalScheduler::open(&scheduler_db, rules, Arc::new(kat_scheduler::SystemClock), katalogus.clone()).await?;
@@ -164,9 +193,7 @@ impl Embedded {
             bytes: Arc::new(LocalBytes::open_with(data_dir, bytes_crypto()?).await?),
             katalogus,
             scheduler: Arc::new(scheduler),
-            local_plugins,
-            limits,
-            boefje_api,
+            runner_setup,
         })
     }
 
@@ -178,7 +205,7 @@ impl Embedded {
     /// A boefje runner with the built-in boefjes and the plugin folders' local executables; `host_env` supplies
     /// `BOEFJE_` defaults.
     pub fn boefje_runner(&self, host_env: BTreeMap<String, String>) -> BoefjeRunner {
-        BoefjeRunner::new(kat_plugins::boefjes::all(), self.bytes.clone(), self.katalogus.clone(), host_env).with_local_plugins(self.local_plugins.clone(), self.limits).with_boefje_api(self.boefje_api.clone())
+        self.runner_setup.runner(self.bytes.clone(), self.katalogus.clone(), host_env)
     }
 
     /// A normalizer runner with the built-in normalizers.

@@ -33,7 +33,7 @@ pub fn run(args: &RunBoefjeArgs, out: &mut impl Write) -> anyhow::Result<()> {
     Reference::parse(&args.input_ooi)?;
     block_on(async {
         let stores = Embedded::open(&args.data.data_dir).await?;
-        let known: Vec<String> = kat_plugins::boefjes::all().iter().map(|b| b.manifest().id).chain(stores.local_plugins.iter().map(|p| p.manifest.id.clone())).collect();
+        let known = stores.runner_setup.boefje_ids();
         if !known.contains(&args.boefje_id) {
             bail!("unknown boefje {:?}; known: {}", args.boefje_id, known.join(", "));
         }
