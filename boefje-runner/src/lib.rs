@@ -66,7 +66,9 @@ use uuid::Uuid;
 pub use pool::{Pool, PoolConfig, PoolStats};
 pub use runner::api::ApiConfig;
 pub use runner::local::{LocalLimits, LocalPlugin};
-use runner::api::{BoefjeApi, PostedStatus};
+use runner::api::{BoefjeApi, PostedOutput, PostedStatus};
+use runner::kubernetes::spec::RunSpec;
+pub use runner::kubernetes::{Kubernetes, KubernetesConfig};
 pub use runner::log::{LogLevel, LogLine};
 
 /// The mime type of the raw file that holds a failed run's output or error message.
@@ -160,6 +162,8 @@ fn error_file(content: Vec<u8>) -> RawFile {
 enum Plugin<'a> {
     Builtin(&'a dyn Boefje),
     Local(&'a LocalPlugin),
+    /// A plugin folder's `oci_image`, run as a Kubernetes Job.
+    Container(&'a LocalPlugin, &'a Kubernetes),
 }
 
 /// Runs boefje tasks against the given services.
@@ -173,15 +177,17 @@ pub struct BoefjeRunner {
     host_env: BTreeMap<String, String>,
     /// Where the boefje API listens; `None`: read `BOEFJES_API_BIND`/`BOEFJES_API` when it first starts.
     api_config: Option<ApiConfig>,
-    /// The boefje API, started by the first `boefje-api` run.
+    /// The boefje API, started by the first `boefje-api` or container run.
     api: tokio::sync::OnceCell<BoefjeApi>,
+    /// Where container boefjes run, if anywhere.
+    kubernetes: Option<Kubernetes>,
 }
 
 impl BoefjeRunner {
     /// A runner for `boefjes`; `host_env` is the runner's own environment (only `BOEFJE_` names are used).
     pub fn new(boefjes: Vec<Box<dyn Boefje>>, bytes: Arc<dyn Bytes>, katalogus: Arc<dyn Katalogus>, host_env: BTreeMap<String, String>) -> Self {
         let boefjes = boefjes.into_iter().map(|b| (b.manifest(), b.schema(), b)).collect();
-        BoefjeRunner { boefjes, local: Vec::new(), limits: LocalLimits::default(), bytes, katalogus, host_env, api_config: None, api: tokio::sync::OnceCell::new() }
+        BoefjeRunner { boefjes, local: Vec::new(), limits: LocalLimits::default(), bytes, katalogus, host_env, api_config: None, api: tokio::sync::OnceCell::new(), kubernetes: None }
     }
 
     /// Serve the boefje API of `boefje-api` plugins as `config` says, instead of as the process's
@@ -202,6 +208,37 @@ impl BoefjeRunner {
                 BoefjeApi::start(&config, self.limits.max_output).await.map_err(|e| format!("cannot start the boefje API on {}: {e}", config.bind))
             })
             .await
+    }
+
+    /// Run the plugin folders' container boefjes (`oci_image`) as Jobs in this cluster.
+    pub fn with_kubernetes(mut self, kubernetes: Kubernetes) -> Self {
+        self.kubernetes = Some(kubernetes);
+        self
+    }
+
+    /// The tasks of Jobs an earlier life of this runner left running, with their leases renewed, for the
+    /// pool to run again (a run re-attaches to its Job). None without Kubernetes; a task that is no longer
+    /// dispatched or running is left to the scheduler (its next run deletes the old Job).
+    pub async fn orphaned_tasks(&self, scheduler: &dyn Scheduler) -> Vec<Task> {
+        let Some(kubernetes) = &self.kubernetes else { return Vec::new() };
+        let ids = match kubernetes.orphaned_tasks().await {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!("cannot look for Jobs left by an earlier run of this runner: {e}");
+                return Vec::new();
+            }
+        };
+        let mut tasks = Vec::new();
+        for id in ids {
+            match scheduler.heartbeat(id).await {
+                Ok(task) => {
+                    tracing::info!(task = %id, "taking back the task of a Job this runner left running");
+                    tasks.push(task);
+                }
+                Err(e) => tracing::info!(task = %id, "not taking back the task of a Job this runner left running: {e}"),
+            }
+        }
+        tasks
     }
 
     /// Also run these local executable boefjes (plugin folders with a `run` command), within `limits`.
@@ -304,7 +341,11 @@ impl BoefjeRunner {
             return Some((Plugin::Builtin(b.as_ref()), manifest.clone(), schema.clone()));
         }
         let local = self.local.iter().find(|p| p.manifest.id == id)?;
-        Some((Plugin::Local(local), local.manifest.clone(), local.schema.clone()))
+        let plugin = match (&self.kubernetes, &local.manifest.oci_image) {
+            (Some(kubernetes), Some(_)) => Plugin::Container(local, kubernetes),
+            _ => Plugin::Local(local),
+        };
+        Some((plugin, local.manifest.clone(), local.schema.clone()))
     }
 
     /// Run the boefje. An `Err` is a failure before it produced anything (unknown boefje, wrong input, bad
@@ -328,7 +369,14 @@ impl BoefjeRunner {
                 let files = boefje.run(&input, &env).await.map_err(|e| e.to_string())?;
                 Ok(Produced { files, log: Vec::new(), error: None })
             }
+            Plugin::Container(plugin, kubernetes) => {
+                let secrets: Vec<&str> = env.iter().filter(|(k, _)| is_secret(k)).map(|(_, v)| v.expose().as_str()).collect();
+                self.run_container(plugin, kubernetes, &env, meta, &secrets, scheduler_task).await
+            }
             Plugin::Local(local) => {
+                if local.manifest.run.is_empty() && let Some(image) = &local.manifest.oci_image {
+                    return Err(format!("boefje {} is the container image {image}; this runner runs container images only with BOEFJES_RUNTIME=kubernetes", local.manifest.id));
+                }
                 let secrets: Vec<&str> = env.iter().filter(|(k, _)| is_secret(k)).map(|(_, v)| v.expose().as_str()).collect();
                 match local.manifest.protocol {
                     Protocol::Stdout => self.run_local(local, &env, meta, &secrets).await,
@@ -367,46 +415,82 @@ impl BoefjeRunner {
         let run = run.map(|run| (job_log(&run.stderr, &hidden, &run.notes), run.failure));
         // The token ends with the run.
         drop(registration);
-        let (mut log, failure) = run?;
-        let Some(posted) = posted else {
-            let message = match failure {
-                Some(failure) => format!("the plugin ended without posting its output ({failure})"),
-                None => "the plugin ended without posting its output".to_string(),
+        let (log, failure) = run?;
+        Ok(from_posted(posted, failure, log, None))
+    }
+
+    /// A container run as a Kubernetes Job: the plugin gets the task through the boefje API, as a `boefje-api`
+    /// executable does; the pod's log is the job log (token and secret values redacted) and, when the Job ended
+    /// without posting, the error file.
+    async fn run_container(&self, plugin: &LocalPlugin, kubernetes: &Kubernetes, env: &JobEnv, meta: &BoefjeMeta, secrets: &[&str], scheduler_task: Option<&Task>) -> Result<Produced, String> {
+        let api = self.boefje_api().await?;
+        let task = api_task(scheduler_task, meta, env)?;
+        let image = plugin.manifest.oci_image.as_deref().unwrap_or_default();
+        let timeout_seconds = plugin.manifest.timeout.unwrap_or(self.limits.job_timeout.as_secs());
+        let config = kubernetes.config();
+        let spec = RunSpec {
+            task_id: task.id,
+            boefje_id: &plugin.manifest.id,
+            organisation: &meta.organization,
+            image,
+            arguments: &plugin.manifest.oci_arguments,
+            timeout_seconds,
+            ttl_seconds: config.ttl_seconds,
+            resources: &config.resources,
+            runner_id: &config.runner_id,
+        };
+        let environment = env.iter().map(|(k, v)| (k.clone(), v.expose().clone())).collect();
+        let run = kubernetes.run(api, &task, &spec, &environment, self.limits.max_output).await?;
+        let hidden: Vec<&str> = secrets.iter().copied().chain([run.token.as_str()]).collect();
+        let log = job_log(&run.log, &hidden, &[]);
+        let evidence = log.clone();
+        Ok(from_posted(run.posted, run.failure, log, Some(evidence)))
+    }
+}
+
+/// What a run that speaks the boefje API produced: the files it posted (with their tags when it posted
+/// `COMPLETED`, as `error/boefje` when `FAILED`), or when it posted nothing a failure whose error file is
+/// `evidence` (else the message). `failure` is what went wrong with the run itself.
+fn from_posted(posted: Option<PostedOutput>, failure: Option<String>, mut log: Vec<u8>, evidence: Option<Vec<u8>>) -> Produced {
+    let Some(posted) = posted else {
+        let message = match failure {
+            Some(failure) => format!("the plugin ended without posting its output ({failure})"),
+            None => "the plugin ended without posting its output".to_string(),
+        };
+        note(&mut log, LogLevel::Error, &message);
+        let content = evidence.filter(|e| !e.is_empty()).unwrap_or_else(|| message.clone().into_bytes());
+        return Produced { files: vec![error_file(content)], log, error: Some(message) };
+    };
+    let mut seen = Vec::new();
+    for file in &posted.files {
+        let mut tags = file.tags.clone().unwrap_or_default();
+        tags.sort();
+        tags.dedup();
+        if seen.contains(&tags) {
+            note(&mut log, LogLevel::Warning, &format!("file {:?} has the same tags as an earlier file of this run; Bytes keeps only the first", file.name));
+        }
+        seen.push(tags);
+    }
+    match posted.status {
+        PostedStatus::Completed => {
+            if let Some(failure) = &failure {
+                note(&mut log, LogLevel::Warning, &format!("the plugin posted COMPLETED, then {failure}; its output is kept and the task completes"));
+            }
+            let files = posted.files.into_iter().map(|f| RawFile { name: f.name, mime_types: f.tags.unwrap_or_default(), content: f.content }).collect();
+            Produced { files, log, error: None }
+        }
+        PostedStatus::Failed => {
+            let message = match &failure {
+                Some(failure) => format!("the plugin posted FAILED, then {failure}"),
+                None => "the plugin posted FAILED".to_string(),
             };
             note(&mut log, LogLevel::Error, &message);
-            return Ok(Produced { files: vec![error_file(message.clone().into_bytes())], log, error: Some(message) });
-        };
-        let mut seen = Vec::new();
-        for file in &posted.files {
-            let mut tags = file.tags.clone().unwrap_or_default();
-            tags.sort();
-            tags.dedup();
-            if seen.contains(&tags) {
-                note(&mut log, LogLevel::Warning, &format!("file {:?} has the same tags as an earlier file of this run; Bytes keeps only the first", file.name));
+            // Its own tags are dropped: the boefje's normalizers must not read a failed run's output.
+            let mut files: Vec<RawFile> = posted.files.into_iter().map(|f| RawFile { name: f.name, ..error_file(f.content) }).collect();
+            if files.is_empty() {
+                files.push(error_file(message.clone().into_bytes()));
             }
-            seen.push(tags);
-        }
-        match posted.status {
-            PostedStatus::Completed => {
-                if let Some(failure) = &failure {
-                    note(&mut log, LogLevel::Warning, &format!("the plugin posted COMPLETED, then {failure}; its output is kept and the task completes"));
-                }
-                let files = posted.files.into_iter().map(|f| RawFile { name: f.name, mime_types: f.tags.unwrap_or_default(), content: f.content }).collect();
-                Ok(Produced { files, log, error: None })
-            }
-            PostedStatus::Failed => {
-                let message = match &failure {
-                    Some(failure) => format!("the plugin posted FAILED, then {failure}"),
-                    None => "the plugin posted FAILED".to_string(),
-                };
-                note(&mut log, LogLevel::Error, &message);
-                // Its own tags are dropped: the boefje's normalizers must not read a failed run's output.
-                let mut files: Vec<RawFile> = posted.files.into_iter().map(|f| RawFile { name: f.name, ..error_file(f.content) }).collect();
-                if files.is_empty() {
-                    files.push(error_file(message.clone().into_bytes()));
-                }
-                Ok(Produced { files, log, error: Some(message) })
-            }
+            Produced { files, log, error: Some(message) }
         }
     }
 }

@@ -11,6 +11,9 @@
 //! that dies mid-job stops heartbeating, and the scheduler's lease expiry
 //! hands its task to another runner.
 //!
+//! A runner with Kubernetes first takes back the tasks of Jobs an earlier
+//! life of it left running (see `runner::kubernetes`), beside its slots.
+//!
 //! [`Pool::run`] works until its stop future resolves (the caller wires
 //! SIGTERM to it), then pops nothing more and lets the running jobs finish
 //! (each is bounded by its own timeout). [`Pool::drain`] works until the
@@ -163,10 +166,14 @@ impl Pool {
         let mut backoff = self.config.idle_wait;
         let mut stopping = false;
         let mut failure = None;
+        // Jobs an earlier life of this runner left running in the cluster: run their tasks again first.
+        for task in self.runner.orphaned_tasks(&*self.scheduler).await {
+            jobs.spawn(job(self.runner.clone(), self.scheduler.clone(), task, self.config.heartbeat_every, self.on_done.clone()));
+        }
         loop {
             // How long to wait for a job to end before popping again; `None`: only a job's end (or the stop) wakes us.
             let mut wait = None;
-            let free = self.config.size - jobs.len();
+            let free = self.config.size.saturating_sub(jobs.len());
             if !stopping && free > 0 {
                 match self.scheduler.pop(TaskType::Boefje, &self.config.filters, free).await {
                     Ok(tasks) if tasks.is_empty() => {

@@ -234,9 +234,14 @@ impl BoefjeApi {
     /// Register a run of `task` under a fresh token, until the [`Registration`] is dropped. Refused while
     /// another run of the same task id is registered.
     pub fn register(&self, task: &Task) -> Result<Registration, String> {
-        let value = serde_json::to_value(task).map_err(|e| format!("cannot write task {} as JSON: {e}", task.id))?;
         // Two v4 UUIDs: 244 random bits from the OS's generator, as 64 hex digits.
-        let token = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+        self.register_with_token(task, format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()))
+    }
+
+    /// Register a run of `task` under a token it was given before (a container that runs on after its runner
+    /// restarted still holds its input URL). Refused while another run of the same task id is registered.
+    pub fn register_with_token(&self, task: &Task, token: String) -> Result<Registration, String> {
+        let value = serde_json::to_value(task).map_err(|e| format!("cannot write task {} as JSON: {e}", task.id))?;
         let (sender, output) = oneshot::channel();
         let mut tasks = self.shared.tasks();
         if tasks.contains_key(&task.id) {
@@ -272,6 +277,11 @@ impl Registration {
     /// What the plugin posted, if it did.
     pub fn take_output(&mut self) -> Option<PostedOutput> {
         self.output.try_recv().ok()
+    }
+
+    /// Wait until the plugin posts; `None` when it no longer can (the API stopped).
+    pub async fn output(&mut self) -> Option<PostedOutput> {
+        (&mut self.output).await.ok()
     }
 }
 

@@ -2,8 +2,11 @@
 //! folder's executable with the job environment and limits, [`log`] reads its
 //! standard error as the job log, and [`api`] serves OpenKAT's container
 //! protocol to executables that speak it instead of writing to standard
-//! output. (Built-in boefjes run in process, in the crate root.)
+//! output, and [`kubernetes`] runs container boefjes as Kubernetes Jobs
+//! that speak that protocol. (Built-in boefjes run in process, in the crate
+//! root.)
 
 pub mod api;
+pub mod kubernetes;
 pub mod local;
 pub mod log;
