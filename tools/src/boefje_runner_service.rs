@@ -27,7 +27,9 @@ BYTES_API (required) with BYTES_USERNAME and BYTES_PASSWORD (required), KATALOGU
 BOEFJES_POOL_SIZE (jobs at once, 1-1024, default 8), BOEFJES_POOL_FILTER_PLUGINS (comma-separated boefje ids to run; default all), \
 KATALOGUS_PLUGIN_DIR (plugin folders whose `run` programs run here), BOEFJES_JOB_TIMEOUT (seconds, default 3600), \
 BOEFJES_MAX_OUTPUT (bytes, default 64 MiB), BOEFJES_MEMORY_LIMIT (bytes, default none), BOEFJES_API / BOEFJES_API_BIND \
-(where boefje-api plugins reach this runner), BOEFJE_<KEY> (a default for a boefje's setting KEY). \
+(where boefje-api plugins and container pods reach this runner), BOEFJES_RUNTIME (local, or kubernetes: oci_image \
+plugins run as Jobs) with BOEFJES_K8S_NAMESPACE, BOEFJES_K8S_RESOURCES (XS..XXL, default S), BOEFJES_K8S_CPU, BOEFJES_K8S_MEMORY, \
+BOEFJES_K8S_TTL (seconds, default 600), BOEFJES_RUNNER_ID (default the host name) and KUBECONFIG, BOEFJE_<KEY> (a default for a boefje's setting KEY). \
 SIGTERM: no more pops, running jobs finish, exit 0.";
 
 /// Where the other services are.
@@ -61,13 +63,16 @@ pub fn run() -> anyhow::Result<()> {
     let lookup = |name: &str| std::env::var(name).ok();
     let endpoints = Endpoints::from_vars(&lookup)?;
     let pool_config = PoolConfig::from_vars(&lookup)?;
-    let setup = RunnerSetup::from_env(&crate::embedded::plugin_repository())?;
     tokio::runtime::Runtime::new().context("starting the async runtime")?.block_on(async {
+        let setup = RunnerSetup::from_env(&crate::embedded::plugin_repository()).await?;
         let scheduler = Arc::new(SchedulerClient::new(&endpoints.scheduler.0, endpoints.scheduler.1.clone()));
         let bytes = Arc::new(BytesClient::new(&endpoints.bytes.0, &endpoints.bytes.1, &endpoints.bytes.2));
         let katalogus = Arc::new(KatalogusClient::new(&endpoints.katalogus.0, endpoints.katalogus.1.clone()));
         let runner = setup.runner(bytes, katalogus, std::env::vars().collect());
         eprintln!("boefje-runner: {} jobs at once, popping from {}", pool_config.size, endpoints.scheduler.0);
+        if let Some(kubernetes) = &setup.kubernetes {
+            eprintln!("boefje-runner: container plugins run as Jobs in namespace {} (runner id {})", kubernetes.namespace(), kubernetes.config().runner_id);
+        }
         let stats = Pool::new(Arc::new(runner), scheduler, pool_config).run(stop_signal()).await?;
         eprintln!("boefje-runner: stopped after {} job(s) ({} failed, {} errors)", stats.run, stats.failed, stats.errors);
         Ok(())

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use kat_boefje_runner::{ApiConfig, BoefjeRunner, LocalLimits, LocalPlugin};
+use kat_boefje_runner::{ApiConfig, BoefjeRunner, Kubernetes, KubernetesConfig, LocalLimits, LocalPlugin};
 use kat_core::services::bytes::Bytes;
 use kat_core::services::katalogus::Katalogus;
 use kat_bytes::LocalBytes;
@@ -58,35 +58,52 @@ pub struct Embedded {
 }
 
 /// How a process runs boefjes beyond the built-ins: the plugin folders' local executables, the limits of their
-/// runs (`BOEFJES_JOB_TIMEOUT`, `BOEFJES_MAX_OUTPUT`, `BOEFJES_MEMORY_LIMIT`) and where `boefje-api` plugins
-/// reach the runner (`BOEFJES_API`, `BOEFJES_API_BIND`). `kat` and the `boefje-runner` service read it alike.
+/// runs (`BOEFJES_JOB_TIMEOUT`, `BOEFJES_MAX_OUTPUT`, `BOEFJES_MEMORY_LIMIT`), where `boefje-api` plugins
+/// reach the runner (`BOEFJES_API`, `BOEFJES_API_BIND`), and with `BOEFJES_RUNTIME=kubernetes` the cluster
+/// in which container plugins (`oci_image`) run as Jobs. `kat` and the `boefje-runner` service read it alike.
 #[derive(Debug, Clone)]
 pub struct RunnerSetup {
     /// The plugin folders' boefjes that run as local executables.
     pub local_plugins: Vec<LocalPlugin>,
     /// The limits of a local executable's run.
     pub limits: LocalLimits,
-    /// Where `boefje-api` plugins reach the runner.
+    /// Where `boefje-api` plugins (and container plugins' pods) reach the runner.
     pub boefje_api: ApiConfig,
+    /// The cluster that runs container plugins, if `BOEFJES_RUNTIME=kubernetes`.
+    pub kubernetes: Option<Kubernetes>,
 }
 
 impl RunnerSetup {
-    /// The local executables of `repository` and the limits and boefje API from the process environment (a bad
-    /// value is a configuration error naming the variable).
-    pub fn from_env(repository: &PluginRepository) -> anyhow::Result<RunnerSetup> {
+    /// The local executables of `repository` and the limits, boefje API and runtime from the process
+    /// environment (a bad value is a configuration error naming the variable); with Kubernetes, connects to
+    /// its API server (kubeconfig or the pod's service account).
+    pub async fn from_env(repository: &PluginRepository) -> anyhow::Result<RunnerSetup> {
         let lookup = |name: &str| std::env::var(name).ok();
-        Ok(RunnerSetup { local_plugins: local_plugins(repository), limits: LocalLimits::from_vars(&lookup)?, boefje_api: ApiConfig::from_vars(&lookup)? })
+        let boefje_api = ApiConfig::from_vars(&lookup)?;
+        let kubernetes = match KubernetesConfig::from_vars(&lookup)? {
+            None => None,
+            Some(_) if boefje_api.public_url.is_none() => {
+                anyhow::bail!("BOEFJES_API is not set: with BOEFJES_RUNTIME=kubernetes it must be the URL at which the Jobs' pods reach this runner (e.g. http://$(POD_IP):8006)")
+            }
+            Some(config) => Some(Kubernetes::connect(config).await.map_err(anyhow::Error::msg)?),
+        };
+        Ok(RunnerSetup { local_plugins: local_plugins(repository), limits: LocalLimits::from_vars(&lookup)?, boefje_api, kubernetes })
     }
 
     /// A runner of the built-in boefjes and these on `bytes` and `katalogus`; `host_env` supplies `BOEFJE_`
     /// defaults.
     pub fn runner(&self, bytes: Arc<dyn Bytes>, katalogus: Arc<dyn Katalogus>, host_env: BTreeMap<String, String>) -> BoefjeRunner {
-        BoefjeRunner::new(kat_plugins::boefjes::all(), bytes, katalogus, host_env).with_local_plugins(self.local_plugins.clone(), self.limits).with_boefje_api(self.boefje_api.clone())
+        let runner = BoefjeRunner::new(kat_plugins::boefjes::all(), bytes, katalogus, host_env).with_local_plugins(self.local_plugins.clone(), self.limits).with_boefje_api(self.boefje_api.clone());
+        match &self.kubernetes {
+            Some(kubernetes) => runner.with_kubernetes(kubernetes.clone()),
+            None => runner,
+        }
     }
 
-    /// The ids of every boefje a runner of this setup knows.
+    /// The ids of every boefje a runner of this setup can run (container plugins only with Kubernetes).
     pub fn boefje_ids(&self) -> Vec<String> {
-        kat_plugins::boefjes::all().iter().map(|b| b.manifest().id).chain(self.local_plugins.iter().map(|p| p.manifest.id.clone())).collect()
+        let runnable = |p: &&LocalPlugin| !p.manifest.run.is_empty() || (self.kubernetes.is_some() && p.manifest.oci_image.is_some());
+        kat_plugins::boefjes::all().iter().map(|b| b.manifest().id).chain(self.local_plugins.iter().filter(runnable).map(|p| p.manifest.id.clone())).collect()
     }
 }
 
@@ -151,7 +168,7 @@ pub fn local_plugins(repository: &PluginRepository) -> Vec<LocalPlugin> {
     repository
         .boefjes()
         .iter()
-        .filter(|(manifest, _)| !manifest.run.is_empty())
+        .filter(|(manifest, _)| !manifest.run.is_empty() || manifest.oci_image.is_some())
         .filter_map(|(manifest, schema)| repository.folder(&manifest.id).map(|folder| LocalPlugin { manifest: manifest.clone(), schema: schema.clone(), folder: folder.to_path_buf() }))
         .collect()
 }
@@ -183,7 +200,7 @@ impl Embedded {
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
         let lock = DataDirLock::take(data_dir)?;
         let repository = plugin_repository();
-        let runner_setup = RunnerSetup::from_env(&repository)?;
+        let runner_setup = RunnerSetup::from_env(&repository).await?;
         let katalogus = Arc::new(open_katalogus(data_dir, repository).await?);
         let scheduler_db = format!("sqlite://{}?mode=rwc", data_dir.join("scheduler.sqlite").display());
         let scheduler = LocalScheduler::open(&scheduler_db, rules, Arc::new(kat_scheduler::SystemClock), katalogus.clone()).await?;

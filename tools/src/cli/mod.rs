@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod data_dir;
 pub mod explain;
+pub mod k8s;
 pub mod keygen;
 pub mod normalize;
 pub mod query;
@@ -61,6 +62,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Check stored raw files against their hashes and report every mismatch.
     VerifyRaw(verify_raw::VerifyRawArgs),
+    /// Kubernetes: `kat k8s manifests` prints what the boefje runner needs in a cluster (ServiceAccount,
+    /// least-privilege Role and RoleBinding, Deployment with `BOEFJES_RUNTIME=kubernetes`).
+    K8s(k8s::K8sArgs),
     /// Say why a boefje did or did not run on an object (not enabled, clearance, conditions, grace period,
     /// deduplicated, lease expired, failed, ran).
     Explain(explain::ExplainArgs),
@@ -80,6 +84,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(&args, &mut std::io::stdout().lock()),
         Command::VerifyRaw(args) => verify_raw::run(&args, &mut std::io::stdout().lock()),
         Command::Explain(args) => explain::run(&args, &mut std::io::stdout().lock()),
+        Command::K8s(args) => k8s::run(&args, &mut std::io::stdout().lock()),
     }
 }
 
