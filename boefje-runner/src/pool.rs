@@ -36,6 +36,8 @@ use crate::{BoefjeOutcome, BoefjeRunner};
 pub const ENV_POOL_SIZE: &str = "BOEFJES_POOL_SIZE";
 /// Comma-separated boefje ids: pop only tasks of these boefjes.
 pub const ENV_POOL_FILTER_PLUGINS: &str = "BOEFJES_POOL_FILTER_PLUGINS";
+/// Comma-separated container images: pop only tasks of boefjes with one of these `oci_image`s.
+pub const ENV_POOL_FILTER_IMAGES: &str = "BOEFJES_POOL_FILTER_IMAGES";
 /// The pool size without `BOEFJES_POOL_SIZE`.
 pub const DEFAULT_POOL_SIZE: usize = 8;
 /// The largest `BOEFJES_POOL_SIZE`.
@@ -63,17 +65,20 @@ impl Default for PoolConfig {
 }
 
 impl PoolConfig {
-    /// The pool's settings from `BOEFJES_POOL_SIZE` (1 to 1024, default 8) and `BOEFJES_POOL_FILTER_PLUGINS`
-    /// (comma-separated boefje ids; empty or unset: every boefje); the rest are the defaults.
+    /// The pool's settings from `BOEFJES_POOL_SIZE` (1 to 1024, default 8), `BOEFJES_POOL_FILTER_PLUGINS`
+    /// (comma-separated boefje ids; empty or unset: every boefje) and `BOEFJES_POOL_FILTER_IMAGES`
+    /// (comma-separated `oci_image`s; empty or unset: any); the rest are the defaults.
     pub fn from_vars(lookup: &impl Fn(&str) -> Option<String>) -> Result<PoolConfig, ConfigError> {
         let size = number(lookup, ENV_POOL_SIZE, DEFAULT_POOL_SIZE, 1, MAX_POOL_SIZE)?;
-        let plugins: Vec<String> = get(lookup, ENV_POOL_FILTER_PLUGINS)
-            .map(|text| text.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_string).collect())
-            .unwrap_or_default();
-        let filters = match plugins.is_empty() {
-            true => Vec::new(),
-            false => vec![plugin_filter(&plugins)],
-        };
+        let list = |name: &str| -> Vec<String> { get(lookup, name).map(|text| text.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_string).collect()).unwrap_or_default() };
+        let (plugins, images) = (list(ENV_POOL_FILTER_PLUGINS), list(ENV_POOL_FILTER_IMAGES));
+        let mut filters = Vec::new();
+        if !plugins.is_empty() {
+            filters.push(plugin_filter(&plugins));
+        }
+        if !images.is_empty() {
+            filters.push(image_filter(&images));
+        }
         Ok(PoolConfig { size, filters, ..PoolConfig::default() })
     }
 }
@@ -81,6 +86,11 @@ impl PoolConfig {
 /// A filter that pops only tasks of these boefjes.
 pub fn plugin_filter(ids: &[String]) -> Filter {
     Filter::new("data", Some("boefje__id"), "in", ids.to_vec())
+}
+
+/// A filter that pops only tasks of boefjes with one of these container images (`data.boefje.oci_image`).
+pub fn image_filter(images: &[String]) -> Filter {
+    Filter::new("data", Some("boefje__oci_image"), "in", images.to_vec())
 }
 
 /// What a pool did.

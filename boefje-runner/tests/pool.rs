@@ -235,6 +235,26 @@ async fn the_plugin_filter_pops_only_those_boefjes() {
     }
 }
 
+#[tokio::test]
+async fn the_image_filter_pops_only_boefjes_of_those_images() {
+    let lookup = kat_core::config::from_pairs(&[("BOEFJES_POOL_FILTER_IMAGES", "registry.local/b:1, ")]);
+    let filtered = PoolConfig::from_vars(&lookup).expect("valid");
+    assert_eq!(filtered.filters, vec![kat_boefje_runner::pool::image_filter(&["registry.local/b:1".to_string()])]);
+    let setup = Setup::new(&[("slow", Duration::ZERO), ("fast", Duration::ZERO)]).await;
+    // Tasks as the scheduler's subscriptions make them, with the boefje's image in the body.
+    let push = |id: &'static str, image: &'static str, n: usize| {
+        let data = serde_json::json!({"boefje": {"id": id, "version": null, "oci_image": image}, "input_ooi": format!("Hostname|internet|h{n}.example.nl"), "organization": "o"});
+        let scheduler = setup.scheduler.clone();
+        async move { scheduler.push(kat_core::services::scheduler::NewTask { task_type: kat_core::services::scheduler::TaskType::Boefje, organisation: "o".into(), priority: None, data }).await.expect("push").task.id }
+    };
+    let other = push("slow", "registry.local/a:1", 0).await;
+    let wanted = push("fast", "registry.local/b:1", 1).await;
+    let stats = drain(setup.pool(PoolConfig { idle_wait: Duration::from_millis(50), ..filtered })).await;
+    assert_eq!(stats.run, 1);
+    assert_eq!(setup.status(wanted).await, TaskStatus::Completed);
+    assert_eq!(setup.status(other).await, TaskStatus::Queued);
+}
+
 #[test]
 fn the_pool_size_is_checked() {
     let with = |pairs: &[(&str, &str)]| PoolConfig::from_vars(&kat_core::config::from_pairs(pairs));

@@ -25,6 +25,7 @@ use crate::embedded::RunnerSetup;
 pub const HELP: &str = "Environment: SCHEDULER_API (required, e.g. http://127.0.0.1:8004) with SCHEDULER_API_TOKEN, \
 BYTES_API (required) with BYTES_USERNAME and BYTES_PASSWORD (required), KATALOGUS_API (required) with KATALOGUS_API_TOKEN, \
 BOEFJES_POOL_SIZE (jobs at once, 1-1024, default 8), BOEFJES_POOL_FILTER_PLUGINS (comma-separated boefje ids to run; default all), \
+BOEFJES_POOL_FILTER_IMAGES (comma-separated oci_images to run; default all), \
 KATALOGUS_PLUGIN_DIR (plugin folders whose `run` programs run here), BOEFJES_JOB_TIMEOUT (seconds, default 3600), \
 BOEFJES_MAX_OUTPUT (bytes, default 64 MiB), BOEFJES_MEMORY_LIMIT (bytes, default none), BOEFJES_API / BOEFJES_API_BIND \
 (where boefje-api plugins and container pods reach this runner), BOEFJES_RUNTIME (local, or kubernetes: oci_image \

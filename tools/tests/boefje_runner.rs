@@ -3,7 +3,8 @@
 //! directory), one plugin folder shared by the KATalogus and the runner, a
 //! task pushed over the scheduler's REST API, run by the runner, its output in
 //! Bytes; SIGTERM while a job runs lets the job finish and exits 0, and
-//! nothing more is popped; a missing endpoint exits 64 naming it.
+//! nothing more is popped; SIGKILL mid-job leaves no plugin process alive and
+//! the task's lease hands it on; a missing endpoint exits 64 naming it.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -37,6 +38,11 @@ struct Cluster {
 }
 
 async fn cluster(dir: &Path, plugins: &Path) -> Cluster {
+    cluster_with(dir, plugins, &[]).await
+}
+
+/// A cluster whose scheduler also reads `scheduler_env`.
+async fn cluster_with(dir: &Path, plugins: &Path, scheduler_env: &[(&'static str, &str)]) -> Cluster {
     let bin = |name: &str| std::path::PathBuf::from(match name {
         "katalogus" => env!("CARGO_BIN_EXE_katalogus"),
         "bytes-store" => env!("CARGO_BIN_EXE_bytes-store"),
@@ -58,7 +64,10 @@ async fn cluster(dir: &Path, plugins: &Path) -> Cluster {
     );
     let scheduler = RunningService::start(
         &bin("scheduler"),
-        &[("KAT_DATA_DIR", dir.join("scheduler").display().to_string()), ("SCHEDULER_BIND", format!("127.0.0.1:{sp}")), ("KATALOGUS_API", katalogus.base.clone())],
+        &[("KAT_DATA_DIR", dir.join("scheduler").display().to_string()), ("SCHEDULER_BIND", format!("127.0.0.1:{sp}")), ("KATALOGUS_API", katalogus.base.clone())]
+            .into_iter()
+            .chain(scheduler_env.iter().map(|(k, v)| (*k, v.to_string())))
+            .collect::<Vec<_>>(),
         sp,
         dir,
     );
@@ -138,6 +147,53 @@ async fn the_runner_runs_pushed_tasks_and_stops_gracefully_on_sigterm() {
     assert!(stderr.contains("stopping") && stderr.contains("stopped after 2 job(s)"), "{stderr}");
     assert_eq!(c.scheduler.get(slow.id).await.expect("get").status, TaskStatus::Completed, "the running job finished before the exit");
     assert_eq!(c.scheduler.get(later.id).await.expect("get").status, TaskStatus::Queued, "nothing is popped after SIGTERM");
+}
+
+/// Whether process `pid` still runs (a zombie left for an init that does not reap counts as gone).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_killed_outright_leaves_no_process_behind_and_no_task_stranded() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plugins = dir.path().join("plugins");
+    let folder = plugins.join("sleeper");
+    std::fs::create_dir_all(&folder).expect("plugin folder");
+    let manifest = serde_json::json!({"id": "sleeper", "consumes": ["Hostname"], "produces": ["text/plain"], "scan_level": 1, "run": ["./main"]});
+    std::fs::write(folder.join("boefje.json"), manifest.to_string()).expect("boefje.json");
+    // The program starts a child of its own, notes both process ids, and sleeps.
+    std::fs::write(folder.join("main"), "#!/bin/sh\nsleep 300 &\necho \"$$ $!\" > pids.tmp && mv pids.tmp pids\nsleep 300\n").expect("main");
+    std::fs::set_permissions(folder.join("main"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let c = cluster_with(dir.path(), &plugins, &[("SCHEDULER_LEASE_SECONDS", "2"), ("SCHEDULER_SWEEP_SECONDS", "1")]).await;
+    let task = c.scheduler.push(push("sleeper", "a.test")).await.expect("push").task;
+    let mut runner = Command::new(env!("CARGO_BIN_EXE_boefje-runner"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(c.runner_env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("boefje-runner starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pids = loop {
+        if let Ok(text) = std::fs::read_to_string(folder.join("pids")) {
+            break text.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        }
+        assert!(Instant::now() < deadline, "the plugin never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert!(pids.iter().all(|pid| alive(pid)), "the plugin and its child run");
+    runner.kill().expect("SIGKILL the runner");
+    runner.wait().expect("reap the runner");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pids.iter().any(|pid| alive(pid)) {
+        assert!(Instant::now() < deadline, "processes of the killed runner's job outlived it: {pids:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Its lease runs out and the scheduler hands the task on (queued again for another runner).
+    wait_for(&c.scheduler, task.id, TaskStatus::Queued, Duration::from_secs(30)).await;
 }
 
 #[test]

@@ -35,7 +35,7 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with = "katalogus")]
     pub scheduler: bool,
     /// Run the boefje worker pool against the scheduler, Bytes and KATalogus APIs (environment: SCHEDULER_API, BYTES_API,
-    /// BYTES_USERNAME, BYTES_PASSWORD, KATALOGUS_API, BOEFJES_POOL_SIZE, BOEFJES_POOL_FILTER_PLUGINS, KATALOGUS_PLUGIN_DIR,
+    /// BYTES_USERNAME, BYTES_PASSWORD, KATALOGUS_API, BOEFJES_POOL_SIZE, BOEFJES_POOL_FILTER_PLUGINS, BOEFJES_POOL_FILTER_IMAGES, BOEFJES_RUNTIME, KATALOGUS_PLUGIN_DIR,
     /// BOEFJES_JOB_TIMEOUT, BOEFJES_MAX_OUTPUT, BOEFJES_MEMORY_LIMIT, BOEFJES_API; see `boefje-runner --help`).
     #[arg(long, conflicts_with_all = ["katalogus", "bytes", "scheduler"])]
     pub boefje_runner: bool,
