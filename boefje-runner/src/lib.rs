@@ -44,6 +44,7 @@
 
 pub mod pool;
 pub mod runner;
+mod shared;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -96,6 +97,7 @@ pub struct BoefjeOutcome {
 }
 
 /// What a run produced, before it is stored.
+#[derive(Clone)]
 struct Produced {
     files: Vec<RawFile>,
     log: Vec<u8>,
@@ -152,6 +154,19 @@ fn api_task(scheduler_task: Option<&Task>, meta: &BoefjeMeta, env: &JobEnv) -> R
             modified_at: now,
         },
     })
+}
+
+/// Mark a task completed or failed after its run, and pass the outcome on.
+async fn finish(scheduler: &dyn Scheduler, task: &Task, outcome: ServiceResult<BoefjeOutcome>) -> ServiceResult<BoefjeOutcome> {
+    let patch = match &outcome {
+        Ok(o) => match &o.error {
+            None => TaskPatch::status(TaskStatus::Completed),
+            Some(error) => TaskPatch::because(TaskStatus::Failed, error.clone()),
+        },
+        Err(e) => TaskPatch::because(TaskStatus::Failed, e.to_string()),
+    };
+    scheduler.patch(task.id, patch).await?;
+    outcome
 }
 
 fn error_file(content: Vec<u8>) -> RawFile {
@@ -260,15 +275,7 @@ impl BoefjeRunner {
         };
         scheduler.patch(task.id, TaskPatch::status(TaskStatus::Running)).await?;
         let outcome = self.execute_for(&body, Some(task)).await;
-        let patch = match &outcome {
-            Ok(o) => match &o.error {
-                None => TaskPatch::status(TaskStatus::Completed),
-                Some(error) => TaskPatch::because(TaskStatus::Failed, error.clone()),
-            },
-            Err(e) => TaskPatch::because(TaskStatus::Failed, e.to_string()),
-        };
-        scheduler.patch(task.id, patch).await?;
-        outcome
+        finish(scheduler, task, outcome).await
     }
 
     /// Run a boefje task body now, without the scheduler (`run_boefje`).
@@ -279,6 +286,12 @@ impl BoefjeRunner {
     /// Run a task body; `scheduler_task` is the scheduler's task it came from, which a `boefje-api` plugin
     /// is given (without one, a task in the scheduler's shape is made up from the body).
     async fn execute_for(&self, task: &BoefjeTask, scheduler_task: Option<&Task>) -> ServiceResult<BoefjeOutcome> {
+        let (meta, produced) = self.produce(task, scheduler_task).await;
+        self.store(task, meta, produced).await
+    }
+
+    /// Run the boefje of a task body: its meta (ended) and what it produced, failures included.
+    async fn produce(&self, task: &BoefjeTask, scheduler_task: Option<&Task>) -> (BoefjeMeta, Produced) {
         let mut meta = BoefjeMeta {
             id: task.id,
             started_at: Some(OffsetDateTime::now_utc()),
@@ -292,6 +305,11 @@ impl BoefjeRunner {
         };
         let produced = self.run_boefje(task, &mut meta, scheduler_task).await.unwrap_or_else(Produced::failed);
         meta.ended_at = Some(OffsetDateTime::now_utc());
+        (meta, produced)
+    }
+
+    /// Store a run's meta, job log and raw files in Bytes.
+    async fn store(&self, task: &BoefjeTask, meta: BoefjeMeta, produced: Produced) -> ServiceResult<BoefjeOutcome> {
         self.save_meta(&meta).await?;
         let Produced { files, log, error } = produced;
         if let Some(message) = &error {

@@ -107,18 +107,25 @@ pub struct PoolStats {
 }
 
 impl PoolStats {
-    fn record(&mut self, joined: Result<(Uuid, ServiceResult<BoefjeOutcome>), tokio::task::JoinError>) {
-        self.run += 1;
-        match joined {
-            Ok((_, Ok(outcome))) if outcome.error.is_none() => {}
-            Ok((_, Ok(_))) => self.failed += 1,
-            Ok((id, Err(e))) => {
-                self.errors += 1;
-                tracing::error!(task = %id, "boefje task could not be run or recorded: {e}");
-            }
+    fn record(&mut self, joined: Result<Vec<(Uuid, ServiceResult<BoefjeOutcome>)>, tokio::task::JoinError>) {
+        let outcomes = match joined {
+            Ok(outcomes) => outcomes,
             Err(e) => {
+                self.run += 1;
                 self.errors += 1;
                 tracing::error!("a boefje job panicked or was cancelled: {e}");
+                return;
+            }
+        };
+        for (id, outcome) in outcomes {
+            self.run += 1;
+            match outcome {
+                Ok(outcome) if outcome.error.is_none() => {}
+                Ok(_) => self.failed += 1,
+                Err(e) => {
+                    self.errors += 1;
+                    tracing::error!(task = %id, "boefje task could not be run or recorded: {e}");
+                }
             }
         }
     }
@@ -171,7 +178,7 @@ impl Pool {
 
     async fn work(self, stop: impl Future<Output = ()>, until: Until) -> ServiceResult<PoolStats> {
         tokio::pin!(stop);
-        let mut jobs: JoinSet<(Uuid, ServiceResult<BoefjeOutcome>)> = JoinSet::new();
+        let mut jobs: JoinSet<Vec<(Uuid, ServiceResult<BoefjeOutcome>)>> = JoinSet::new();
         let mut stats = PoolStats::default();
         let mut backoff = self.config.idle_wait;
         let mut stopping = false;
@@ -246,18 +253,33 @@ impl Pool {
     }
 }
 
-/// Run one popped task, renewing its lease until the run ends.
-async fn job(runner: Arc<BoefjeRunner>, scheduler: Arc<dyn Scheduler>, task: Task, every: Duration, on_done: Option<OnDone>) -> (Uuid, ServiceResult<BoefjeOutcome>) {
-    let outcome = with_heartbeat(&*scheduler, task.id, every, runner.run_task(&*scheduler, &task)).await;
+/// Run one popped task, with the duplicates of other organisations it may run for (see `shared`), renewing
+/// their leases until the run ends.
+async fn job(runner: Arc<BoefjeRunner>, scheduler: Arc<dyn Scheduler>, task: Task, every: Duration, on_done: Option<OnDone>) -> Vec<(Uuid, ServiceResult<BoefjeOutcome>)> {
+    let duplicates = runner.claim_duplicates(&*scheduler, &task).await;
+    let results = if duplicates.is_empty() {
+        let outcome = with_heartbeat(&*scheduler, task.id, every, runner.run_task(&*scheduler, &task)).await;
+        vec![(task, outcome)]
+    } else {
+        let ids: Vec<Uuid> = std::iter::once(task.id).chain(duplicates.iter().map(|t| t.id)).collect();
+        with_heartbeats(&*scheduler, &ids, every, runner.run_shared(&*scheduler, &task, duplicates)).await
+    };
     if let Some(on_done) = on_done {
-        on_done(&task, &outcome);
+        for (task, outcome) in &results {
+            on_done(task, outcome);
+        }
     }
-    (task.id, outcome)
+    results.into_iter().map(|(task, outcome)| (task.id, outcome)).collect()
 }
 
 /// Run `work` for task `id`, renewing its lease every `every` until the work ends; a failing heartbeat is
 /// logged, not fatal. (Also what `kat scan` wraps a normalizer task in.)
 pub async fn with_heartbeat<F: Future>(scheduler: &dyn Scheduler, id: Uuid, every: Duration, work: F) -> F::Output {
+    with_heartbeats(scheduler, &[id], every, work).await
+}
+
+/// [`with_heartbeat`] for several tasks that one piece of work serves.
+pub async fn with_heartbeats<F: Future>(scheduler: &dyn Scheduler, ids: &[Uuid], every: Duration, work: F) -> F::Output {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(work);
@@ -265,8 +287,10 @@ pub async fn with_heartbeat<F: Future>(scheduler: &dyn Scheduler, id: Uuid, ever
         tokio::select! {
             out = &mut work => return out,
             _ = ticks.tick() => {
-                if let Err(e) = scheduler.heartbeat(id).await {
-                    tracing::warn!(task = %id, "cannot renew the lease of a running task: {e}");
+                for id in ids {
+                    if let Err(e) = scheduler.heartbeat(*id).await {
+                        tracing::warn!(task = %id, "cannot renew the lease of a running task: {e}");
+                    }
                 }
             }
         }

@@ -83,4 +83,16 @@ impl Katalogus for KatalogusClient {
     async fn settings(&self, organisation: &str, plugin_id: &str) -> ServiceResult<Map<String, Value>> {
         self.get(&format!("/v1/organisations/{}/{}/settings", encode(organisation), encode(plugin_id))).await
     }
+
+    async fn shares_tasks(&self, organisation: &str, boefje_id: &str) -> ServiceResult<bool> {
+        // OpenKAT's default for both flags is true.
+        // As OpenKAT: an object keyed by organisation id.
+        let organisations: Map<String, Value> = self.get("/v1/organisations").await?;
+        let sharing: Vec<&str> = organisations.iter().filter(|(_, o)| o["deduplicate"] != false).map(|(id, _)| id.as_str()).collect();
+        if !(sharing.contains(&organisation) && sharing.iter().any(|o| *o != organisation)) {
+            return Ok(false);
+        }
+        let plugin: Value = self.get(&format!("/v1/organisations/{}/plugins/{}", encode(organisation), encode(boefje_id))).await?;
+        Ok(plugin["deduplicate"] != false)
+    }
 }

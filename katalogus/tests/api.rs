@@ -194,6 +194,14 @@ async fn the_http_client_sees_what_the_local_catalogue_sees() {
     let settings = client.settings("o", "port-scan").await.expect("settings");
     assert_eq!(Value::Object(settings), json!({"PORTS": "443", "TIMEOUT_MS": 900}));
     assert_eq!(client.settings("nope", "port-scan").await.expect_err("no org").kind, kat_core::ErrorKind::NotFound);
+    // Sharing tasks across organisations: both flags, and another sharing organisation; the client and the store agree.
+    assert!(!client.shares_tasks("o", "port-scan").await.expect("flags"), "no other organisation to share with");
+    s.call(reqwest::Method::POST, "/v1/organisations", Some(json!({"id": "p", "name": "P"}))).await;
+    s.call(reqwest::Method::POST, "/v1/organisations", Some(json!({"id": "q", "name": "Q", "deduplicate": false}))).await;
+    for (org, shares) in [("o", true), ("p", true), ("q", false)] {
+        assert_eq!(client.shares_tasks(org, "port-scan").await.expect("flags"), shares, "{org}");
+        assert_eq!(local.shares_tasks(org, "port-scan").await.expect("flags"), shares, "{org}");
+    }
     let anonymous = kat_katalogus::KatalogusClient::new(&s.base, None);
     assert_eq!(anonymous.boefjes("o").await.expect_err("no token").kind, kat_core::ErrorKind::Unauthorized);
     let down = kat_katalogus::KatalogusClient::new("http://127.0.0.1:9", None);

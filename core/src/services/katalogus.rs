@@ -36,4 +36,10 @@ pub trait Katalogus: Send + Sync {
     async fn normalizers(&self, organisation: &str) -> ServiceResult<Vec<NormalizerPlugin>>;
     /// The organisation's settings of one plugin (empty when none are set).
     async fn settings(&self, organisation: &str, plugin_id: &str) -> ServiceResult<Map<String, Value>>;
+    /// Whether this boefje's tasks of this organisation may run once for several organisations: OpenKAT's
+    /// `deduplicate` of the organisation and of the boefje are set, and another organisation's is too. A
+    /// catalogue that cannot say answers no.
+    async fn shares_tasks(&self, _organisation: &str, _boefje_id: &str) -> ServiceResult<bool> {
+        Ok(false)
+    }
 }

@@ -276,4 +276,13 @@ impl Katalogus for LocalKatalogus {
             None => Ok(Map::new()),
         }
     }
+
+    async fn shares_tasks(&self, organisation: &str, boefje_id: &str) -> ServiceResult<bool> {
+        if !self.extras(boefje_id).deduplicate {
+            return Ok(false);
+        }
+        let organisations = self.organisations().await?;
+        let sharing = |o: &&crate::store::organisations::Organisation| o.deduplicate;
+        Ok(organisations.iter().filter(sharing).any(|o| o.id == organisation) && organisations.iter().filter(sharing).any(|o| o.id != organisation))
+    }
 }
