@@ -21,14 +21,8 @@
 //! in any case once the program has ended, so nothing it started outlives
 //! it. `BOEFJES_MEMORY_LIMIT` caps its address space through util-linux
 //! `prlimit` (the crate forbids the `unsafe` a `setrlimit` before `exec` would
-//! need).
-//!
-//! A runner killed outright (SIGKILL) cannot kill anything, so the group's
-//! leader is a guard: util-linux `setpriv --pdeathsig TERM` starts a small
-//! `/bin/sh` that runs the program in the background and, when its parent
-//! (the runner) dies and the kernel sends it TERM, kills its whole process
-//! group. The program's exit status passes through the guard (a program
-//! killed by signal N shows as status 128+N).
+//! need). Each run's group is also registered with the process's orphan
+//! guard ([`super::guard`]), which kills it if the runner dies outright.
 
 use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
@@ -62,11 +56,6 @@ const MAX_MAX_OUTPUT: u64 = 1 << 30;
 const MIN_MEMORY_LIMIT: u64 = 1 << 20;
 /// util-linux `prlimit`, which sets the memory cap and then runs the plugin.
 const PRLIMIT: &str = "/usr/bin/prlimit";
-/// util-linux `setpriv`, which sets the parent-death signal and then runs the guard.
-const SETPRIV: &str = "/usr/bin/setpriv";
-/// The guard shell: runs the program (`"$@"`) in its own process group and kills that group when it gets
-/// TERM, the parent-death signal; otherwise it exits with the program's status.
-const GUARD: &str = r#"trap 'kill -KILL 0' TERM; "$@" & wait $!"#;
 /// How long the output is still read after the process group was killed (a process that left the
 /// group may hold the pipes open).
 const READ_GRACE: Duration = Duration::from_secs(2);
@@ -146,6 +135,7 @@ pub async fn run(plugin: &LocalPlugin, env: &JobEnv, meta_json: &str, limits: &L
     drop(command);
     let mut child = spawned.map_err(|e| format!("cannot start {}: {e}", program_name(plugin)))?;
     let group = child.id().ok_or("the plugin ended before it could be watched")?;
+    super::guard::watch(group);
     let (out_buffer, log_buffer) = (Buffer::default(), Buffer::default());
     let (full_tx, full_rx) = oneshot::channel();
     let readers = match merged {
@@ -213,19 +203,15 @@ fn command(plugin: &LocalPlugin, env: &JobEnv, meta_json: &str, limits: &LocalLi
     }
     let folder = std::fs::canonicalize(&plugin.folder).map_err(|e| format!("plugin folder {}: {e}", plugin.folder.display()))?;
     let program = resolve(&folder, first);
-    // The guard would start whatever it is given: say here, as a spawn would, when the program cannot start.
-    startable(&program).map_err(|e| format!("cannot start {}: {e}", program_name(plugin)))?;
     let mut command = match limits.memory_limit {
         Some(bytes) => {
             let mut c = Command::new(PRLIMIT);
-            c.arg(format!("--as={bytes}")).arg("--").arg(SETPRIV);
+            c.arg(format!("--as={bytes}")).arg("--").arg(&program);
             c
         }
-        None => Command::new(SETPRIV),
+        None => Command::new(&program),
     };
     command
-        .args(["--pdeathsig", "TERM", "--", "/bin/sh", "-c", GUARD, "kat-boefje-guard"])
-        .arg(&program)
         .args(args)
         .current_dir(&folder)
         .env_clear()
@@ -257,22 +243,6 @@ fn resolve(folder: &Path, first: &str) -> PathBuf {
     if first.contains('/') && !path.is_absolute() { folder.join(path) } else { path.to_path_buf() }
 }
 
-/// Whether `program` can be started: a path must be an executable file; a bare name must be one in the
-/// job's `PATH`.
-fn startable(program: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |path: &Path| std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-    let found = match program.components().count() > 1 || program.is_absolute() {
-        true => executable(program),
-        false => JOB_PATH.split(':').any(|dir| executable(&Path::new(dir).join(program))),
-    };
-    match found {
-        true => Ok(()),
-        false if program.exists() => Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied)),
-        false => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
-    }
-}
-
 /// The program as the manifest names it, for messages.
 fn program_name(plugin: &LocalPlugin) -> String {
     plugin.manifest.run.first().map_or_else(String::new, |p| format!("{p:?}"))
@@ -285,8 +255,6 @@ fn too_much(limits: &LocalLimits) -> String {
 /// An exit status in words.
 fn describe(status: ExitStatus) -> String {
     match (status.code(), status.signal()) {
-        // The guard shell passes on a program killed by signal N as 128+N.
-        (Some(code), _) if (129..=128 + 64).contains(&code) => format!("exited with status {code} (killed by signal {}?)", code - 128),
         (Some(code), _) => format!("exited with status {code}"),
         (None, Some(signal)) => format!("was killed by signal {signal}"),
         (None, None) => "ended abnormally".into(),
@@ -335,8 +303,14 @@ fn take(buffer: &Buffer) -> Vec<u8> {
     std::mem::take(&mut *buffer.lock().unwrap_or_else(PoisonError::into_inner))
 }
 
-/// Kill every process of the group `group` (a group that is gone already is fine).
+/// Kill every process of the group `group` (a group that is gone already is fine), which ends the run: the
+/// orphan guard forgets it.
 fn kill_group(group: u32) {
+    end_group(group);
+    super::guard::forget(group);
+}
+
+fn end_group(group: u32) {
     let Some(pid) = i32::try_from(group).ok().and_then(rustix::process::Pid::from_raw) else {
         tracing::error!(group, "not a process group id");
         return;
