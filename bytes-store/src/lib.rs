@@ -31,6 +31,7 @@
 pub mod api;
 pub mod client;
 pub mod config;
+mod group_commit;
 pub mod hashing;
 pub mod meta_db;
 pub mod queries;

@@ -13,7 +13,8 @@
 //! backends read. Only the JSON-searching list queries differ per backend
 //! (see `queries`). Saving a meta whose id exists is refused (OpenKAT's
 //! integrity error) and leaves the stored one as it was. Database error
-//! text never reaches a caller (`kat_server::db::db_error`).
+//! text never reaches a caller (`kat_server::db::db_error`). Concurrent
+//! saves on SQLite share one commit (`group_commit`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -30,6 +31,7 @@ use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::group_commit::{commit_batch, Queue, Write};
 use crate::hashing::HashRule;
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -48,8 +50,10 @@ pub const INTEGRITY_ERROR: &str = "Integrity error: object might already exist";
 pub struct MetaDb {
     pool: AnyPool,
     postgres: bool,
-    /// Writers queue here on SQLite (see `kat_server::db::WriteGate`).
+    /// Writers queue here on SQLite (see `kat_server::db::WriteGate`); the holder commits the queued writes.
     gate: db::WriteGate,
+    /// Writes waiting for the next group commit (SQLite).
+    queue: Queue,
 }
 
 /// A database failure as a caller may see it (details go to the log).
@@ -75,7 +79,7 @@ fn micros(at: Option<OffsetDateTime>) -> Option<i64> {
     at.and_then(|t| i64::try_from(t.unix_timestamp_nanos().div_euclid(1000)).ok())
 }
 
-fn integrity_error(field: &str) -> ServiceError {
+pub(crate) fn integrity_error(field: &str) -> ServiceError {
     ServiceError::new(ErrorKind::Conflict, INTEGRITY_ERROR).with_field(field)
 }
 
@@ -94,7 +98,7 @@ impl MetaDb {
     pub async fn connect_waiting(url: &str, wait: Duration) -> ServiceResult<MetaDb> {
         let spec = DbSpec { what: WHAT, variable: "BYTES_DB_URI", sqlite: &SQLITE_MIGRATOR, postgres: &POSTGRES_MIGRATOR, wait, durability: kat_server::db::Durability::Full, scrub_deleted: false };
         let opened = db::open(url, spec).await?;
-        Ok(MetaDb { pool: opened.pool, postgres: opened.postgres, gate: db::WriteGate::new(opened.postgres) })
+        Ok(MetaDb { pool: opened.pool, postgres: opened.postgres, gate: db::WriteGate::new(opened.postgres), queue: Queue::default() })
     }
 
     /// Open an existing SQLite file for reading only: nothing is written, created or migrated. When no
@@ -125,7 +129,7 @@ impl MetaDb {
                 path.display()
             )));
         }
-        Ok(MetaDb { pool, postgres: false, gate: db::WriteGate::default() })
+        Ok(MetaDb { pool, postgres: false, gate: db::WriteGate::default(), queue: Queue::default() })
     }
 
     /// The connection pool (for the listing queries in `queries`).
@@ -148,25 +152,43 @@ impl MetaDb {
         db::ping(&self.pool).await
     }
 
+    /// Run `write` and commit it: on SQLite in the next group commit (see `group_commit`), on PostgreSQL in
+    /// its own transaction.
+    async fn write(&self, write: Write) -> ServiceResult<()> {
+        if self.postgres {
+            let mut tx = self.pool.begin().await.map_err(db_error)?;
+            write.apply(&mut tx).await?;
+            return tx.commit().await.map_err(db_error);
+        }
+        let mut result = self.queue.push(write);
+        let gate = self.gate.enter().await;
+        // Committed by the writer that held the gate before us?
+        if let Ok(done) = result.try_recv() {
+            return done;
+        }
+        // The batch runs as its own task holding the gate, so a caller that gives up (a client that hung up)
+        // cannot cut short the other writers' commit.
+        let (pool, batch) = (self.pool.clone(), self.queue.take());
+        tokio::spawn(async move {
+            commit_batch(&pool, batch).await;
+            drop(gate);
+        });
+        result.await.unwrap_or_else(|_| Err(ServiceError::internal("a metadata write was dropped before its commit")))
+    }
+
     /// Insert a boefje meta; an existing id is refused (`Conflict`, OpenKAT's integrity error) and left as it was.
     pub async fn save_boefje_meta(&self, meta: &BoefjeMeta) -> ServiceResult<()> {
         check_organisation_id(&meta.organization, "organization")?;
         let body = check_no_nul(meta)?;
-        let _gate = self.gate.enter().await;
-        let done = sqlx::query("INSERT INTO boefje_meta (id, organization, boefje_id, input_ooi, started_at_us, body) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
-            .bind(meta.id.to_string())
-            .bind(&meta.organization)
-            .bind(&meta.boefje.id)
-            .bind(&meta.input_ooi)
-            .bind(micros(meta.started_at))
-            .bind(body)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        if done.rows_affected() == 0 {
-            return Err(integrity_error("id"));
-        }
-        Ok(())
+        self.write(Write::BoefjeMeta {
+            id: meta.id.to_string(),
+            organization: meta.organization.clone(),
+            boefje_id: meta.boefje.id.clone(),
+            input_ooi: meta.input_ooi.clone(),
+            started_at_us: micros(meta.started_at),
+            body,
+        })
+        .await
     }
 
     /// One boefje meta.
@@ -180,21 +202,18 @@ impl MetaDb {
     pub async fn insert_raw(&self, meta: &RawDataMeta, rule: HashRule, hashed_text: &str, size: usize, event: &RawFileReceived) -> ServiceResult<()> {
         let mime_types = serde_json::to_string(&meta.mime_types).map_err(|e| ServiceError::invalid(e.to_string()))?;
         let body = serde_json::to_string(event).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        let _gate = self.gate.enter().await;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        sqlx::query("INSERT INTO raw_data (id, boefje_meta_id, mime_types, secure_hash, hashed_at, hash_rule, size) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(meta.id.to_string())
-            .bind(meta.boefje_meta.id.to_string())
-            .bind(mime_types)
-            .bind(meta.secure_hash.clone().unwrap_or_default())
-            .bind(hashed_text)
-            .bind(rule.as_str())
-            .bind(i64::try_from(size).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        sqlx::query("INSERT INTO outbox (event_id, body) VALUES ($1, $2)").bind(event.event_id.to_string()).bind(body).execute(&mut *tx).await.map_err(db_error)?;
-        tx.commit().await.map_err(db_error)
+        self.write(Write::Raw {
+            id: meta.id.to_string(),
+            boefje_meta_id: meta.boefje_meta.id.to_string(),
+            mime_types,
+            secure_hash: meta.secure_hash.clone().unwrap_or_default(),
+            hashed_text: hashed_text.to_string(),
+            rule: rule.as_str(),
+            size: i64::try_from(size).unwrap_or(i64::MAX),
+            event_id: event.event_id.to_string(),
+            event_body: body,
+        })
+        .await
     }
 
     /// A raw file's metadata, the rule of its hash and the text stored with it.
@@ -227,22 +246,7 @@ impl MetaDb {
         let (raw_data, _, _) = self.raw_meta(meta.raw_data.id).await?;
         let stored = NormalizerMeta { raw_data, ..meta.clone() };
         let body = serde_json::to_string(&stored).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        let _gate = self.gate.enter().await;
-        let done = sqlx::query("INSERT INTO normalizer_meta (id, raw_id, started_at_us, body) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING")
-            .bind(meta.id.to_string())
-            .bind(meta.raw_data.id.to_string())
-            .bind(micros(meta.started_at))
-            .bind(body)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| match e {
-                sqlx::Error::Database(d) if d.is_foreign_key_violation() => ServiceError::not_found(format!("no raw file {}", meta.raw_data.id)),
-                e => db_error(e),
-            })?;
-        if done.rows_affected() == 0 {
-            return Err(integrity_error("id"));
-        }
-        Ok(())
+        self.write(Write::NormalizerMeta { id: meta.id.to_string(), raw_id: meta.raw_data.id.to_string(), started_at_us: micros(meta.started_at), body }).await
     }
 
     /// Pending outbox events, oldest first.

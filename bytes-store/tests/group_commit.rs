@@ -1,0 +1,54 @@
+//! Group commit of the metadata writes on a real SQLite file: many
+//! concurrent saves (which share commits) all land, and a save that must be
+//! refused (a boefje meta whose id exists) fails alone without spoiling the
+//! other writes of its batch.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kat_bytes::meta_db::MetaDb;
+use kat_core::meta::{BoefjeMeta, PluginRef};
+use kat_core::ErrorKind;
+use uuid::Uuid;
+
+fn meta(id: Uuid) -> BoefjeMeta {
+    BoefjeMeta {
+        id,
+        started_at: Some(time::OffsetDateTime::now_utc()),
+        ended_at: Some(time::OffsetDateTime::now_utc()),
+        boefje: PluginRef { id: "dns-records".into(), version: None },
+        input_ooi: Some("Hostname|internet|example.nl".into()),
+        arguments: BTreeMap::new(),
+        organization: "o".into(),
+        runnable_hash: None,
+        environment: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_saves_all_land_and_a_refused_one_fails_alone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Arc::new(MetaDb::open(&dir.path().join("meta.sqlite")).await.expect("database"));
+    let duplicate = Uuid::new_v4();
+    // 64 saves at once; the duplicate id comes four times, so at least one batch holds a refused write.
+    let ids: Vec<Uuid> = (0..64).map(|i| if i % 16 == 0 { duplicate } else { Uuid::new_v4() }).collect();
+    let saves: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (db, meta) = (db.clone(), meta(*id));
+            tokio::spawn(async move { db.save_boefje_meta(&meta).await })
+        })
+        .collect();
+    let mut refused = 0;
+    for save in saves {
+        match save.await.expect("joined") {
+            Ok(()) => {}
+            Err(e) if e.kind == ErrorKind::Conflict => refused += 1,
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(refused, 3, "the duplicate id is saved once and refused three times");
+    for id in &ids {
+        assert_eq!(db.boefje_meta(*id).await.expect("stored").id, *id);
+    }
+}
