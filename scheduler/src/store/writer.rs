@@ -1,17 +1,17 @@
-//! The SQLite writer thread: group commit for the lease writes.
+//! Group commit for the SQLite lease writes, run on the caller's thread.
 //!
 //! Pops and patches are a few small statements each. Run through sqlx, each
-//! statement is a hand-off to the driver's worker thread and back, and each
-//! write its own transaction; the thread wake-ups, not SQLite, bounded the
-//! queue at a few hundred tasks a second. Here one OS thread owns a plain
-//! `rusqlite` connection to the same file, takes every [`LeaseWrite`]
-//! queued while the previous transaction ran, runs them one after the other
-//! inside one `BEGIN IMMEDIATE` transaction (a statement is a function call
-//! on this thread), commits once, and only then answers each caller.
-//!
-//! The thread holds the process's write lock (the one [`Store::begin`]
-//! takes) for each transaction, so this process's other writers queue in
-//! memory and never in SQLite's sleeping busy handler.
+//! statement is a hand-off to the driver's worker thread and back; handed to
+//! a writer thread of our own, each write still cost two thread wake-ups.
+//! On two cores those wake-ups, not SQLite, bounded the queue. Here a plain
+//! `rusqlite` connection to the same file sits behind a mutex: a writer
+//! queues its [`LeaseWrite`] and waits for the process's write lock (the one
+//! [`Store::begin`] takes); the task that holds the lock takes every write
+//! queued so far, runs them one after the other inside one `BEGIN
+//! IMMEDIATE` transaction on its own thread (a statement is a function
+//! call; nothing in the batch awaits, so a cancelled caller cannot cut it
+//! short), commits once, and answers each writer. A writer that gets the
+//! lock after another committed its write just takes the answer.
 //!
 //! A write that fails (a 409, a database error) must not leave half its
 //! statements in a shared transaction: when any write of a batch fails, or
@@ -25,7 +25,7 @@
 //! [`Store::begin`]: super::Store::begin
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use kat_core::services::{ServiceError, ServiceResult};
 use kat_server::db::WriteGate;
@@ -43,10 +43,12 @@ struct Job {
     reply: oneshot::Sender<ServiceResult<LeaseDone>>,
 }
 
-/// The writer thread of one SQLite store; it ends when the last clone is dropped.
+/// The group-committing writer of one SQLite store.
 #[derive(Clone)]
 pub struct Writer {
-    queue: mpsc::Sender<Job>,
+    conn: Arc<Mutex<rusqlite::Connection>>,
+    queue: Arc<Mutex<Vec<Job>>>,
+    lock: WriteGate,
 }
 
 impl std::fmt::Debug for Writer {
@@ -56,60 +58,63 @@ impl std::fmt::Debug for Writer {
 }
 
 fn stopped() -> ServiceError {
-    ServiceError::unavailable("the scheduler's database writer has stopped")
+    ServiceError::unavailable("the scheduler's database writer dropped a write")
 }
 
 impl Writer {
-    /// Open the database file at `path` (already migrated) and start the thread; `lock` is the process's write
-    /// lock, held for each transaction.
+    /// Open the database file at `path` (already migrated); `lock` is the process's write lock, held for each
+    /// transaction.
     pub fn start(path: &Path, lock: WriteGate) -> ServiceResult<Writer> {
         let conn = rusqlite::Connection::open(path).map_err(sqlite_error)?;
         // The pool's settings for this store (WAL, no fsync per commit).
         conn.execute_batch(&kat_server::db::sqlite_pragmas(super::DURABILITY, false)).map_err(sqlite_error)?;
         conn.set_prepared_statement_cache_capacity(64);
-        let (queue, jobs) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("kat-scheduler-writer".into())
-            .spawn(move || write_loop(&conn, &lock, &jobs))
-            .map_err(|e| ServiceError::internal(format!("cannot start the scheduler's database writer: {e}")))?;
-        Ok(Writer { queue })
+        Ok(Writer { conn: Arc::new(Mutex::new(conn)), queue: Arc::default(), lock })
     }
 
     /// Queue `write` and wait until its transaction committed (or it failed).
     pub async fn write(&self, write: LeaseWrite, context: WriteContext) -> ServiceResult<LeaseDone> {
-        let (reply, answer) = oneshot::channel();
-        self.queue.send(Job { write, context, reply }).map_err(|_| stopped())?;
+        let (reply, mut answer) = oneshot::channel();
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner).push(Job { write, context, reply });
+        let _held = self.lock.enter().await;
+        if let Ok(done) = answer.try_recv() {
+            return done;
+        }
+        loop {
+            let batch: Vec<Job> = {
+                let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                let n = queue.len().min(MAX_BATCH);
+                queue.drain(..n).collect()
+            };
+            if batch.is_empty() {
+                break;
+            }
+            write_batch(&self.conn.lock().unwrap_or_else(PoisonError::into_inner), batch);
+            if let Ok(done) = answer.try_recv() {
+                return done;
+            }
+        }
         answer.await.map_err(|_| stopped())?
     }
 }
 
-/// Take what is queued, write it in one transaction, answer; until every sender is gone.
-fn write_loop(conn: &rusqlite::Connection, lock: &WriteGate, jobs: &mpsc::Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let _held = lock.enter_blocking();
-        if batch.len() > 1 {
-            match together(conn, &batch) {
-                Ok(results) => {
-                    for (job, result) in batch.into_iter().zip(results) {
-                        // The caller may have gone away (its request was cancelled); the write stands either way.
-                        let _ = job.reply.send(Ok(result));
-                    }
-                    continue;
+/// Write `batch` in one transaction and answer each job (each alone when the batch fails as a whole).
+fn write_batch(conn: &rusqlite::Connection, batch: Vec<Job>) {
+    if batch.len() > 1 {
+        match together(conn, &batch) {
+            Ok(results) => {
+                for (job, result) in batch.into_iter().zip(results) {
+                    // The caller may have gone away (its request was cancelled); the write stands either way.
+                    let _ = job.reply.send(Ok(result));
                 }
-                Err(e) => tracing::debug!("a batch of {} writes failed as a whole ({e}); each runs alone", batch.len()),
+                return;
             }
+            Err(e) => tracing::debug!("a batch of {} writes failed as a whole ({e}); each runs alone", batch.len()),
         }
-        for job in batch {
-            let result = alone(conn, &job);
-            let _ = job.reply.send(result);
-        }
+    }
+    for job in batch {
+        let result = alone(conn, &job);
+        let _ = job.reply.send(result);
     }
 }
 
