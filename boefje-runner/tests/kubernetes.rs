@@ -100,14 +100,20 @@ fn labels(task: Uuid) -> Value {
     })
 }
 
-#[tokio::test]
-async fn a_job_that_posts_completes_its_task_and_holds_no_secret() {
+/// Start a run of the plugin by runner `runner-a`; the fake server, the fixture, the run and its Job's name.
+async fn start_run() -> (FakeKubernetes, Fixture, tokio::task::JoinHandle<kat_boefje_runner::BoefjeOutcome>, String) {
     let mut fake = FakeKubernetes::start().await;
     let f = plugins().await;
     let runner = runner(&f, &fake, "runner-a", any_port());
     let task = Fixture::task("kat-test");
     let run = tokio::spawn(async move { common::execute(&runner, &task).await });
     let name = next_job(&mut fake).await;
+    (fake, f, run, name)
+}
+
+#[tokio::test]
+async fn a_job_that_posts_completes_its_task_and_holds_no_secret() {
+    let (fake, f, run, name) = start_run().await;
     let input = complete(&fake, &name).await;
     let outcome = run.await.expect("the run ends");
     assert_eq!(outcome.error, None, "{outcome:?}");
@@ -171,12 +177,7 @@ async fn a_job_that_posts_completes_its_task_and_holds_no_secret() {
 
 #[tokio::test]
 async fn a_job_that_fails_without_posting_stores_its_pod_log_as_the_error() {
-    let mut fake = FakeKubernetes::start().await;
-    let f = plugins().await;
-    let runner = runner(&f, &fake, "runner-a", any_port());
-    let task = Fixture::task("kat-test");
-    let run = tokio::spawn(async move { common::execute(&runner, &task).await });
-    let name = next_job(&mut fake).await;
+    let (fake, f, run, name) = start_run().await;
     fake.finish_job(&name, false, "Traceback (most recent call last):\nERROR: boom\n");
     let outcome = run.await.expect("the run ends");
     let error = outcome.error.clone().expect("the run failed");
