@@ -196,13 +196,15 @@ pub struct BoefjeRunner {
     api: tokio::sync::OnceCell<BoefjeApi>,
     /// Where container boefjes run, if anywhere.
     kubernetes: Option<Kubernetes>,
+    /// Recent answers of `Katalogus::shares_tasks` (see `shared`).
+    sharing: shared::SharingCache,
 }
 
 impl BoefjeRunner {
     /// A runner for `boefjes`; `host_env` is the runner's own environment (only `BOEFJE_` names are used).
     pub fn new(boefjes: Vec<Box<dyn Boefje>>, bytes: Arc<dyn Bytes>, katalogus: Arc<dyn Katalogus>, host_env: BTreeMap<String, String>) -> Self {
         let boefjes = boefjes.into_iter().map(|b| (b.manifest(), b.schema(), b)).collect();
-        BoefjeRunner { boefjes, local: Vec::new(), limits: LocalLimits::default(), bytes, katalogus, host_env, api_config: None, api: tokio::sync::OnceCell::new(), kubernetes: None }
+        BoefjeRunner { boefjes, local: Vec::new(), limits: LocalLimits::default(), bytes, katalogus, host_env, api_config: None, api: tokio::sync::OnceCell::new(), kubernetes: None, sharing: shared::SharingCache::default() }
     }
 
     /// Serve the boefje API of `boefje-api` plugins as `config` says, instead of as the process's

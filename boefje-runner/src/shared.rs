@@ -14,6 +14,14 @@
 //! run alone and none learns of the others. A claimed task that may not be
 //! shared, or whose settings differ, runs on its own; so do all of them when
 //! the shared run fails, so one organisation's failure is never another's.
+//!
+//! The flags are asked of the KATalogus at most every [`SHARING_TTL`] per
+//! organisation and boefje (over HTTP that is two requests), so a changed
+//! flag takes effect within that time.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use kat_core::env_rules::build_job_env;
@@ -29,18 +37,31 @@ const MAX_SHARED: usize = 64;
 /// A job environment with its values, to compare two.
 type PlainEnv = Vec<(String, String)>;
 
+/// How long an answer of `Katalogus::shares_tasks` is used before it is asked again.
+pub const SHARING_TTL: Duration = Duration::from_secs(30);
+
+/// Recent answers of `Katalogus::shares_tasks`, by organisation and boefje.
+#[derive(Default)]
+pub(crate) struct SharingCache(Mutex<HashMap<(String, String), (bool, Instant)>>);
+
+impl SharingCache {
+    fn get(&self, organisation: &str, boefje_id: &str) -> Option<bool> {
+        let answers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        answers.get(&(organisation.to_string(), boefje_id.to_string())).filter(|(_, at)| at.elapsed() < SHARING_TTL).map(|(shares, _)| *shares)
+    }
+
+    fn put(&self, organisation: &str, boefje_id: &str, shares: bool) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).insert((organisation.to_string(), boefje_id.to_string()), (shares, Instant::now()));
+    }
+}
+
 impl BoefjeRunner {
     /// Claim (pop) the queued tasks of other organisations that duplicate `task`, if its organisation and
     /// boefje allow sharing; none otherwise, or when the catalogue or scheduler cannot be asked.
     pub async fn claim_duplicates(&self, scheduler: &dyn Scheduler, task: &Task) -> Vec<Task> {
         let Ok(body) = serde_json::from_value::<BoefjeTask>(task.data.clone()) else { return Vec::new() };
-        match self.katalogus.shares_tasks(&task.organisation, &body.boefje.id).await {
-            Ok(true) => {}
-            Ok(false) => return Vec::new(),
-            Err(e) => {
-                tracing::debug!(task = %task.id, "not sharing the task: cannot read its deduplication flags: {e}");
-                return Vec::new();
-            }
+        if !self.shares(&task.organisation, &body.boefje.id).await {
+            return Vec::new();
         }
         let filters = [
             Filter::new("data", Some("boefje__id"), "eq", body.boefje.id.clone()),
@@ -67,7 +88,7 @@ impl BoefjeRunner {
         for task in duplicates {
             let body = serde_json::from_value::<BoefjeTask>(task.data.clone()).ok();
             let shares = match &body {
-                Some(body) => self.katalogus.shares_tasks(&task.organisation, &body.boefje.id).await.unwrap_or(false),
+                Some(body) => self.shares(&task.organisation, &body.boefje.id).await,
                 None => false,
             };
             match (body, shares && self.plain_env(&task).await.as_ref() == Some(&leader_env)) {
@@ -118,6 +139,24 @@ impl BoefjeRunner {
             results.push((task.clone(), finish(scheduler, &task, outcome).await));
         }
         (results, Vec::new())
+    }
+
+    /// Whether the organisation's tasks of this boefje may be shared (a recent answer, else the KATalogus's;
+    /// no when it cannot be asked).
+    async fn shares(&self, organisation: &str, boefje_id: &str) -> bool {
+        if let Some(shares) = self.sharing.get(organisation, boefje_id) {
+            return shares;
+        }
+        match self.katalogus.shares_tasks(organisation, boefje_id).await {
+            Ok(shares) => {
+                self.sharing.put(organisation, boefje_id, shares);
+                shares
+            }
+            Err(e) => {
+                tracing::debug!(organisation, boefje = boefje_id, "not sharing: cannot read the deduplication flags: {e}");
+                false
+            }
+        }
     }
 
     /// Run each task on its own, at once.

@@ -86,3 +86,52 @@ async fn organisations_with_equal_settings_share_one_run_and_keep_their_own_data
         assert_eq!(String::from_utf8_lossy(&content), format!("{expected_host} {expected_mode}"), "{org}");
     }
 }
+
+/// The KATalogus of a test, counting how often it is asked whether tasks may be shared.
+struct Counting {
+    inner: Arc<kat_katalogus::LocalKatalogus>,
+    asked: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl kat_core::services::katalogus::Katalogus for Counting {
+    async fn boefjes(&self, organisation: &str) -> kat_core::services::ServiceResult<Vec<kat_core::services::katalogus::BoefjePlugin>> {
+        self.inner.boefjes(organisation).await
+    }
+
+    async fn normalizers(&self, organisation: &str) -> kat_core::services::ServiceResult<Vec<kat_core::services::katalogus::NormalizerPlugin>> {
+        self.inner.normalizers(organisation).await
+    }
+
+    async fn settings(&self, organisation: &str, plugin_id: &str) -> kat_core::services::ServiceResult<serde_json::Map<String, serde_json::Value>> {
+        self.inner.settings(organisation, plugin_id).await
+    }
+
+    async fn shares_tasks(&self, organisation: &str, boefje_id: &str) -> kat_core::services::ServiceResult<bool> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        self.inner.shares_tasks(organisation, boefje_id).await
+    }
+}
+
+#[tokio::test]
+async fn the_sharing_flags_are_asked_once_per_organisation_and_boefje() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = Counter(runs.clone());
+    let f = common::fixture_with(&[], vec![(counter.manifest(), counter.schema())]).await;
+    f.katalogus.ensure_organisation("p", "p").await.expect("organisation");
+    let katalogus = Arc::new(Counting { inner: f.katalogus.clone(), asked: AtomicUsize::new(0) });
+    let url = format!("sqlite://{}?mode=rwc", f.dir.path().join("scheduler.sqlite").display());
+    let scheduler = Arc::new(LocalScheduler::open(&url, Settings::default(), Arc::new(SystemClock), f.katalogus.clone()).await.expect("scheduler"));
+    for n in 0..10 {
+        let input = Reference::parse(&format!("Hostname|internet|h{n}.example.nl")).expect("reference");
+        for org in ["o", "p"] {
+            scheduler.push(boefje_push(org, "counter", &input)).await.expect("push");
+        }
+    }
+    let runner = BoefjeRunner::new(vec![Box::new(counter)], f.bytes.clone(), katalogus.clone(), BTreeMap::new());
+    let pool = Pool::new(Arc::new(runner), scheduler.clone(), PoolConfig { size: 1, idle_wait: Duration::from_millis(20), ..PoolConfig::default() });
+    let stats = tokio::time::timeout(Duration::from_secs(60), pool.drain()).await.expect("the pool drains").expect("the pool works");
+    assert_eq!((stats.run, stats.failed, stats.errors), (20, 0, 0), "{stats:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 10, "each object ran once for both organisations");
+    assert_eq!(katalogus.asked.load(Ordering::SeqCst), 2, "asked once for o and once for p, then remembered");
+}
