@@ -52,3 +52,31 @@ async fn concurrent_saves_all_land_and_a_refused_one_fails_alone() {
         assert_eq!(db.boefje_meta(*id).await.expect("stored").id, *id);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_gives_up_does_not_take_the_others_down() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Arc::new(MetaDb::open(&dir.path().join("meta.sqlite")).await.expect("database"));
+    // 64 saves at once; every fourth is abandoned (as when a client hangs up) right after it starts, which may
+    // be while it commits the batch of the others.
+    let saves: Vec<_> = (0..64)
+        .map(|_| {
+            let (db, meta) = (db.clone(), meta(Uuid::new_v4()));
+            let id = meta.id;
+            (id, tokio::spawn(async move { db.save_boefje_meta(&meta).await }))
+        })
+        .collect();
+    let mut kept = Vec::new();
+    for (i, (id, save)) in saves.into_iter().enumerate() {
+        if i % 4 == 0 {
+            tokio::task::yield_now().await;
+            save.abort();
+        } else {
+            kept.push((id, save));
+        }
+    }
+    for (id, save) in kept {
+        save.await.expect("joined").expect("a save that was not abandoned succeeds");
+        assert_eq!(db.boefje_meta(id).await.expect("stored").id, id);
+    }
+}
