@@ -102,10 +102,10 @@ async fn report_objects(scheduler: &dyn Scheduler, graph: &dyn ObjectGraph, orga
     let mut seen = std::collections::BTreeSet::new();
     let references = outcome.objects.iter().map(|o| o.reference()).chain(outcome.report.new_or_raised.iter().map(|o| o.ooi.reference()));
     for reference in references {
-        if seen.insert(reference.clone()) {
-            if let Some(stored) = graph.get(reference)? {
-                saved.push(ObjectState::of(&stored));
-            }
+        if seen.insert(reference.clone())
+            && let Some(stored) = graph.get(reference)?
+        {
+            saved.push(ObjectState::of(&stored));
         }
     }
     scheduler.objects_changed(organisation, &saved, &outcome.report.deleted).await.map(|_| ())

@@ -25,11 +25,11 @@ fn percent_decoded_has_nul(text: &str) -> bool {
 
 async fn normalise(mut request: Request, next: Next) -> Response {
     let uri = request.uri().clone();
-    if let Some(query) = uri.query() {
-        if let Some(pair) = query.split('&').find(|pair| percent_decoded_has_nul(pair)) {
-            let name = pair.split('=').next().unwrap_or("query");
-            return ApiError(ServiceError::invalid(format!("query parameter {name} must not contain a NUL character")).with_field(name)).into_response();
-        }
+    if let Some(query) = uri.query()
+        && let Some(pair) = query.split('&').find(|pair| percent_decoded_has_nul(pair))
+    {
+        let name = pair.split('=').next().unwrap_or("query");
+        return ApiError(ServiceError::invalid(format!("query parameter {name} must not contain a NUL character")).with_field(name)).into_response();
     }
     if percent_decoded_has_nul(uri.path()) {
         return ApiError(ServiceError::invalid("the path must not contain a NUL character").with_field("path")).into_response();
