@@ -134,7 +134,7 @@ fn job_log(output: &[u8], hidden: &[&str], notes: &[String]) -> Vec<u8> {
 /// boefje API gives it.
 fn api_task(scheduler_task: Option<&Task>, meta: &BoefjeMeta, env: &JobEnv) -> Result<Task, String> {
     let mut data = meta.clone();
-    data.environment = Some(env.iter().map(|(k, v)| (k.clone(), v.expose().clone())).collect());
+    data.environment = Some(plain(env));
     let data = serde_json::to_value(&data).map_err(|e| format!("cannot write the boefje meta: {e}"))?;
     let now = OffsetDateTime::now_utc();
     Ok(match scheduler_task {
@@ -154,6 +154,12 @@ fn api_task(scheduler_task: Option<&Task>, meta: &BoefjeMeta, env: &JobEnv) -> R
             modified_at: now,
         },
     })
+}
+
+/// A job environment's values in the clear: for the plugin (the boefje API, a Job's Secret), never for stored
+/// metadata.
+fn plain(env: &JobEnv) -> BTreeMap<String, String> {
+    env.iter().map(|(k, v)| (k.clone(), v.expose().clone())).collect()
 }
 
 /// Mark a task completed or failed after its run, and pass the outcome on.
@@ -368,6 +374,13 @@ impl BoefjeRunner {
         Some((plugin, local.manifest.clone(), local.schema.clone()))
     }
 
+    /// `organisation`'s job environment for boefje `boefje_id`: its KATalogus settings and this runner's
+    /// `BOEFJE_` defaults, under the boefje's schema (`env_rules`).
+    async fn job_env(&self, organisation: &str, boefje_id: &str, schema: Option<&SettingsSchema>) -> Result<JobEnv, String> {
+        let settings: BTreeMap<String, Value> = self.katalogus.settings(organisation, boefje_id).await.map_err(|e| e.to_string())?.into_iter().collect();
+        build_job_env(schema, &self.host_env, &settings).map_err(|e| e.to_string())
+    }
+
     /// Run the boefje. An `Err` is a failure before it produced anything (unknown boefje, wrong input, bad
     /// settings, a program that cannot start), as the message for the error raw file.
     async fn run_boefje(&self, task: &BoefjeTask, meta: &mut BoefjeMeta, scheduler_task: Option<&Task>) -> Result<Produced, String> {
@@ -380,24 +393,21 @@ impl BoefjeRunner {
         // OpenKAT's boefjes read the object's fields (`input["name"]`); the task names only the object, so
         // the fields are those its natural key determines.
         meta.arguments.insert("input".into(), input_from_reference(&input, None));
-        let settings: BTreeMap<String, Value> = self.katalogus.settings(&task.organization, &manifest.id).await.map_err(|e| e.to_string())?.into_iter().collect();
-        let env = build_job_env(schema.as_ref(), &self.host_env, &settings).map_err(|e| e.to_string())?;
+        let env = self.job_env(&task.organization, &manifest.id, schema.as_ref()).await?;
         let is_secret = |key: &str| schema.as_ref().is_some_and(|s| s.is_secret(key));
         meta.environment = Some(env.iter().filter(|(k, _)| !is_secret(k)).map(|(k, v)| (k.clone(), v.expose().clone())).collect());
+        // The values a plugin's log must not show.
+        let secrets: Vec<&str> = env.iter().filter(|(k, _)| is_secret(k)).map(|(_, v)| v.expose().as_str()).collect();
         match plugin {
             Plugin::Builtin(boefje) => {
                 let files = boefje.run(&input, &env).await.map_err(|e| e.to_string())?;
                 Ok(Produced { files, log: Vec::new(), error: None })
             }
-            Plugin::Container(plugin, kubernetes) => {
-                let secrets: Vec<&str> = env.iter().filter(|(k, _)| is_secret(k)).map(|(_, v)| v.expose().as_str()).collect();
-                self.run_container(plugin, kubernetes, &env, meta, &secrets, scheduler_task).await
-            }
+            Plugin::Container(plugin, kubernetes) => self.run_container(plugin, kubernetes, &env, meta, &secrets, scheduler_task).await,
             Plugin::Local(local) => {
                 if local.manifest.run.is_empty() && let Some(image) = &local.manifest.oci_image {
                     return Err(format!("boefje {} is the container image {image}; this runner runs container images only with BOEFJES_RUNTIME=kubernetes", local.manifest.id));
                 }
-                let secrets: Vec<&str> = env.iter().filter(|(k, _)| is_secret(k)).map(|(_, v)| v.expose().as_str()).collect();
                 match local.manifest.protocol {
                     Protocol::Stdout => self.run_local(local, &env, meta, &secrets).await,
                     Protocol::BoefjeApi => self.run_api(local, &env, meta, &secrets, scheduler_task).await,
@@ -459,8 +469,7 @@ impl BoefjeRunner {
             resources: &config.resources,
             runner_id: &config.runner_id,
         };
-        let environment = env.iter().map(|(k, v)| (k.clone(), v.expose().clone())).collect();
-        let run = kubernetes.run(api, &task, &spec, &environment, self.limits.max_output).await?;
+        let run = kubernetes.run(api, &task, &spec, &plain(env), self.limits.max_output).await?;
         let hidden: Vec<&str> = secrets.iter().copied().chain([run.token.as_str()]).collect();
         let log = job_log(&run.log, &hidden, &[]);
         let evidence = log.clone();

@@ -19,23 +19,20 @@
 //! organisation and boefje (over HTTP that is two requests), so a changed
 //! flag takes effect within that time.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use kat_core::env_rules::build_job_env;
 use kat_core::services::scheduler::{Filter, Scheduler, TaskPatch, TaskType};
 use kat_core::services::ServiceResult;
 use kat_core::task::{BoefjeTask, Task, TaskStatus};
 
-use crate::{finish, BoefjeOutcome, BoefjeRunner};
+use crate::{finish, plain, BoefjeOutcome, BoefjeRunner};
 
 /// The most tasks of other organisations one shared run takes.
 const MAX_SHARED: usize = 64;
 
-/// A job environment with its values, to compare two.
-type PlainEnv = Vec<(String, String)>;
 
 /// How long an answer of `Katalogus::shares_tasks` is used before it is asked again.
 pub const SHARING_TTL: Duration = Duration::from_secs(30);
@@ -59,7 +56,7 @@ impl BoefjeRunner {
     /// Claim (pop) the queued tasks of other organisations that duplicate `task`, if its organisation and
     /// boefje allow sharing; none otherwise, or when the catalogue or scheduler cannot be asked.
     pub async fn claim_duplicates(&self, scheduler: &dyn Scheduler, task: &Task) -> Vec<Task> {
-        let Ok(body) = serde_json::from_value::<BoefjeTask>(task.data.clone()) else { return Vec::new() };
+        let Some(body) = body(task) else { return Vec::new() };
         if !self.shares(&task.organisation, &body.boefje.id).await {
             return Vec::new();
         }
@@ -80,27 +77,30 @@ impl BoefjeRunner {
     /// Run `leader` once for itself and the `duplicates` it may share with (see the module documentation);
     /// every task ends completed or failed. Returns each task with its outcome, the leader first.
     pub async fn run_shared(&self, scheduler: &dyn Scheduler, leader: &Task, duplicates: Vec<Task>) -> Vec<(Task, ServiceResult<BoefjeOutcome>)> {
-        let Some(leader_env) = self.plain_env(leader).await else {
+        let leader_run = match body(leader) {
+            Some(leader_body) => self.plain_env(&leader.organisation, &leader_body).await.map(|env| (leader_body, env)),
+            None => None,
+        };
+        let Some((leader_body, leader_env)) = leader_run else {
             return self.run_alone(scheduler, std::iter::once(leader.clone()).chain(duplicates).collect()).await;
         };
         let mut same = Vec::new();
         let mut alone = Vec::new();
         for task in duplicates {
-            let body = serde_json::from_value::<BoefjeTask>(task.data.clone()).ok();
-            let shares = match &body {
-                Some(body) => self.shares(&task.organisation, &body.boefje.id).await,
-                None => false,
+            let shared = match body(&task) {
+                Some(body) if self.shares(&task.organisation, &body.boefje.id).await && self.plain_env(&task.organisation, &body).await.as_ref() == Some(&leader_env) => Some(body),
+                _ => None,
             };
-            match (body, shares && self.plain_env(&task).await.as_ref() == Some(&leader_env)) {
-                (Some(body), true) => same.push((task, body)),
-                _ => alone.push(task),
+            match shared {
+                Some(body) => same.push((task, body)),
+                None => alone.push(task),
             }
         }
         let mut results = Vec::new();
         if same.is_empty() {
             alone.insert(0, leader.clone());
         } else {
-            let (ran, failed_followers) = self.run_for_all(scheduler, leader, same).await;
+            let (ran, failed_followers) = self.run_for_all(scheduler, leader, &leader_body, same).await;
             results.extend(ran);
             alone.extend(failed_followers);
         }
@@ -110,17 +110,14 @@ impl BoefjeRunner {
 
     /// Run the leader once and store its output under each follower's meta too. When the run fails, the
     /// followers are handed back to be run on their own.
-    async fn run_for_all(&self, scheduler: &dyn Scheduler, leader: &Task, followers: Vec<(Task, BoefjeTask)>) -> (Vec<(Task, ServiceResult<BoefjeOutcome>)>, Vec<Task>) {
-        let Ok(leader_body) = serde_json::from_value::<BoefjeTask>(leader.data.clone()) else {
-            return (Vec::new(), std::iter::once(leader.clone()).chain(followers.into_iter().map(|(t, _)| t)).collect());
-        };
+    async fn run_for_all(&self, scheduler: &dyn Scheduler, leader: &Task, leader_body: &BoefjeTask, followers: Vec<(Task, BoefjeTask)>) -> (Vec<(Task, ServiceResult<BoefjeOutcome>)>, Vec<Task>) {
         let mut results = Vec::new();
         if let Err(e) = scheduler.patch(leader.id, TaskPatch::status(TaskStatus::Running)).await {
             return (vec![(leader.clone(), Err(e))], followers.into_iter().map(|(t, _)| t).collect());
         }
-        let (meta, produced) = self.produce(&leader_body, Some(leader)).await;
+        let (meta, produced) = self.produce(leader_body, Some(leader)).await;
         let failed = produced.error.is_some();
-        let outcome = self.store(&leader_body, meta.clone(), produced.clone()).await;
+        let outcome = self.store(leader_body, meta.clone(), produced.clone()).await;
         results.push((leader.clone(), finish(scheduler, leader, outcome).await));
         if failed {
             return (results, followers.into_iter().map(|(t, _)| t).collect());
@@ -168,13 +165,15 @@ impl BoefjeRunner {
         .await
     }
 
-    /// The job environment a task would run with, as plain pairs; `None` when it cannot be built (the task's
-    /// own run then says why).
-    async fn plain_env(&self, task: &Task) -> Option<PlainEnv> {
-        let body = serde_json::from_value::<BoefjeTask>(task.data.clone()).ok()?;
+    /// The job environment `organisation`'s task `body` would run with, in the clear, to compare; `None` when
+    /// it cannot be built (the task's own run then says why).
+    async fn plain_env(&self, organisation: &str, body: &BoefjeTask) -> Option<BTreeMap<String, String>> {
         let (_, manifest, schema) = self.plugin(&body.boefje.id)?;
-        let settings = self.katalogus.settings(&task.organisation, &manifest.id).await.ok()?.into_iter().collect();
-        let env = build_job_env(schema.as_ref(), &self.host_env, &settings).ok()?;
-        Some(env.iter().map(|(k, v)| (k.clone(), v.expose().clone())).collect())
+        self.job_env(organisation, &manifest.id, schema.as_ref()).await.ok().map(|env| plain(&env))
     }
+}
+
+/// A task's body as a boefje task, if it is one.
+fn body(task: &Task) -> Option<BoefjeTask> {
+    serde_json::from_value(task.data.clone()).ok()
 }

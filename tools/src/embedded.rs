@@ -163,7 +163,8 @@ pub fn plugin_repository() -> PluginRepository {
     repository
 }
 
-/// The boefjes of `repository` that run as local executables: loaded from a folder, with a `run` command.
+/// The boefjes of `repository` loaded from a folder that run outside the process: a `run` command (a local
+/// executable) or an `oci_image` (a container, with Kubernetes).
 pub fn local_plugins(repository: &PluginRepository) -> Vec<LocalPlugin> {
     repository
         .boefjes()
