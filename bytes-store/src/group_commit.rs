@@ -12,8 +12,6 @@
 //! PostgreSQL, which commits concurrently, each write is its own
 //! transaction.
 
-use std::sync::{Mutex, PoisonError};
-
 use kat_core::services::{ServiceError, ServiceResult};
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::oneshot;
@@ -86,25 +84,10 @@ impl Write {
 }
 
 /// A write waiting for its batch, with where its result goes.
-type Queued = (Write, oneshot::Sender<ServiceResult<()>>);
+pub(crate) type Queued = (Write, oneshot::Sender<ServiceResult<()>>);
 
 /// The writes queued for the next batch.
-#[derive(Default)]
-pub(crate) struct Queue(Mutex<Vec<Queued>>);
-
-impl Queue {
-    /// Queue `write`; the receiver gets its result once a batch has committed it (or failed).
-    pub(crate) fn push(&self, write: Write) -> oneshot::Receiver<ServiceResult<()>> {
-        let (sender, receiver) = oneshot::channel();
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).push((write, sender));
-        receiver
-    }
-
-    /// Everything queued so far.
-    pub(crate) fn take(&self) -> Vec<Queued> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
+pub(crate) type Queue = kat_server::db::WriteQueue<Write, ServiceResult<()>>;
 
 /// Apply `batch` in one transaction of `pool`, each write in its own savepoint, commit once, and send every
 /// writer its result (every writer gets the error when the transaction itself fails).

@@ -168,7 +168,7 @@ impl MetaDb {
         }
         // The batch runs as its own task holding the gate, so a caller that gives up (a client that hung up)
         // cannot cut short the other writers' commit.
-        let (pool, batch) = (self.pool.clone(), self.queue.take());
+        let (pool, batch) = (self.pool.clone(), self.queue.take(usize::MAX));
         tokio::spawn(async move {
             commit_batch(&pool, batch).await;
             drop(gate);

@@ -15,6 +15,9 @@
 //! - a store of secrets has SQLite overwrite deleted and replaced content
 //!   (`secure_delete`), so a replaced secret does not linger in free pages.
 //!
+//! Writers of one SQLite file queue in memory ([`WriteGate`]) and commit in
+//! groups ([`WriteQueue`]).
+//!
 //! Database error text never reaches a client: [`db_error`] logs it and
 //! returns a generic message.
 
@@ -89,9 +92,33 @@ impl WriteGate {
         }
     }
 
-    /// [`WriteGate::enter`] from a thread outside the async runtime.
-    pub fn enter_blocking(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        self.0.as_ref().map(|lock| lock.blocking_lock())
+}
+
+/// Writes waiting for a group commit, each with where its result goes. A writer pushes its write and waits
+/// for the [`WriteGate`]; the gate's holder takes what is queued, commits it as one transaction and answers
+/// every writer (Bytes' metadata and the scheduler's lease writes both commit this way).
+#[derive(Debug)]
+pub struct WriteQueue<W, R>(std::sync::Mutex<Vec<(W, tokio::sync::oneshot::Sender<R>)>>);
+
+impl<W, R> Default for WriteQueue<W, R> {
+    fn default() -> Self {
+        WriteQueue(std::sync::Mutex::default())
+    }
+}
+
+impl<W, R> WriteQueue<W, R> {
+    /// Queue `write`; the receiver gets its result from whoever commits it.
+    pub fn push(&self, write: W) -> tokio::sync::oneshot::Receiver<R> {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((write, sender));
+        receiver
+    }
+
+    /// The oldest queued writes, at most `max`, to commit together.
+    pub fn take(&self, max: usize) -> Vec<(W, tokio::sync::oneshot::Sender<R>)> {
+        let mut queue = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = queue.len().min(max);
+        queue.drain(..n).collect()
     }
 }
 

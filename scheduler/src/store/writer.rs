@@ -28,7 +28,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use kat_core::services::{ServiceError, ServiceResult};
-use kat_server::db::WriteGate;
+use kat_server::db::{WriteGate, WriteQueue};
 use tokio::sync::oneshot;
 
 use super::exec::{sqlite_error, SqliteConn};
@@ -37,17 +37,14 @@ use crate::leases::{LeaseDone, LeaseWrite, WriteContext};
 /// The most writes one transaction takes.
 const MAX_BATCH: usize = 256;
 
-struct Job {
-    write: LeaseWrite,
-    context: WriteContext,
-    reply: oneshot::Sender<ServiceResult<LeaseDone>>,
-}
+/// A queued lease write with its context, and where its result goes.
+type Job = ((LeaseWrite, WriteContext), oneshot::Sender<ServiceResult<LeaseDone>>);
 
 /// The group-committing writer of one SQLite store.
 #[derive(Clone)]
 pub struct Writer {
     conn: Arc<Mutex<rusqlite::Connection>>,
-    queue: Arc<Mutex<Vec<Job>>>,
+    queue: Arc<WriteQueue<(LeaseWrite, WriteContext), ServiceResult<LeaseDone>>>,
     lock: WriteGate,
 }
 
@@ -74,18 +71,13 @@ impl Writer {
 
     /// Queue `write` and wait until its transaction committed (or it failed).
     pub async fn write(&self, write: LeaseWrite, context: WriteContext) -> ServiceResult<LeaseDone> {
-        let (reply, mut answer) = oneshot::channel();
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner).push(Job { write, context, reply });
+        let mut answer = self.queue.push((write, context));
         let _held = self.lock.enter().await;
         if let Ok(done) = answer.try_recv() {
             return done;
         }
         loop {
-            let batch: Vec<Job> = {
-                let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-                let n = queue.len().min(MAX_BATCH);
-                queue.drain(..n).collect()
-            };
+            let batch = self.queue.take(MAX_BATCH);
             if batch.is_empty() {
                 break;
             }
@@ -103,38 +95,37 @@ fn write_batch(conn: &rusqlite::Connection, batch: Vec<Job>) {
     if batch.len() > 1 {
         match together(conn, &batch) {
             Ok(results) => {
-                for (job, result) in batch.into_iter().zip(results) {
+                for ((_, reply), result) in batch.into_iter().zip(results) {
                     // The caller may have gone away (its request was cancelled); the write stands either way.
-                    let _ = job.reply.send(Ok(result));
+                    let _ = reply.send(Ok(result));
                 }
                 return;
             }
             Err(e) => tracing::debug!("a batch of {} writes failed as a whole ({e}); each runs alone", batch.len()),
         }
     }
-    for job in batch {
-        let result = alone(conn, &job);
-        let _ = job.reply.send(result);
+    for (write, reply) in batch {
+        let _ = reply.send(alone(conn, &write));
     }
 }
 
-fn apply(conn: &rusqlite::Connection, job: &Job) -> ServiceResult<LeaseDone> {
+fn apply(conn: &rusqlite::Connection, (write, context): &(LeaseWrite, WriteContext)) -> ServiceResult<LeaseDone> {
     // Every statement of a write is a synchronous call on this thread, so its future is ready at each await.
-    futures::executor::block_on(job.write.apply(&mut SqliteConn(conn), job.context))
+    futures::executor::block_on(write.apply(&mut SqliteConn(conn), *context))
 }
 
 /// All of `batch` in one transaction, committed only if every write succeeded.
 fn together(conn: &rusqlite::Connection, batch: &[Job]) -> ServiceResult<Vec<LeaseDone>> {
     let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate).map_err(sqlite_error)?;
-    let results = batch.iter().map(|job| apply(&tx, job)).collect::<ServiceResult<Vec<_>>>()?;
+    let results = batch.iter().map(|(write, _)| apply(&tx, write)).collect::<ServiceResult<Vec<_>>>()?;
     tx.commit().map_err(sqlite_error)?;
     Ok(results)
 }
 
 /// One write in a transaction of its own: committed if it succeeded, rolled back (on drop) if not.
-fn alone(conn: &rusqlite::Connection, job: &Job) -> ServiceResult<LeaseDone> {
+fn alone(conn: &rusqlite::Connection, write: &(LeaseWrite, WriteContext)) -> ServiceResult<LeaseDone> {
     let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate).map_err(sqlite_error)?;
-    let done = apply(&tx, job)?;
+    let done = apply(&tx, write)?;
     tx.commit().map_err(sqlite_error)?;
     Ok(done)
 }
