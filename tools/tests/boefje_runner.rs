@@ -18,14 +18,20 @@ use kat_tests::services::{free_port, RunningService};
 
 /// A plugin folder `id` whose program prints `output` after `sleep` seconds.
 fn plugin(root: &Path, id: &str, sleep: &str, output: &str) {
+    plugin_script(root, id, &format!("#!/bin/sh\nsleep {sleep}\necho \"INFO: done\" >&2\nprintf '%s' '{output}'\n"));
+}
+
+/// A plugin folder `id` whose program is `script`; returns the folder.
+fn plugin_script(root: &Path, id: &str, script: &str) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let folder = root.join(id);
     std::fs::create_dir_all(&folder).expect("plugin folder");
     let manifest = serde_json::json!({"id": id, "consumes": ["Hostname"], "produces": ["text/plain"], "scan_level": 1, "run": ["./main"]});
     std::fs::write(folder.join("boefje.json"), manifest.to_string()).expect("boefje.json");
     let main = folder.join("main");
-    std::fs::write(&main, format!("#!/bin/sh\nsleep {sleep}\necho \"INFO: done\" >&2\nprintf '%s' '{output}'\n")).expect("main");
+    std::fs::write(&main, script).expect("main");
     std::fs::set_permissions(&main, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    folder
 }
 
 struct Cluster {
@@ -156,16 +162,10 @@ fn alive(pid: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runner_killed_outright_leaves_no_process_behind_and_no_task_stranded() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("temp dir");
     let plugins = dir.path().join("plugins");
-    let folder = plugins.join("sleeper");
-    std::fs::create_dir_all(&folder).expect("plugin folder");
-    let manifest = serde_json::json!({"id": "sleeper", "consumes": ["Hostname"], "produces": ["text/plain"], "scan_level": 1, "run": ["./main"]});
-    std::fs::write(folder.join("boefje.json"), manifest.to_string()).expect("boefje.json");
     // The program starts a child of its own, notes both process ids, and sleeps.
-    std::fs::write(folder.join("main"), "#!/bin/sh\nsleep 300 &\necho \"$$ $!\" > pids.tmp && mv pids.tmp pids\nsleep 300\n").expect("main");
-    std::fs::set_permissions(folder.join("main"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let folder = plugin_script(&plugins, "sleeper", "#!/bin/sh\nsleep 300 &\necho \"$$ $!\" > pids.tmp && mv pids.tmp pids\nsleep 300\n");
     let c = cluster_with(dir.path(), &plugins, &[("SCHEDULER_LEASE_SECONDS", "2"), ("SCHEDULER_SWEEP_SECONDS", "1")]).await;
     let task = c.scheduler.push(push("sleeper", "a.test")).await.expect("push").task;
     let mut runner = Command::new(env!("CARGO_BIN_EXE_boefje-runner"))
