@@ -83,7 +83,8 @@ impl RunnerSetup {
         let kubernetes = match KubernetesConfig::from_vars(&lookup)? {
             None => None,
             Some(_) if boefje_api.public_url.is_none() => {
-                anyhow::bail!("BOEFJES_API is not set: with BOEFJES_RUNTIME=kubernetes it must be the URL at which the Jobs' pods reach this runner (e.g. http://$(POD_IP):8006)")
+                let why = "BOEFJES_API is not set: with BOEFJES_RUNTIME=kubernetes it must be the URL at which the Jobs' pods reach this runner (e.g. http://$(POD_IP):8006)";
+                return Err(kat_core::config::ConfigError(why.into()).into());
             }
             Some(config) => Some(Kubernetes::connect(config).await.map_err(anyhow::Error::msg)?),
         };

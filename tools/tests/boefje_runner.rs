@@ -221,6 +221,14 @@ fn a_missing_endpoint_or_a_bad_variable_stops_the_runner_with_exit_64_naming_it(
     let kat = Command::new(env!("CARGO_BIN_EXE_kat")).args(["run-boefje", "_dev", "dns-records", "Hostname|internet|a.test"]).env("KAT_DATA_DIR", dir.path()).env("BOEFJES_API_BIND", "not-an-address").output().expect("kat runs");
     let stderr = String::from_utf8_lossy(&kat.stderr);
     assert_eq!(kat.status.code(), Some(64), "kat checks it at start too: {stderr}");
+    let no_api = Command::new(env!("CARGO_BIN_EXE_boefje-runner"))
+        .env_clear()
+        .envs([("SCHEDULER_API", "http://127.0.0.1:9"), ("BYTES_API", "http://127.0.0.1:9"), ("BYTES_USERNAME", "u"), ("BYTES_PASSWORD", "p"), ("KATALOGUS_API", "http://127.0.0.1:9"), ("BOEFJES_RUNTIME", "kubernetes")])
+        .output()
+        .expect("boefje-runner runs");
+    let stderr = String::from_utf8_lossy(&no_api.stderr);
+    assert_eq!(no_api.status.code(), Some(64), "Kubernetes without BOEFJES_API stops it at start: {stderr}");
+    assert!(stderr.contains("BOEFJES_API is not set"), "{stderr}");
     let help = Command::new(env!("CARGO_BIN_EXE_boefje-runner")).arg("--help").output().expect("help");
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(["SCHEDULER_API", "BYTES_API", "KATALOGUS_API", "BOEFJES_POOL_SIZE", "SIGTERM"].iter().all(|v| help.contains(v)), "{help}");
