@@ -8,8 +8,8 @@
 //! object of the observation with its clearance, and the deleted ones
 //! (`Scheduler::objects_changed`), which turns them into boefje tasks.
 //!
-//! The graph is passed per call as `&dyn ObjectGraph` because the embedded
-//! engine is synchronous and single-writer; the caller owns it.
+//! The graph is passed per call as `&dyn ObjectGraph`; the observation is
+//! saved in the graph of the raw file's organisation.
 
 #![forbid(unsafe_code)]
 
@@ -82,7 +82,7 @@ impl NormalizerRunner {
             .normalize(&input, &content)
             .map_err(|e| ServiceError::invalid(format!("normalizer {} cannot read raw file {}: {e}", task.normalizer.id, raw_meta.id)))?;
         let method = format!("{}/{}", raw_meta.boefje_meta.boefje.id, task.normalizer.id);
-        let report = graph.save_observation(&method, &input, &objects)?;
+        let report = graph.save_observation(&raw_meta.boefje_meta.organization, &method, &input, &objects).await?;
         let meta = NormalizerMeta { id: task.id, started_at: Some(started_at), ended_at: Some(OffsetDateTime::now_utc()), raw_data: raw_meta, normalizer: PluginRef { id: task.normalizer.id.clone(), version: None } };
         match self.bytes.save_normalizer_meta(&meta).await {
             // The same task ran before and was interrupted after recording its run (its lease ran out): the
@@ -103,7 +103,7 @@ async fn report_objects(scheduler: &dyn Scheduler, graph: &dyn ObjectGraph, orga
     let references = outcome.objects.iter().map(|o| o.reference()).chain(outcome.report.new_or_raised.iter().map(|o| o.ooi.reference()));
     for reference in references {
         if seen.insert(reference.clone())
-            && let Some(stored) = graph.get(reference)?
+            && let Some(stored) = graph.get(organisation, reference).await?
         {
             saved.push(ObjectState::of(&stored));
         }

@@ -32,7 +32,7 @@ async fn dns_records_runs_end_to_end_and_schedules_follow_ups() {
     stores.katalogus.put_settings(ORG, "dns-records", &settings(&[("REMOTE_NS", &format!("127.0.0.1:{port}")), ("TIMEOUT_MS", "2000")])).await.expect("dns settings");
     // Follow-up port scans go to TEST-NET addresses: keep them to one port and short.
     stores.katalogus.put_settings(ORG, "port-scan", &settings(&[("PORTS", "9"), ("TIMEOUT_MS", "200")])).await.expect("scan settings");
-    let graph = stores.graph().expect("graph opens");
+    let graph = stores.graph().await.expect("graph opens");
     let pipeline = Pipeline::new(&stores, &graph, BTreeMap::new(), 4);
     pipeline.declare(ORG, &parse_target("example.test").expect("target"), TARGET_CLEARANCE).await.expect("declared");
     let mut reports = 0;
@@ -60,7 +60,7 @@ async fn dns_records_runs_end_to_end_and_schedules_follow_ups() {
         ("DNSMXRecord|internet|example.test|10 mail.example.test.", 2),
     ] {
         let r = kat_core::Reference::parse(reference).expect("valid");
-        let stored = graph.get(&r).expect("graph read").unwrap_or_else(|| panic!("{reference} is not in the graph"));
+        let stored = graph.get(ORG, &r).await.expect("graph read").unwrap_or_else(|| panic!("{reference} is not in the graph"));
         assert!(stored.scan_level.get() >= level, "{reference} has {:?}", stored.scan_level);
     }
 
@@ -84,7 +84,7 @@ async fn dns_records_runs_end_to_end_and_schedules_follow_ups() {
         assert_eq!(runs[0].2, TaskStatus::Completed, "{boefje} on {input}");
     }
     // The NS hostname is unknown to the server: its run gives an NXDOMAIN object.
-    assert!(graph.get(&kat_core::Reference::parse("NXDOMAIN|internet|ns1.example.test").expect("valid")).expect("read").is_some());
+    assert!(graph.get(ORG, &kat_core::Reference::parse("NXDOMAIN|internet|ns1.example.test").expect("valid")).await.expect("read").is_some());
     // Every stored raw file has been normalized: no event is left in the outbox.
     assert!(stores.bytes.pending_events(10).await.expect("outbox").is_empty());
 
@@ -109,7 +109,7 @@ async fn a_second_run_re_scans_without_duplicating() {
     stores.katalogus.put_settings(ORG, "dns-records", &settings(&[("REMOTE_NS", &format!("127.0.0.1:{port}")), ("RECORD_TYPES", "A,NS")])).await.expect("settings");
     stores.katalogus.set_enabled(ORG, "dns-records", true).await.expect("enable");
     stores.katalogus.set_enabled(ORG, "port-scan", false).await.expect("disable");
-    let graph = stores.graph().expect("graph opens");
+    let graph = stores.graph().await.expect("graph opens");
     let pipeline = Pipeline::new(&stores, &graph, BTreeMap::new(), 2);
     let target = parse_target("example.test").expect("target");
     let mut counts = Vec::new();
@@ -118,10 +118,10 @@ async fn a_second_run_re_scans_without_duplicating() {
         let summary = pipeline.run_until_idle(&mut |_| {}).await.expect("runs");
         assert!(summary.failed.is_empty(), "{:?}", summary.failed);
         assert!(summary.boefje_tasks >= 1, "the target is scanned again");
-        counts.push(graph.objects(None).expect("objects").len());
+        counts.push(graph.objects(ORG, None).await.expect("objects").len());
     }
     assert_eq!(counts[0], counts[1], "no duplicates after the second run");
-    assert!(graph.objects(Some("IPPort")).expect("objects").is_empty(), "port-scan is disabled");
+    assert!(graph.objects(ORG, Some("IPPort")).await.expect("objects").is_empty(), "port-scan is disabled");
     let tasks = stores.scheduler.list(&TaskQuery { limit: 500, ..TaskQuery::default() }).await.expect("tasks").results;
     assert!(tasks.iter().all(|t| !t.data.to_string().contains("port-scan")), "no task for a disabled boefje");
 }

@@ -109,7 +109,7 @@ async fn a_normalizer_task_run_again_keeps_its_first_meta_and_saves_the_same_obj
     bytes.save_boefje_meta(&run).await.expect("meta");
     let fixture = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/openkat/dns-result-example.nl.json")).expect("fixture: shared/ beside the repository");
     let raw = bytes.save_raw(run.id, &["boefje/dns-records".to_string()], &fixture).await.expect("raw");
-    let graph = kat_graph::Graph::open(&dir.path().join("graph.kgl")).expect("graph");
+    let graph = kat_graph::Graph::open(&dir.path().join("graph.kgl")).await.expect("graph");
     let runner = kat_normalizer_runner::NormalizerRunner::new(kat_plugins::normalizers::all(), bytes.clone());
     let task = NormalizerTask { id: uuid::Uuid::new_v4(), normalizer: PluginRef { id: "kat_dns_normalize".into(), version: None }, raw_data: raw };
     let first = runner.execute(&task, &graph).await.expect("first attempt");

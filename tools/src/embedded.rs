@@ -7,7 +7,8 @@
 //!   raw/              raw file contents (object_store, local filesystem)
 //!   katalogus.sqlite  enablement and settings (kat-katalogus)
 //!   scheduler.sqlite  tasks (kat-scheduler)
-//!   graph.kgl         the object graph (kat-graph on kglite), opened on demand
+//!   graph.kgl         the object graph (kat-graph on kglite), opened on demand,
+//!                     unless KAT_GRAPH_URI names another (embedded:<path>, bolt://...)
 //!   katalogus.keys    the key pair that encrypts stored settings (mode 0600, made on first use)
 //!   kat.lock          held (an OS file lock) by the one kat process using the directory
 //! ```
@@ -33,13 +34,30 @@ use kat_boefje_runner::{ApiConfig, BoefjeRunner, Kubernetes, KubernetesConfig, L
 use kat_core::services::bytes::Bytes;
 use kat_core::services::katalogus::Katalogus;
 use kat_bytes::LocalBytes;
-use kat_graph::Graph;
+use kat_graph::{Graph, GraphLocation};
 use kat_katalogus::{LocalKatalogus, PluginRepository};
 use kat_normalizer_runner::NormalizerRunner;
 use kat_scheduler::LocalScheduler;
 
 /// The environment variable that selects the data directory.
 pub const ENV_DATA_DIR: &str = "KAT_DATA_DIR";
+
+/// Where the object graph is, from `KAT_GRAPH_URI` (default `embedded:DATA_DIR/graph.kgl`), `NEO4J_USER` and
+/// `NEO4J_PASSWORD`.
+pub fn graph_location(data_dir: &Path) -> anyhow::Result<GraphLocation> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    Ok(GraphLocation::parse(var("KAT_GRAPH_URI").as_deref(), &data_dir.join("graph.kgl"), var("NEO4J_USER"), var("NEO4J_PASSWORD"))?)
+}
+
+/// Open the object graph `KAT_GRAPH_URI` names (see [`graph_location`]).
+pub async fn open_graph(data_dir: &Path) -> anyhow::Result<Graph> {
+    let location = graph_location(data_dir)?;
+    let hint = match &location {
+        GraphLocation::Embedded(_) => "is another kat process using this data directory?",
+        GraphLocation::Bolt { .. } => "is the Bolt server running, and are NEO4J_USER and NEO4J_PASSWORD right?",
+    };
+    Graph::connect(&location).await.with_context(|| format!("opening the graph {location}; {hint}"))
+}
 
 /// The in-process services on one data directory.
 pub struct Embedded {
@@ -216,9 +234,9 @@ impl Embedded {
         })
     }
 
-    /// Open the object graph (it holds the file's writer lease until dropped).
-    pub fn graph(&self) -> anyhow::Result<Graph> {
-        Graph::open(&self.data_dir.join("graph.kgl")).with_context(|| "is another kat process using this data directory?")
+    /// Open the object graph (an embedded one holds the file's writer lease until dropped).
+    pub async fn graph(&self) -> anyhow::Result<Graph> {
+        open_graph(&self.data_dir).await
     }
 
     /// A boefje runner with the built-in boefjes and the plugin folders' local executables; `host_env` supplies

@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use kat_boefje_runner::pool::with_heartbeat;
 use kat_boefje_runner::{Pool, PoolConfig};
-use kat_core::services::graph::ObjectGraph;
 use kat_core::services::scheduler::{ObjectState, Scheduler, TaskType};
 use kat_core::services::ServiceResult;
 use kat_core::task::{BoefjeTask, NormalizerTask, Task};
@@ -91,12 +90,12 @@ impl<'a> Pipeline<'a> {
         // Record the plugins' enablement, so that a plugin switched on later is scheduled for what exists.
         scheduler.sync_plugins(organisation).await?;
         for ooi in objects {
-            let report = ObjectGraph::declare(self.graph, ooi, level)?;
+            let report = self.graph.declare(organisation, ooi, level).await?;
             for plugin in self.stores.katalogus.boefjes_for(organisation, ooi.object_type(), level).await? {
                 scheduler.push(boefje_push(organisation, &plugin, ooi.reference())).await?;
             }
             let mut saved: Vec<ObjectState> = report.new_or_raised.iter().map(ObjectState::of).collect();
-            if let Some(stored) = self.graph.get(ooi.reference())? {
+            if let Some(stored) = self.graph.get(organisation, ooi.reference()).await? {
                 saved.push(ObjectState::of(&stored));
             }
             scheduler.objects_changed(organisation, &saved, &report.deleted).await?;

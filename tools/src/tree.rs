@@ -1,7 +1,7 @@
 //! Printing the object tree: each target, under it the objects observed on
 //! it (by normalizer), under those the objects observed on them, and so on;
 //! an object already printed is shown once more as `(see above)`. After the
-//! tree, the number of objects per type in the whole graph.
+//! tree, the number of objects per type in the organisation's graph.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -10,14 +10,14 @@ use kat_core::Reference;
 use kat_graph::Graph;
 
 /// Print the tree under `roots`, then the counts per type.
-pub fn print(graph: &Graph, roots: &[Reference], out: &mut impl Write) -> anyhow::Result<()> {
+pub async fn print(graph: &Graph, organisation: &str, roots: &[Reference], out: &mut impl Write) -> anyhow::Result<()> {
     let mut children: BTreeMap<Reference, BTreeSet<Reference>> = BTreeMap::new();
-    for link in graph.observations()? {
+    for link in graph.observations(organisation).await? {
         if link.source != link.result {
             children.entry(link.source).or_default().insert(link.result);
         }
     }
-    let objects = graph.objects(None)?;
+    let objects = graph.objects(organisation, None).await?;
     let levels: BTreeMap<&Reference, u8> = objects.iter().map(|o| (o.ooi.reference(), o.scan_level.get())).collect();
     let mut seen = BTreeSet::new();
     writeln!(out, "Object tree:")?;

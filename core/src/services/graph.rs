@@ -1,6 +1,9 @@
 //! The object-graph contract: declare objects, save observations, read
-//! objects back. It is synchronous because the embedded engine is; an
-//! implementation over the network blocks on its own runtime.
+//! objects back, every call scoped to one organisation (two organisations
+//! that scan the same host share nothing). Implemented by `kat-graph` on the
+//! embedded engine and on a Bolt server alike.
+
+use async_trait::async_trait;
 
 use super::ServiceResult;
 use crate::reference::Reference;
@@ -11,8 +14,10 @@ use crate::{Ooi, ScanLevel};
 pub struct StoredObject {
     /// The object.
     pub ooi: Ooi,
-    /// Its clearance.
+    /// Its clearance, as the rules give it from declarations and references.
     pub scan_level: ScanLevel,
+    /// The clearance a user declared on it, if any.
+    pub declared: Option<ScanLevel>,
 }
 
 /// What a save changed.
@@ -20,16 +25,19 @@ pub struct StoredObject {
 pub struct SaveReport {
     /// Objects that are new, or whose clearance rose: candidates for new boefje tasks.
     pub new_or_raised: Vec<StoredObject>,
+    /// Objects whose clearance fell (a declaration lowered or removed, a reference gone).
+    pub lowered: Vec<StoredObject>,
     /// Objects deleted because no origin holds them any more.
     pub deleted: Vec<Reference>,
 }
 
 /// The object graph.
-pub trait ObjectGraph {
-    /// Declare an object with a clearance, as a user does with a scan target.
-    fn declare(&self, ooi: &Ooi, level: ScanLevel) -> ServiceResult<SaveReport>;
-    /// Save what `method` (a normalizer) saw for `source`, replacing its earlier result.
-    fn save_observation(&self, method: &str, source: &Reference, result: &[Ooi]) -> ServiceResult<SaveReport>;
-    /// One stored object.
-    fn get(&self, reference: &Reference) -> ServiceResult<Option<StoredObject>>;
+#[async_trait]
+pub trait ObjectGraph: Send + Sync {
+    /// Declare an object in `organisation` with a clearance, as a user does with a scan target.
+    async fn declare(&self, organisation: &str, ooi: &Ooi, level: ScanLevel) -> ServiceResult<SaveReport>;
+    /// Save what `method` (a normalizer) saw for `source` in `organisation`, replacing its earlier result.
+    async fn save_observation(&self, organisation: &str, method: &str, source: &Reference, result: &[Ooi]) -> ServiceResult<SaveReport>;
+    /// One stored object of `organisation`.
+    async fn get(&self, organisation: &str, reference: &Reference) -> ServiceResult<Option<StoredObject>>;
 }

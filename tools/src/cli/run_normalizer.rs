@@ -31,7 +31,7 @@ pub fn run(args: &RunNormalizerArgs, out: &mut impl Write) -> anyhow::Result<()>
     block_on(async {
         let stores = Embedded::open(&args.data.data_dir).await?;
         let raw_data = stores.bytes.get_raw_meta(id).await?;
-        let graph = stores.graph()?;
+        let graph = stores.graph().await?;
         let task = NormalizerTask { id: uuid::Uuid::new_v4(), normalizer: PluginRef { id: args.normalizer_id.clone(), version: None }, raw_data };
         let outcome = stores.normalizer_runner().execute(&task, &graph).await?;
         for object in &outcome.objects {

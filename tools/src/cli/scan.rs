@@ -47,7 +47,7 @@ pub fn run(args: &ScanArgs, out: &mut impl Write) -> anyhow::Result<()> {
     block_on(async {
         let stores = Embedded::open_with(&args.data.data_dir, scan_rules(args.grace)).await?;
         enable_boefjes(&stores, &args.org).await?;
-        let graph = stores.graph()?;
+        let graph = stores.graph().await?;
         let pipeline = Pipeline::new(&stores, &graph, host_env(), args.workers);
         for objects in &declared {
             pipeline.declare(&args.org, objects, TARGET_CLEARANCE).await?;
@@ -63,7 +63,7 @@ pub fn run(args: &ScanArgs, out: &mut impl Write) -> anyhow::Result<()> {
             .await?;
         bar.finish_and_clear();
         let roots: Vec<_> = declared.iter().filter_map(|o| o.last().map(|o| o.reference().clone())).collect();
-        tree::print(&graph, &roots, out)?;
+        tree::print(&graph, &args.org, &roots, out).await?;
         writeln!(out, "\n{} boefje tasks and {} normalizer tasks ran; {} failed.", summary.boefje_tasks, summary.normalizer_tasks, summary.failed.len())?;
         if !summary.failed.is_empty() {
             let names: Vec<String> = summary.failed.iter().map(|f| format!("  task {} ({}): {}", f.task_id, f.label, f.error)).collect();

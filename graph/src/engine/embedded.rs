@@ -10,10 +10,8 @@ use kglite::api::param::{json_object_to_value_map, kglite_value_to_json};
 use kglite::api::session::{execute_mut, execute_read, open_path, CommitOutcome, ExecuteOptions, OpenSpec, Session};
 use serde_json::{Map, Value};
 
+use super::{Rows, Statement};
 use crate::GraphError;
-
-/// Rows of a query result: column names, then one JSON value per column.
-pub type Rows = (Vec<String>, Vec<Vec<Value>>);
 
 /// A durable kglite graph opened for writing (it holds the file's writer lease).
 pub struct EmbeddedEngine {
@@ -33,7 +31,7 @@ impl EmbeddedEngine {
     }
 
     /// Run `statements` (each with its parameters) in one transaction.
-    pub fn write(&self, statements: &[(String, Map<String, Value>)]) -> Result<(), GraphError> {
+    pub fn write(&self, statements: &[Statement]) -> Result<(), GraphError> {
         let mut tx = self.session.begin();
         let working = tx.working_mut().map_err(|e| GraphError::Query(e.to_string()))?;
         for (cypher, params) in statements {
@@ -44,11 +42,6 @@ impl EmbeddedEngine {
             CommitOutcome::ConflictDetected { .. } => Err(GraphError::Query("write conflict: another writer committed first".into())),
             _ => Ok(()),
         }
-    }
-
-    /// Run one statement that may fail harmlessly (such as creating an index that exists).
-    pub fn write_ignoring_errors(&self, cypher: &str) {
-        let _ = self.write(&[(cypher.to_string(), Map::new())]);
     }
 
     /// Run a read-only query; a mutating query is refused.
