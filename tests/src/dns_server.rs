@@ -14,12 +14,13 @@ fn name(text: &str) -> Name {
     Name::from_str(text).unwrap_or_else(|_| Name::root())
 }
 
-/// The test zone: `example.test` with A, AAAA, MX, NS, TXT and SOA records.
+/// The test zone: `example.test` with A, AAAA, MX, NS, TXT and SOA records. Its addresses are loopback
+/// addresses (127.0.0.2, 127.0.0.3, ::1), so a scan that follows them stays on this machine.
 pub fn zone(rtype: RecordType) -> Vec<Record> {
     let owner = name("example.test.");
     let data: Vec<RData> = match rtype {
-        RecordType::A => vec![RData::A(A(Ipv4Addr::new(192, 0, 2, 1))), RData::A(A(Ipv4Addr::new(192, 0, 2, 2)))],
-        RecordType::AAAA => vec![RData::AAAA(AAAA(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)))],
+        RecordType::A => vec![RData::A(A(Ipv4Addr::new(127, 0, 0, 2))), RData::A(A(Ipv4Addr::new(127, 0, 0, 3)))],
+        RecordType::AAAA => vec![RData::AAAA(AAAA(Ipv6Addr::LOCALHOST))],
         RecordType::MX => vec![RData::MX(MX::new(10, name("mail.example.test.")))],
         RecordType::NS => vec![RData::NS(NS(name("ns1.example.test.")))],
         RecordType::TXT => vec![RData::TXT(TXT::new(vec!["v=spf1 -all".into()]))],

@@ -52,9 +52,9 @@ async fn dns_records_runs_end_to_end_and_schedules_follow_ups() {
     for (reference, level) in [
         ("Hostname|internet|example.test", 2),
         ("DNSZone|internet|example.test", 1),
-        ("IPAddressV4|internet|192.0.2.1", 2),
-        ("IPAddressV4|internet|192.0.2.2", 2),
-        ("IPAddressV6|internet|2001:db8::1", 2),
+        ("IPAddressV4|internet|127.0.0.2", 2),
+        ("IPAddressV4|internet|127.0.0.3", 2),
+        ("IPAddressV6|internet|::1", 2),
         ("Hostname|internet|ns1.example.test", 1),
         ("Hostname|internet|mail.example.test", 1),
         ("DNSMXRecord|internet|example.test|10 mail.example.test.", 2),
@@ -75,9 +75,9 @@ async fn dns_records_runs_end_to_end_and_schedules_follow_ups() {
         ("dns-records", "Hostname|internet|example.test"),
         ("dns-records", "Hostname|internet|ns1.example.test"),
         ("dns-records", "Hostname|internet|mail.example.test"),
-        ("port-scan", "IPAddressV4|internet|192.0.2.1"),
-        ("port-scan", "IPAddressV4|internet|192.0.2.2"),
-        ("port-scan", "IPAddressV6|internet|2001:db8::1"),
+        ("port-scan", "IPAddressV4|internet|127.0.0.2"),
+        ("port-scan", "IPAddressV4|internet|127.0.0.3"),
+        ("port-scan", "IPAddressV6|internet|::1"),
     ] {
         let runs: Vec<_> = boefje_runs.iter().filter(|(b, i, _)| b == boefje && i == input).collect();
         assert_eq!(runs.len(), 1, "{boefje} on {input}: {boefje_runs:#?}");
