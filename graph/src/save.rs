@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use crate::clearance::{Baseline, Settlement};
 use crate::engine::Statement;
 use crate::read::field_names;
-use crate::{cypher, group, params, Graph, GraphError, SaveReport};
+use crate::{cypher, group, params, Graph, GraphError, SaveReport, StoredObject};
 
 /// The kinds of origin.
 const DECLARATION: &str = "declaration";
@@ -31,8 +31,13 @@ impl Graph {
 
     /// Save what normalizer `method` saw for input object `source`, replacing its earlier result.
     pub async fn save_observation(&self, organisation: &str, method: &str, source: &Reference, result: &[Ooi]) -> Result<SaveReport, GraphError> {
-        let origin = format!("{OBSERVATION}|{method}|{source}");
-        self.save_origin(organisation, &origin, OBSERVATION, method, source, result, None).await
+        self.save_origin(organisation, &observation_key(method, source), OBSERVATION, method, source, result, None).await
+    }
+
+    /// The objects the observation of normalizer `method` on `source` holds now.
+    pub async fn observation_result(&self, organisation: &str, method: &str, source: &Reference) -> Result<Vec<StoredObject>, GraphError> {
+        let keys: Vec<Reference> = self.origin_results(organisation, &observation_key(method, source)).await?.iter().filter_map(|k| Reference::parse(k).ok()).collect();
+        self.get_many(organisation, &keys).await
     }
 
     /// Add the fields `method` found for `source` to those of `objects` that exist; creates nothing and
@@ -186,12 +191,18 @@ impl Graph {
         Ok(SaveReport { new_or_raised, lowered, deleted })
     }
 
-    async fn origin_results(&self, organisation: &str, origin: &str) -> Result<BTreeSet<String>, GraphError> {
+    /// The primary keys origin `origin` holds.
+    pub(crate) async fn origin_results(&self, organisation: &str, origin: &str) -> Result<BTreeSet<String>, GraphError> {
         let mut values = params(organisation, []);
         values.insert("origin".into(), origin.into());
         let (_, rows) = self.engine.read(cypher::ORIGIN_RESULTS, &values).await?;
         Ok(rows.into_iter().filter_map(|r| r.first().and_then(Value::as_str).map(String::from)).collect())
     }
+}
+
+/// The origin key of the observation of `method` on `source`.
+fn observation_key(method: &str, source: &Reference) -> String {
+    format!("{OBSERVATION}|{method}|{source}")
 }
 
 /// One row of `merge_objects` / `affirm_objects`: the key and every field (null where absent).

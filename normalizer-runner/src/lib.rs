@@ -71,8 +71,14 @@ impl NormalizerRunner {
         outcome
     }
 
-    /// Run a normalizer task body now (`run_normalizer`).
+    /// Run a normalizer task body now (`run_normalizer`): normalize, then commit.
     pub async fn execute(&self, task: &NormalizerTask, graph: &dyn ObjectGraph) -> ServiceResult<NormalizerOutcome> {
+        let normalized = self.normalize(task).await?;
+        self.commit(task, normalized, graph).await
+    }
+
+    /// Read the task's raw file (its hash checked) and run the normalizer on it, saving nothing.
+    pub async fn normalize(&self, task: &NormalizerTask) -> ServiceResult<Normalized> {
         let started_at = OffsetDateTime::now_utc();
         let normalizer = self.normalizers.iter().find(|n| n.manifest().id == task.normalizer.id).ok_or_else(|| ServiceError::not_found(format!("unknown normalizer {:?}", task.normalizer.id)))?;
         let (raw_meta, content) = self.bytes.get_raw(task.raw_data.id).await?;
@@ -82,6 +88,13 @@ impl NormalizerRunner {
             .normalize(&input, &content)
             .map_err(|e| ServiceError::invalid(format!("normalizer {} cannot read raw file {}: {e}", task.normalizer.id, raw_meta.id)))?;
         let method = format!("{}/{}", raw_meta.boefje_meta.boefje.id, task.normalizer.id);
+        Ok(Normalized { method, input, objects, raw_meta, started_at })
+    }
+
+    /// Save what [`NormalizerRunner::normalize`] gave as the observation of its input object in the raw file's
+    /// organisation, and record the normalizer meta in Bytes.
+    pub async fn commit(&self, task: &NormalizerTask, normalized: Normalized, graph: &dyn ObjectGraph) -> ServiceResult<NormalizerOutcome> {
+        let Normalized { method, input, objects, raw_meta, started_at } = normalized;
         let report = graph.save_observation(&raw_meta.boefje_meta.organization, &method, &input, &objects).await?;
         let meta = NormalizerMeta { id: task.id, started_at: Some(started_at), ended_at: Some(OffsetDateTime::now_utc()), raw_data: raw_meta, normalizer: PluginRef { id: task.normalizer.id.clone(), version: None } };
         match self.bytes.save_normalizer_meta(&meta).await {
@@ -93,6 +106,21 @@ impl NormalizerRunner {
         tracing::debug!(normalizer = %task.normalizer.id, objects = objects.len(), new = report.new_or_raised.len(), deleted = report.deleted.len(), "normalized");
         Ok(NormalizerOutcome { objects, report })
     }
+}
+
+/// A normalizer's result, not saved yet.
+#[derive(Debug)]
+pub struct Normalized {
+    /// The origin's method: `boefje id/normalizer id`.
+    pub method: String,
+    /// The boefje's input object, the observation's source.
+    pub input: Reference,
+    /// The objects the normalizer gave.
+    pub objects: Vec<Ooi>,
+    /// The raw file it read.
+    pub raw_meta: kat_core::meta::RawDataMeta,
+    /// When the run started.
+    pub started_at: OffsetDateTime,
 }
 
 /// Hand the scheduler the objects of an observation, and those whose clearance the save raised, with their

@@ -8,6 +8,7 @@ pub mod keygen;
 pub mod normalize;
 pub mod query;
 pub mod run_boefje;
+pub mod renormalize;
 pub mod run_normalizer;
 pub mod scan;
 pub mod serve;
@@ -53,12 +54,16 @@ pub enum Command {
     ShowRaw(show_raw::ShowRawArgs),
     /// Run a normalizer on a stored raw file, save and print the objects.
     RunNormalizer(run_normalizer::RunNormalizerArgs),
+    /// Run a normalizer again over stored raw files and print, per origin, the objects it would add, remove
+    /// and change (field by field); commits them unless `--dry-run`.
+    Renormalize(renormalize::RenormalizeArgs),
     /// Print a new key pair for settings encryption (base64, PyNaCl/OpenKAT
     /// format) as the three environment lines that switch it on.
     Keygen,
     /// Run a service's REST API: `--katalogus`, `--bytes` or `--scheduler`.
     Serve(serve::ServeArgs),
-    /// Measure a stage's throughput and latency: `katalogus`, `scheduler` or `runner` (run on a release build).
+    /// Measure a stage's throughput and latency: `katalogus`, `scheduler`, `runner`, `graph` or `normalize` (run
+    /// on a release build).
     Bench(bench::BenchArgs),
     /// Check stored raw files against their hashes and report every mismatch.
     VerifyRaw(verify_raw::VerifyRawArgs),
@@ -79,6 +84,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::RunBoefje(args) => run_boefje::run(&args, &mut std::io::stdout().lock()),
         Command::ShowRaw(args) => show_raw::run(&args, &mut std::io::stdout().lock()),
         Command::RunNormalizer(args) => run_normalizer::run(&args, &mut std::io::stdout().lock()),
+        Command::Renormalize(args) => renormalize::run(&args, &mut std::io::stdout().lock()),
         Command::Keygen => keygen::run(&mut std::io::stdout().lock()),
         Command::Serve(args) => serve::run(&args),
         Command::Bench(args) => bench::run(&args, &mut std::io::stdout().lock()),

@@ -7,8 +7,13 @@
 //!   latency with 10,000 queued tasks.
 //! - [`runner`]: the boefje worker pool in process: built-in no-op tasks/s
 //!   and local-executable jobs/s.
+//! - [`graph`]: objects/s saved in observations of 1,000 objects and reads
+//!   by primary key/s, embedded and on a Bolt server.
+//! - [`normalize`]: the DNS and nmap normalizers' MiB/s on generated inputs.
 
+pub mod graph;
 pub mod katalogus;
+pub mod normalize;
 pub mod runner;
 pub mod scheduler;
 
@@ -27,6 +32,10 @@ pub enum Target {
     Scheduler,
     /// The boefje worker pool in process: built-in no-op tasks/s and local-executable jobs/s.
     Runner,
+    /// The object graph: objects/s saved in observations of 1,000, reads by primary key/s.
+    Graph,
+    /// The DNS and nmap normalizers: MiB/s on generated raw files of more than 1 MiB.
+    Normalize,
 }
 
 /// Arguments of `kat bench`.
@@ -40,9 +49,16 @@ pub struct BenchArgs {
     /// How long to measure, in seconds (katalogus, after a one-second warm-up).
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
-    /// Tasks per run (scheduler, runner; the runner's local-executable run takes at most 2,000).
+    /// Tasks per run (scheduler, runner; the runner's local-executable run takes at most 2,000); for the
+    /// graph, the number of reads by primary key.
     #[arg(long, default_value_t = 10_000)]
     pub tasks: usize,
+    /// Observations of 1,000 objects saved (graph).
+    #[arg(long, default_value_t = 20)]
+    pub observations: usize,
+    /// Also measure the graph on this Bolt server (`bolt://host:port`, with NEO4J_USER and NEO4J_PASSWORD).
+    #[arg(long)]
+    pub graph_uri: Option<String>,
     /// The database (`sqlite://...` or `postgres://...`); default a temporary SQLite file. For the scheduler,
     /// a `postgres://` URL of a server adds the PostgreSQL runs (a fresh database is made there per run).
     #[arg(long)]
@@ -61,6 +77,8 @@ pub fn run(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
         Target::Katalogus => katalogus::run(args, out),
         Target::Scheduler => scheduler::run(args, out),
         Target::Runner => runner::run(args, out),
+        Target::Graph => graph::run(args, out),
+        Target::Normalize => normalize::run(args, out),
     }
 }
 

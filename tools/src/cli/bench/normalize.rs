@@ -1,0 +1,89 @@
+//! `kat bench normalize`: the built-in DNS and nmap normalizers on generated
+//! raw files of more than 1 MiB in OpenKAT's formats (`boefje/dns-records`
+//! JSON with A, AAAA, MX, NS and TXT answers; nmap XML with hosts and open
+//! ports), the same every run. Each runs repeatedly for at least two seconds;
+//! the figure is raw megabytes (MiB) normalized per second, with the objects
+//! per second beside it.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use kat_core::Reference;
+
+use super::BenchArgs;
+
+/// The least a generated raw file holds.
+const MIN_RAW: usize = 1 << 20;
+/// How long each normalizer runs.
+const RUN_FOR: Duration = Duration::from_secs(2);
+
+/// Run the measurements and print them.
+pub fn run(_args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    writeln!(out, "normalizers, on generated raw files of at least 1 MiB:")?;
+    let cases = [
+        ("kat_dns_normalize", "Hostname|internet|bench.test", dns_raw()),
+        ("kat_nmap_normalize", "IPAddressV4|internet|127.0.0.1", nmap_raw()),
+    ];
+    for (id, input, raw) in cases {
+        let normalizer = kat_plugins::normalizers::by_id(id).with_context(|| format!("no built-in normalizer {id}"))?;
+        let input = Reference::parse(input)?;
+        let objects = normalizer.normalize(&input, &raw).with_context(|| format!("{id} refused the generated raw file"))?.len();
+        let started = Instant::now();
+        let mut runs = 0u32;
+        while started.elapsed() < RUN_FOR {
+            std::hint::black_box(normalizer.normalize(&input, std::hint::black_box(&raw)).ok());
+            runs += 1;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let mib = raw.len() as f64 / f64::from(1 << 20);
+        writeln!(out, "  {id:<20} {:>7.2} MiB raw, {objects:>6} objects: {:>8.1} MiB/s  {:>10.0} objects/s", mib, mib * f64::from(runs) / seconds, objects as f64 * f64::from(runs) / seconds)?;
+    }
+    writeln!(out, "target: DNS normalizer >= 100 MB/s")?;
+    Ok(())
+}
+
+/// One answer section of the dns-records text, as OpenKAT's boefje writes it.
+fn section(out: &mut String, id: usize, rtype: &str, answers: &[String]) {
+    let _ = write!(out, "RESOLVER: 127.0.0.1\nid {id}\nopcode QUERY\nrcode NOERROR\nflags QR RD RA\n;QUESTION\nbench.test. IN {rtype}\n;ANSWER\n");
+    for answer in answers {
+        out.push_str(answer);
+        out.push('\n');
+    }
+    out.push_str(";AUTHORITY\n;ADDITIONAL\n\n");
+}
+
+/// A `boefje/dns-records` raw file of at least [`MIN_RAW`] bytes.
+pub fn dns_raw() -> Vec<u8> {
+    let mut text = String::new();
+    let mut n = 0usize;
+    while text.len() < MIN_RAW {
+        let a: Vec<String> = (0..50).map(|i| format!("bench.test. 300 IN A 10.{}.{}.{}", n % 256, (n / 256) % 256, i)).collect();
+        let aaaa: Vec<String> = (0..20).map(|i| format!("bench.test. 300 IN AAAA 2001:db8:{n:x}::{i:x}")).collect();
+        let mx: Vec<String> = (0..10).map(|i| format!("bench.test. 300 IN MX {i} mx{i}.n{n}.bench.test.")).collect();
+        let ns: Vec<String> = (0..4).map(|i| format!("bench.test. 300 IN NS ns{i}.n{n}.bench.test.")).collect();
+        let txt: Vec<String> = (0..4).map(|i| format!("bench.test. 300 IN TXT \"v=spf1 include:n{n}-{i}.bench.test -all\"")).collect();
+        for (rtype, answers) in [("A", a), ("AAAA", aaaa), ("MX", mx), ("NS", ns), ("TXT", txt)] {
+            section(&mut text, n, rtype, &answers);
+        }
+        n += 1;
+    }
+    serde_json::to_vec(&serde_json::json!({"dns_records": text, "dmarc_response": null, "dkim_response": null})).unwrap_or_default()
+}
+
+/// An nmap XML raw file of at least [`MIN_RAW`] bytes: hosts with five open ports each.
+pub fn nmap_raw() -> Vec<u8> {
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<nmaprun scanner=\"nmap\" args=\"nmap -oX - bench\" version=\"7.94\" xmloutputversion=\"1.05\">\n");
+    let mut n = 0usize;
+    while xml.len() < MIN_RAW {
+        let _ = write!(xml, "<host><status state=\"up\" reason=\"user-set\"/><address addr=\"10.{}.{}.{}\" addrtype=\"ipv4\"/><hostnames></hostnames><ports>", n / 65536 % 256, n / 256 % 256, n % 256);
+        for (port, service) in [(22, "ssh"), (53, "domain"), (80, "http"), (443, "https"), (3306, "mysql")] {
+            let _ = write!(xml, "<port protocol=\"tcp\" portid=\"{port}\"><state state=\"open\" reason=\"syn-ack\" reason_ttl=\"52\"/><service name=\"{service}\" product=\"bench\" method=\"probed\" conf=\"10\"><cpe>cpe:/a:bench:{service}</cpe></service></port>");
+        }
+        xml.push_str("</ports></host>\n");
+        n += 1;
+    }
+    xml.push_str("<runstats><finished time=\"0\" exit=\"success\"/></runstats></nmaprun>\n");
+    xml.into_bytes()
+}
