@@ -145,6 +145,13 @@ pub struct NormalizerManifest {
     /// Object types it may produce.
     #[serde(default)]
     pub produces: Vec<String>,
+    /// For a plugin folder's external normalizer: the command (argv, relative to the folder) that reads the
+    /// raw file on standard input and writes JSON lines of objects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub run: Vec<String>,
+    /// Seconds an external normalizer may run (default `NORMALIZERS_JOB_TIMEOUT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(name: &str, text: &str) -> Result<T, CoreError> {

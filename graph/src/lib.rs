@@ -170,6 +170,10 @@ impl ObjectGraph for Graph {
         Ok(Graph::save_observation(self, organisation, method, source, result).await?)
     }
 
+    async fn save_declarations(&self, organisation: &str, method: &str, source: &Reference, declared: &[Ooi]) -> ServiceResult<SaveReport> {
+        Ok(Graph::save_declarations(self, organisation, method, source, declared).await?)
+    }
+
     async fn get(&self, organisation: &str, reference: &Reference) -> ServiceResult<Option<StoredObject>> {
         Ok(Graph::get(self, organisation, reference).await?)
     }

@@ -34,6 +34,16 @@ impl Graph {
         self.save_origin(organisation, &observation_key(method, source), OBSERVATION, method, source, result, None).await
     }
 
+    /// Save the objects normalizer `method` declares on `source` (an origin of kind `declaration` that holds
+    /// them, replaced on each save, so an object it no longer declares goes unless something else holds it).
+    pub async fn save_declarations(&self, organisation: &str, method: &str, source: &Reference, declared: &[Ooi]) -> Result<SaveReport, GraphError> {
+        let origin = format!("{DECLARATION}|{method}|{source}");
+        if declared.is_empty() && self.origin_results(organisation, &origin).await?.is_empty() {
+            return Ok(SaveReport::default());
+        }
+        self.save_origin(organisation, &origin, DECLARATION, method, source, declared, None).await
+    }
+
     /// The objects the observation of normalizer `method` on `source` holds now.
     pub async fn observation_result(&self, organisation: &str, method: &str, source: &Reference) -> Result<Vec<StoredObject>, GraphError> {
         let keys: Vec<Reference> = self.origin_results(organisation, &observation_key(method, source)).await?.iter().filter_map(|k| Reference::parse(k).ok()).collect();

@@ -13,6 +13,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod external;
+
 use std::sync::Arc;
 
 use kat_core::builtin::Normalizer;
@@ -24,6 +26,8 @@ use kat_core::services::{ServiceError, ServiceResult};
 use kat_core::task::{NormalizerTask, Task, TaskStatus};
 use kat_core::{Ooi, Reference};
 use time::OffsetDateTime;
+
+use external::{ExternalLimits, ExternalNormalizer, Output};
 
 /// What one normalizer run produced.
 #[derive(Debug)]
@@ -37,13 +41,22 @@ pub struct NormalizerOutcome {
 /// Runs normalizer tasks.
 pub struct NormalizerRunner {
     normalizers: Vec<Box<dyn Normalizer>>,
+    external: Vec<ExternalNormalizer>,
+    limits: ExternalLimits,
     bytes: Arc<dyn Bytes>,
 }
 
 impl NormalizerRunner {
-    /// A runner for `normalizers`, reading raw files from `bytes`.
+    /// A runner for the built-in `normalizers`, reading raw files from `bytes`.
     pub fn new(normalizers: Vec<Box<dyn Normalizer>>, bytes: Arc<dyn Bytes>) -> Self {
-        NormalizerRunner { normalizers, bytes }
+        NormalizerRunner { normalizers, external: Vec::new(), limits: ExternalLimits::default(), bytes }
+    }
+
+    /// Also run the plugin folders' normalizers with a `run` command, within `limits`.
+    pub fn with_external(mut self, external: Vec<ExternalNormalizer>, limits: ExternalLimits) -> Self {
+        self.external = external;
+        self.limits = limits;
+        self
     }
 
     /// Run a popped (dispatched) task: mark it running, run it, hand the scheduler every object of the
@@ -77,25 +90,42 @@ impl NormalizerRunner {
         self.commit(task, normalized, graph).await
     }
 
-    /// Read the task's raw file (its hash checked) and run the normalizer on it, saving nothing.
+    /// Read the task's raw file (its hash checked) and run the normalizer on it, saving nothing. An external
+    /// normalizer's output is validated whole: one bad object fails the run, naming it.
     pub async fn normalize(&self, task: &NormalizerTask) -> ServiceResult<Normalized> {
         let started_at = OffsetDateTime::now_utc();
-        let normalizer = self.normalizers.iter().find(|n| n.manifest().id == task.normalizer.id).ok_or_else(|| ServiceError::not_found(format!("unknown normalizer {:?}", task.normalizer.id)))?;
+        let id = &task.normalizer.id;
+        let builtin = self.normalizers.iter().find(|n| n.manifest().id == *id);
+        let external = self.external.iter().find(|n| n.manifest.id == *id);
+        if builtin.is_none() && external.is_none() {
+            return Err(ServiceError::not_found(format!("unknown normalizer {id:?}")));
+        }
         let (raw_meta, content) = self.bytes.get_raw(task.raw_data.id).await?;
         let input_text = raw_meta.boefje_meta.input_ooi.clone().ok_or_else(|| ServiceError::invalid(format!("raw file {} has no input object", raw_meta.id)))?;
         let input = Reference::parse(&input_text)?;
-        let objects = normalizer
-            .normalize(&input, &content)
-            .map_err(|e| ServiceError::invalid(format!("normalizer {} cannot read raw file {}: {e}", task.normalizer.id, raw_meta.id)))?;
-        let method = format!("{}/{}", raw_meta.boefje_meta.boefje.id, task.normalizer.id);
-        Ok(Normalized { method, input, objects, raw_meta, started_at })
+        let output = match (builtin, external) {
+            (Some(normalizer), _) => normalizer.normalize(&input, &content).map(|observed| Output { observed, declared: Vec::new() }).map_err(|e| e.to_string()),
+            (None, Some(normalizer)) => {
+                let meta = NormalizerMeta { id: task.id, started_at: Some(started_at), ended_at: None, raw_data: raw_meta.clone(), normalizer: PluginRef { id: id.clone(), version: None } };
+                let meta_json = serde_json::to_string(&meta).map_err(|e| ServiceError::internal(format!("normalizer meta: {e}")))?;
+                external::run(normalizer, &content, &meta_json, &self.limits).await
+            }
+            (None, None) => unreachable!("checked above"),
+        };
+        let output = output.map_err(|e| ServiceError::invalid(format!("normalizer {id} on raw file {}: {e}", raw_meta.id)))?;
+        let method = format!("{}/{}", raw_meta.boefje_meta.boefje.id, id);
+        Ok(Normalized { method, input, objects: output.observed, declared: output.declared, raw_meta, started_at })
     }
 
     /// Save what [`NormalizerRunner::normalize`] gave as the observation of its input object in the raw file's
     /// organisation, and record the normalizer meta in Bytes.
     pub async fn commit(&self, task: &NormalizerTask, normalized: Normalized, graph: &dyn ObjectGraph) -> ServiceResult<NormalizerOutcome> {
-        let Normalized { method, input, objects, raw_meta, started_at } = normalized;
-        let report = graph.save_observation(&raw_meta.boefje_meta.organization, &method, &input, &objects).await?;
+        let Normalized { method, input, objects, declared, raw_meta, started_at } = normalized;
+        let organisation = &raw_meta.boefje_meta.organization;
+        let mut report = graph.save_observation(organisation, &method, &input, &objects).await?;
+        let declarations = graph.save_declarations(organisation, &method, &input, &declared).await?;
+        report.new_or_raised.extend(declarations.new_or_raised);
+        report.deleted.extend(declarations.deleted);
         let meta = NormalizerMeta { id: task.id, started_at: Some(started_at), ended_at: Some(OffsetDateTime::now_utc()), raw_data: raw_meta, normalizer: PluginRef { id: task.normalizer.id.clone(), version: None } };
         match self.bytes.save_normalizer_meta(&meta).await {
             // The same task ran before and was interrupted after recording its run (its lease ran out): the
@@ -115,8 +145,10 @@ pub struct Normalized {
     pub method: String,
     /// The boefje's input object, the observation's source.
     pub input: Reference,
-    /// The objects the normalizer gave.
+    /// The objects the normalizer gave (observed on the input object).
     pub objects: Vec<Ooi>,
+    /// The objects it declared (an external normalizer's `{"declaration": ...}` lines).
+    pub declared: Vec<Ooi>,
     /// The raw file it read.
     pub raw_meta: kat_core::meta::RawDataMeta,
     /// When the run started.

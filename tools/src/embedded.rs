@@ -36,6 +36,7 @@ use kat_core::services::katalogus::Katalogus;
 use kat_bytes::LocalBytes;
 use kat_graph::{Graph, GraphLocation};
 use kat_katalogus::{LocalKatalogus, PluginRepository};
+use kat_normalizer_runner::external::{ExternalLimits, ExternalNormalizer};
 use kat_normalizer_runner::NormalizerRunner;
 use kat_scheduler::LocalScheduler;
 
@@ -89,6 +90,10 @@ pub struct RunnerSetup {
     pub boefje_api: ApiConfig,
     /// The cluster that runs container plugins, if `BOEFJES_RUNTIME=kubernetes`.
     pub kubernetes: Option<Kubernetes>,
+    /// The plugin folders' normalizers with a `run` command.
+    pub external_normalizers: Vec<ExternalNormalizer>,
+    /// The limits of an external normalizer's run (`NORMALIZERS_JOB_TIMEOUT`, `NORMALIZERS_MAX_OUTPUT`).
+    pub normalizer_limits: ExternalLimits,
 }
 
 impl RunnerSetup {
@@ -106,7 +111,14 @@ impl RunnerSetup {
             }
             Some(config) => Some(Kubernetes::connect(config).await.map_err(anyhow::Error::msg)?),
         };
-        Ok(RunnerSetup { local_plugins: local_plugins(repository), limits: LocalLimits::from_vars(&lookup)?, boefje_api, kubernetes })
+        let normalizer_limits = ExternalLimits::from_vars(&lookup)?;
+        let external_normalizers = repository
+            .normalizers()
+            .iter()
+            .filter(|m| !m.run.is_empty())
+            .filter_map(|m| repository.folder(&m.id).map(|folder| ExternalNormalizer { manifest: m.clone(), folder: folder.to_path_buf() }))
+            .collect();
+        Ok(RunnerSetup { local_plugins: local_plugins(repository), limits: LocalLimits::from_vars(&lookup)?, boefje_api, kubernetes, external_normalizers, normalizer_limits })
     }
 
     /// A runner of the built-in boefjes and these on `bytes` and `katalogus`; `host_env` supplies `BOEFJE_`
@@ -245,9 +257,10 @@ impl Embedded {
         self.runner_setup.runner(self.bytes.clone(), self.katalogus.clone(), host_env)
     }
 
-    /// A normalizer runner with the built-in normalizers.
+    /// A normalizer runner with the built-in normalizers and the plugin folders' external ones.
     pub fn normalizer_runner(&self) -> NormalizerRunner {
-        NormalizerRunner::new(kat_plugins::normalizers::all(), self.bytes.clone())
+        let setup = &self.runner_setup;
+        NormalizerRunner::new(kat_plugins::normalizers::all(), self.bytes.clone()).with_external(setup.external_normalizers.clone(), setup.normalizer_limits)
     }
 }
 

@@ -38,6 +38,8 @@ pub trait ObjectGraph: Send + Sync {
     async fn declare(&self, organisation: &str, ooi: &Ooi, level: ScanLevel) -> ServiceResult<SaveReport>;
     /// Save what `method` (a normalizer) saw for `source` in `organisation`, replacing its earlier result.
     async fn save_observation(&self, organisation: &str, method: &str, source: &Reference, result: &[Ooi]) -> ServiceResult<SaveReport>;
+    /// Save the objects normalizer `method` declares on `source`, replacing what it declared there before.
+    async fn save_declarations(&self, organisation: &str, method: &str, source: &Reference, declared: &[Ooi]) -> ServiceResult<SaveReport>;
     /// One stored object of `organisation`.
     async fn get(&self, organisation: &str, reference: &Reference) -> ServiceResult<Option<StoredObject>>;
 }

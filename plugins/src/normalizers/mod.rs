@@ -13,7 +13,7 @@ pub use kat_core::builtin::{NormalizeError, Normalizer};
 
 /// Parse an embedded manifest; the built-in manifests are checked by tests.
 pub(crate) fn manifest(id: &str, text: &str) -> NormalizerManifest {
-    NormalizerManifest::parse(id, text).unwrap_or_else(|_| NormalizerManifest { id: id.to_string(), name: None, description: None, consumes: Vec::new(), produces: Vec::new() })
+    NormalizerManifest::parse(id, text).unwrap_or_else(|_| NormalizerManifest { id: id.to_string(), name: None, description: None, consumes: Vec::new(), produces: Vec::new(), run: Vec::new(), timeout: None })
 }
 
 /// Every built-in normalizer.

@@ -55,9 +55,10 @@ struct Diff {
 
 /// Renormalize and print the differences per origin.
 pub fn run(args: &RenormalizeArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let manifest = kat_plugins::normalizers::by_id(&args.normalizer_id).with_context(|| format!("unknown normalizer {:?}", args.normalizer_id))?.manifest();
     block_on(async {
         let stores = Embedded::open(&args.data.data_dir).await?;
+        let external = stores.runner_setup.external_normalizers.iter().find(|n| n.manifest.id == args.normalizer_id).map(|n| n.manifest.clone());
+        let manifest = kat_plugins::normalizers::by_id(&args.normalizer_id).map(|n| n.manifest()).or(external).with_context(|| format!("unknown normalizer {:?}", args.normalizer_id))?;
         let raws = match &args.raw {
             Some(id) => {
                 let id = uuid::Uuid::parse_str(id.trim()).with_context(|| format!("{id:?} is not a raw file id (a UUID)"))?;
