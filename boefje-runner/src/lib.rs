@@ -64,7 +64,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use pool::{Pool, PoolConfig, PoolStats};
+pub use pool::{Pool, PoolConfig, PoolStats, Worker};
 pub use runner::api::ApiConfig;
 pub use runner::local::{LocalLimits, LocalPlugin};
 use runner::api::{BoefjeApi, PostedOutput, PostedStatus};

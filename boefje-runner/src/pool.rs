@@ -1,6 +1,7 @@
-//! The boefje worker pool: keeps up to `BOEFJES_POOL_SIZE` boefje tasks
-//! running at once, each popped from the scheduler and run by one shared
-//! [`BoefjeRunner`].
+//! The worker pool: keeps up to `BOEFJES_POOL_SIZE` tasks running at once,
+//! each popped from the scheduler and run by one shared [`Worker`]: the
+//! [`BoefjeRunner`] for boefje tasks, and (wired by `kat-tools`, since this
+//! crate may not know the graph) a normalizer worker for normalizer tasks.
 //!
 //! The pool asks the scheduler for as many tasks as it has free slots (with
 //! its filters, such as the plugin ids this runner serves) and runs each as
@@ -23,6 +24,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use kat_core::config::{get, number, ConfigError};
 use kat_core::services::scheduler::{Filter, Scheduler, TaskType};
 use kat_core::services::ServiceResult;
@@ -93,6 +95,49 @@ pub fn image_filter(images: &[String]) -> Filter {
     Filter::new("data", Some("boefje__oci_image"), "in", images.to_vec())
 }
 
+/// What a pool runs: the tasks of one queue.
+#[async_trait]
+pub trait Worker: Send + Sync + 'static {
+    /// What one task's run gives.
+    type Outcome: Send + 'static;
+    /// The queue it pops from.
+    const TASK_TYPE: TaskType;
+    /// Whether an outcome is a failed plugin run (the task is marked failed), for [`PoolStats::failed`].
+    fn failed(outcome: &Self::Outcome) -> bool;
+    /// Tasks an earlier life of this worker left running elsewhere, to run again first.
+    async fn orphaned_tasks(&self, _scheduler: &dyn Scheduler) -> Vec<Task> {
+        Vec::new()
+    }
+    /// Run one popped task (and any it serves alongside), renewing their leases every `every`; the outcome of
+    /// each task.
+    async fn job(&self, scheduler: &dyn Scheduler, task: Task, every: Duration) -> Vec<(Task, ServiceResult<Self::Outcome>)>;
+}
+
+#[async_trait]
+impl Worker for BoefjeRunner {
+    type Outcome = BoefjeOutcome;
+    const TASK_TYPE: TaskType = TaskType::Boefje;
+
+    fn failed(outcome: &BoefjeOutcome) -> bool {
+        outcome.error.is_some()
+    }
+
+    async fn orphaned_tasks(&self, scheduler: &dyn Scheduler) -> Vec<Task> {
+        BoefjeRunner::orphaned_tasks(self, scheduler).await
+    }
+
+    /// The task with the duplicates of other organisations it may run for (see `shared`).
+    async fn job(&self, scheduler: &dyn Scheduler, task: Task, every: Duration) -> Vec<(Task, ServiceResult<BoefjeOutcome>)> {
+        let duplicates = self.claim_duplicates(scheduler, &task).await;
+        if duplicates.is_empty() {
+            let outcome = with_heartbeat(scheduler, task.id, every, self.run_task(scheduler, &task)).await;
+            return vec![(task, outcome)];
+        }
+        let ids: Vec<Uuid> = std::iter::once(task.id).chain(duplicates.iter().map(|t| t.id)).collect();
+        with_heartbeats(scheduler, &ids, every, self.run_shared(scheduler, &task, duplicates)).await
+    }
+}
+
 /// What a pool did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStats {
@@ -107,24 +152,24 @@ pub struct PoolStats {
 }
 
 impl PoolStats {
-    fn record(&mut self, joined: Result<Vec<(Uuid, ServiceResult<BoefjeOutcome>)>, tokio::task::JoinError>) {
+    fn record<W: Worker>(&mut self, joined: Result<Vec<(Uuid, ServiceResult<W::Outcome>)>, tokio::task::JoinError>) {
         let outcomes = match joined {
             Ok(outcomes) => outcomes,
             Err(e) => {
                 self.run += 1;
                 self.errors += 1;
-                tracing::error!("a boefje job panicked or was cancelled: {e}");
+                tracing::error!("a job panicked or was cancelled: {e}");
                 return;
             }
         };
         for (id, outcome) in outcomes {
             self.run += 1;
             match outcome {
-                Ok(outcome) if outcome.error.is_none() => {}
+                Ok(outcome) if !W::failed(&outcome) => {}
                 Ok(_) => self.failed += 1,
                 Err(e) => {
                     self.errors += 1;
-                    tracing::error!(task = %id, "boefje task could not be run or recorded: {e}");
+                    tracing::error!(task = %id, "task could not be run or recorded: {e}");
                 }
             }
         }
@@ -141,25 +186,25 @@ enum Until {
 }
 
 /// Called with each task a job ran and what the run gave (for progress and reports).
-pub type OnDone = Arc<dyn Fn(&Task, &ServiceResult<BoefjeOutcome>) + Send + Sync>;
+pub type OnDone<O> = Arc<dyn Fn(&Task, &ServiceResult<O>) + Send + Sync>;
 
-/// Runs boefje tasks from the scheduler, up to [`PoolConfig::size`] at once.
-pub struct Pool {
-    runner: Arc<BoefjeRunner>,
+/// Runs a worker's tasks from the scheduler, up to [`PoolConfig::size`] at once.
+pub struct Pool<W: Worker = BoefjeRunner> {
+    runner: Arc<W>,
     scheduler: Arc<dyn Scheduler>,
     config: PoolConfig,
-    on_done: Option<OnDone>,
+    on_done: Option<OnDone<W::Outcome>>,
 }
 
-impl Pool {
+impl<W: Worker> Pool<W> {
     /// A pool that pops from `scheduler` and runs with `runner`. A size of 0 is taken as 1.
-    pub fn new(runner: Arc<BoefjeRunner>, scheduler: Arc<dyn Scheduler>, mut config: PoolConfig) -> Self {
+    pub fn new(runner: Arc<W>, scheduler: Arc<dyn Scheduler>, mut config: PoolConfig) -> Self {
         config.size = config.size.max(1);
         Pool { runner, scheduler, config, on_done: None }
     }
 
     /// Call `on_done` after each job with its task and outcome (from the job's own tokio task).
-    pub fn on_done(mut self, on_done: impl Fn(&Task, &ServiceResult<BoefjeOutcome>) + Send + Sync + 'static) -> Self {
+    pub fn on_done(mut self, on_done: impl Fn(&Task, &ServiceResult<W::Outcome>) + Send + Sync + 'static) -> Self {
         self.on_done = Some(Arc::new(on_done));
         self
     }
@@ -178,7 +223,7 @@ impl Pool {
 
     async fn work(self, stop: impl Future<Output = ()>, until: Until) -> ServiceResult<PoolStats> {
         tokio::pin!(stop);
-        let mut jobs: JoinSet<Vec<(Uuid, ServiceResult<BoefjeOutcome>)>> = JoinSet::new();
+        let mut jobs: JoinSet<Vec<(Uuid, ServiceResult<W::Outcome>)>> = JoinSet::new();
         let mut stats = PoolStats::default();
         let mut backoff = self.config.idle_wait;
         let mut stopping = false;
@@ -192,7 +237,7 @@ impl Pool {
             let mut wait = None;
             let free = self.config.size.saturating_sub(jobs.len());
             if !stopping && free > 0 {
-                match self.scheduler.pop(TaskType::Boefje, &self.config.filters, free).await {
+                match self.scheduler.pop(W::TASK_TYPE, &self.config.filters, free).await {
                     Ok(tasks) if tasks.is_empty() => {
                         backoff = self.config.idle_wait;
                         if until == Until::Drained && jobs.is_empty() {
@@ -204,7 +249,7 @@ impl Pool {
                         backoff = self.config.idle_wait;
                         let popped = tasks.len();
                         for task in tasks {
-                            tracing::debug!(task = %task.id, "boefje task popped");
+                            tracing::debug!(task = %task.id, "task popped");
                             jobs.spawn(job(self.runner.clone(), self.scheduler.clone(), task, self.config.heartbeat_every, self.on_done.clone()));
                         }
                         if popped < free {
@@ -215,11 +260,11 @@ impl Pool {
                     Err(e) => {
                         stats.pop_errors += 1;
                         if until == Until::Drained {
-                            tracing::warn!("cannot pop boefje tasks: {e}; draining ends");
+                            tracing::warn!("cannot pop tasks: {e}; draining ends");
                             stopping = true;
                             failure = Some(e);
                         } else {
-                            tracing::warn!("cannot pop boefje tasks: {e}; trying again in {backoff:?}");
+                            tracing::warn!("cannot pop tasks: {e}; trying again in {backoff:?}");
                             wait = Some(backoff);
                             backoff = (backoff * 2).min(MAX_BACKOFF);
                         }
@@ -231,16 +276,16 @@ impl Pool {
             }
             tokio::select! {
                 () = &mut stop, if !stopping => {
-                    tracing::info!(running = jobs.len(), "boefje pool stopping: no more pops, waiting for the running jobs");
+                    tracing::info!(running = jobs.len(), "pool stopping: no more pops, waiting for the running jobs");
                     stopping = true;
                 }
-                Some(joined) = jobs.join_next(), if !jobs.is_empty() => stats.record(joined),
+                Some(joined) = jobs.join_next(), if !jobs.is_empty() => stats.record::<W>(joined),
                 () = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {}
                 else => {}
             }
             // Take every job that has ended too, so their slots are refilled by one pop.
             while let Some(joined) = jobs.try_join_next() {
-                stats.record(joined);
+                stats.record::<W>(joined);
             }
             if stopping && jobs.is_empty() {
                 break;
@@ -253,17 +298,9 @@ impl Pool {
     }
 }
 
-/// Run one popped task, with the duplicates of other organisations it may run for (see `shared`), renewing
-/// their leases until the run ends.
-async fn job(runner: Arc<BoefjeRunner>, scheduler: Arc<dyn Scheduler>, task: Task, every: Duration, on_done: Option<OnDone>) -> Vec<(Uuid, ServiceResult<BoefjeOutcome>)> {
-    let duplicates = runner.claim_duplicates(&*scheduler, &task).await;
-    let results = if duplicates.is_empty() {
-        let outcome = with_heartbeat(&*scheduler, task.id, every, runner.run_task(&*scheduler, &task)).await;
-        vec![(task, outcome)]
-    } else {
-        let ids: Vec<Uuid> = std::iter::once(task.id).chain(duplicates.iter().map(|t| t.id)).collect();
-        with_heartbeats(&*scheduler, &ids, every, runner.run_shared(&*scheduler, &task, duplicates)).await
-    };
+/// Run one popped task with the worker, then tell `on_done`.
+async fn job<W: Worker>(runner: Arc<W>, scheduler: Arc<dyn Scheduler>, task: Task, every: Duration, on_done: Option<OnDone<W::Outcome>>) -> Vec<(Uuid, ServiceResult<W::Outcome>)> {
+    let results = runner.job(&*scheduler, task, every).await;
     if let Some(on_done) = on_done {
         for (task, outcome) in &results {
             on_done(task, outcome);

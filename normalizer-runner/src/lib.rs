@@ -112,7 +112,7 @@ impl NormalizerRunner {
             }
             (None, None) => unreachable!("checked above"),
         };
-        let output = output.map_err(|e| ServiceError::invalid(format!("normalizer {id} on raw file {}: {e}", raw_meta.id)))?;
+        let output = output.map_err(|e| ServiceError::invalid(format!("normalizer {id} cannot read raw file {}: {e}", raw_meta.id)))?;
         let method = format!("{}/{}", raw_meta.boefje_meta.boefje.id, id);
         Ok(Normalized { method, input, objects: output.observed, declared: output.declared, raw_meta, started_at })
     }

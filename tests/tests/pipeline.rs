@@ -32,8 +32,8 @@ async fn dns_records_runs_end_to_end_and_schedules_follow_ups() {
     stores.katalogus.put_settings(ORG, "dns-records", &settings(&[("REMOTE_NS", &format!("127.0.0.1:{port}")), ("TIMEOUT_MS", "2000")])).await.expect("dns settings");
     // Follow-up port scans go to TEST-NET addresses: keep them to one port and short.
     stores.katalogus.put_settings(ORG, "port-scan", &settings(&[("PORTS", "9"), ("TIMEOUT_MS", "200")])).await.expect("scan settings");
-    let graph = stores.graph().await.expect("graph opens");
-    let pipeline = Pipeline::new(&stores, &graph, BTreeMap::new(), 4);
+    let graph = std::sync::Arc::new(stores.graph().await.expect("graph opens"));
+    let pipeline = Pipeline::new(&stores, graph.clone(), BTreeMap::new(), 4);
     pipeline.declare(ORG, &parse_target("example.test").expect("target"), TARGET_CLEARANCE).await.expect("declared");
     let mut reports = 0;
     let summary = pipeline.run_until_idle(&mut |_| reports += 1).await.expect("pipeline runs");
@@ -109,8 +109,8 @@ async fn a_second_run_re_scans_without_duplicating() {
     stores.katalogus.put_settings(ORG, "dns-records", &settings(&[("REMOTE_NS", &format!("127.0.0.1:{port}")), ("RECORD_TYPES", "A,NS")])).await.expect("settings");
     stores.katalogus.set_enabled(ORG, "dns-records", true).await.expect("enable");
     stores.katalogus.set_enabled(ORG, "port-scan", false).await.expect("disable");
-    let graph = stores.graph().await.expect("graph opens");
-    let pipeline = Pipeline::new(&stores, &graph, BTreeMap::new(), 2);
+    let graph = std::sync::Arc::new(stores.graph().await.expect("graph opens"));
+    let pipeline = Pipeline::new(&stores, graph.clone(), BTreeMap::new(), 2);
     let target = parse_target("example.test").expect("target");
     let mut counts = Vec::new();
     for _ in 0..2 {

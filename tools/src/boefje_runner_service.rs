@@ -33,6 +33,8 @@ plugins run as Jobs) with BOEFJES_K8S_NAMESPACE, BOEFJES_K8S_RESOURCES (XS..XXL,
 BOEFJES_K8S_TTL (seconds, default 600), BOEFJES_RUNNER_ID (default the host name) and KUBECONFIG, BOEFJE_<KEY> (a default for a boefje's setting KEY). \
 SIGTERM: no more pops, running jobs finish, exit 0.";
 
+const SERVICE: &str = "boefje runner";
+
 /// Where the other services are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
@@ -44,17 +46,18 @@ pub struct Endpoints {
     pub katalogus: (String, Option<String>),
 }
 
-fn required(lookup: &impl Fn(&str) -> Option<String>, name: &str, example: &str) -> Result<String, ConfigError> {
-    get(lookup, name).ok_or_else(|| ConfigError(format!("{name} is not set: the boefje runner needs it (e.g. {name}={example})")))
+/// The value of `name`, which `service` cannot do without.
+pub(crate) fn required(lookup: &impl Fn(&str) -> Option<String>, name: &str, example: &str, service: &str) -> Result<String, ConfigError> {
+    get(lookup, name).ok_or_else(|| ConfigError(format!("{name} is not set: the {service} needs it (e.g. {name}={example})")))
 }
 
 impl Endpoints {
     /// Read the endpoints; a missing one is a configuration error naming it.
     pub fn from_vars(lookup: &impl Fn(&str) -> Option<String>) -> Result<Endpoints, ConfigError> {
         Ok(Endpoints {
-            scheduler: (required(lookup, "SCHEDULER_API", "http://127.0.0.1:8004")?, get(lookup, "SCHEDULER_API_TOKEN")),
-            bytes: (required(lookup, "BYTES_API", "http://127.0.0.1:8002")?, required(lookup, "BYTES_USERNAME", "bytes")?, required(lookup, "BYTES_PASSWORD", "...")?),
-            katalogus: (required(lookup, "KATALOGUS_API", "http://127.0.0.1:8003")?, get(lookup, "KATALOGUS_API_TOKEN")),
+            scheduler: (required(lookup, "SCHEDULER_API", "http://127.0.0.1:8004", SERVICE)?, get(lookup, "SCHEDULER_API_TOKEN")),
+            bytes: (required(lookup, "BYTES_API", "http://127.0.0.1:8002", SERVICE)?, required(lookup, "BYTES_USERNAME", "bytes", SERVICE)?, required(lookup, "BYTES_PASSWORD", "...", SERVICE)?),
+            katalogus: (required(lookup, "KATALOGUS_API", "http://127.0.0.1:8003", SERVICE)?, get(lookup, "KATALOGUS_API_TOKEN")),
         })
     }
 }
@@ -81,7 +84,7 @@ pub fn run() -> anyhow::Result<()> {
 }
 
 /// Resolves on SIGTERM or SIGINT.
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(term) => term,
         Err(e) => {

@@ -9,6 +9,8 @@
 //! - [`pipeline`]: the scan loop: events -> normalizer tasks -> objects -> boefje tasks.
 //! - [`scheduler_service`]: the scheduler service (`scheduler`, `kat serve --scheduler`).
 //! - [`boefje_runner_service`]: the boefje worker pool over HTTP (`boefje-runner`, `kat serve --boefje-runner`).
+//! - [`normalizer_pool`]: the normalizer worker of the shared pool.
+//! - [`normalizer_runner_service`]: the normalizer worker pool over HTTP (`normalizer-runner`, `kat serve --normalizer-runner`).
 //! - [`targets`]: scan targets as users type them.
 //! - [`tree`]: the object tree printed after a scan.
 
@@ -17,6 +19,8 @@
 pub mod boefje_runner_service;
 pub mod cli;
 pub mod embedded;
+pub mod normalizer_pool;
+pub mod normalizer_runner_service;
 pub mod pipeline;
 pub mod scheduler_service;
 pub mod targets;

@@ -2,12 +2,16 @@
 //! targets, then run until nothing is left to do:
 //!
 //! - the boefje worker pool (`kat_boefje_runner::Pool`, the same pool the
-//!   distributed runner uses) keeps up to `workers` boefje tasks running,
-//!   each popped as soon as a slot is free; their raw files become events;
+//!   `boefje-runner` service uses) keeps up to `workers` boefje tasks
+//!   running, each popped as soon as a slot is free; their raw files become
+//!   events;
+//! - the normalizer worker pool (the same pool over
+//!   [`crate::normalizer_pool::NormalizerWorker`], as the
+//!   `normalizer-runner` service uses) runs normalizer tasks; the normalizer
+//!   runner hands the scheduler the objects, which become boefje tasks;
 //! - this loop relays pending `raw_file_received` events from the Bytes
 //!   outbox to the scheduler (normalizer tasks), acknowledging them after,
-//!   and runs queued normalizer tasks; the normalizer runner hands the
-//!   scheduler the objects, which become boefje tasks.
+//!   and reports progress.
 //!
 //! The run is over when no task is open and then no event waits in the
 //! outbox (in that order: a task finishes only after its raw files and their
@@ -20,9 +24,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kat_boefje_runner::pool::with_heartbeat;
-use kat_boefje_runner::{Pool, PoolConfig};
-use kat_core::services::scheduler::{ObjectState, Scheduler, TaskType};
+use kat_boefje_runner::{Pool, PoolConfig, PoolStats};
+use kat_core::services::scheduler::{ObjectState, Scheduler};
 use kat_core::services::ServiceResult;
 use kat_core::task::{BoefjeTask, NormalizerTask, Task};
 use kat_core::{Ooi, ScanLevel};
@@ -30,6 +33,7 @@ use kat_graph::Graph;
 use kat_scheduler::local::boefje_push;
 
 use crate::embedded::Embedded;
+use crate::normalizer_pool::NormalizerWorker;
 
 /// The clearance `kat scan` declares its targets with.
 pub const TARGET_CLEARANCE: ScanLevel = ScanLevel::L2;
@@ -70,16 +74,18 @@ pub struct Progress {
 /// The pipeline on the embedded services and graph.
 pub struct Pipeline<'a> {
     stores: &'a Embedded,
-    graph: &'a Graph,
+    graph: Arc<Graph>,
     boefjes: Arc<kat_boefje_runner::BoefjeRunner>,
-    normalizers: kat_normalizer_runner::NormalizerRunner,
+    normalizers: Arc<NormalizerWorker>,
     workers: usize,
 }
 
 impl<'a> Pipeline<'a> {
-    /// A pipeline whose boefjes see `BOEFJE_` defaults from `host_env`, running `workers` boefjes at a time.
-    pub fn new(stores: &'a Embedded, graph: &'a Graph, host_env: BTreeMap<String, String>, workers: usize) -> Self {
-        Pipeline { boefjes: Arc::new(stores.boefje_runner(host_env)), normalizers: stores.normalizer_runner(), stores, graph, workers: workers.max(1) }
+    /// A pipeline whose boefjes see `BOEFJE_` defaults from `host_env`, running `workers` boefjes (and as
+    /// many normalizers) at a time.
+    pub fn new(stores: &'a Embedded, graph: Arc<Graph>, host_env: BTreeMap<String, String>, workers: usize) -> Self {
+        let normalizers = Arc::new(NormalizerWorker::new(stores.normalizer_runner(), graph.clone()));
+        Pipeline { boefjes: Arc::new(stores.boefje_runner(host_env)), normalizers, stores, graph, workers: workers.max(1) }
     }
 
     /// Declare `objects` for `organisation` with `level`, and queue the boefjes that
@@ -109,61 +115,58 @@ impl<'a> Pipeline<'a> {
     pub async fn run_until_idle(&self, progress: &mut dyn FnMut(Progress)) -> ServiceResult<RunSummary> {
         let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
         let config = PoolConfig { size: self.workers, idle_wait: Duration::from_millis(50), heartbeat_every: self.heartbeat_every(), ..PoolConfig::default() };
-        let pool = Pool::new(self.boefjes.clone(), self.stores.scheduler.clone(), config).on_done(move |task, outcome| {
+        let boefje_done = done_tx.clone();
+        let boefjes = Pool::new(self.boefjes.clone(), self.stores.scheduler.clone(), config.clone()).on_done(move |task, outcome| {
             let error = match outcome {
                 Ok(o) => o.error.clone(),
                 Err(e) => Some(e.to_string()),
             };
-            // The receiver lives until the pool has stopped.
-            let _ = done_tx.send((task.id, boefje_label(task), error));
+            // The receiver lives until the pools have stopped.
+            let _ = boefje_done.send(Done { task_id: task.id, label: boefje_label(task), error, boefje: true });
         });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let boefjes = tokio::spawn(pool.run(async move {
-            let _ = stopped.await;
-        }));
+        let normalizers = Pool::new(self.normalizers.clone(), self.stores.scheduler.clone(), config).on_done(move |task, outcome| {
+            let error = outcome.as_ref().err().map(ToString::to_string);
+            let _ = done_tx.send(Done { task_id: task.id, label: normalizer_label(task), error, boefje: false });
+        });
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        let boefjes = tokio::spawn(boefjes.run(until_stopped(stopped.clone())));
+        let normalizers = tokio::spawn(normalizers.run(until_stopped(stopped)));
         let mut summary = RunSummary::default();
-        let result = self.normalize_until_quiet(&mut summary, &mut done_rx, progress).await;
-        let _ = stop.send(());
-        let stats = boefjes.await.map_err(|e| kat_core::services::ServiceError::internal(format!("the boefje pool stopped: {e}")))?;
-        // Jobs that ended while the pool stopped.
+        let result = self.relay_until_quiet(&mut summary, &mut done_rx, progress).await;
+        let _ = stop.send(true);
+        let joined = |r: Result<ServiceResult<PoolStats>, tokio::task::JoinError>| r.map_err(|e| kat_core::services::ServiceError::internal(format!("a worker pool stopped: {e}")))?;
+        let (boefje_stats, normalizer_stats) = (joined(boefjes.await), joined(normalizers.await));
+        // Jobs that ended while the pools stopped.
         while let Ok(done) = done_rx.try_recv() {
-            self.boefje_done(&mut summary, done, progress).await?;
+            self.task_done(&mut summary, done, progress).await?;
         }
-        stats?;
+        boefje_stats?;
+        normalizer_stats?;
         result.map(|()| summary)
     }
 
-    /// Relay events and run normalizer tasks while the boefje pool runs, until nothing is open or pending.
-    async fn normalize_until_quiet(&self, summary: &mut RunSummary, boefjes_done: &mut tokio::sync::mpsc::UnboundedReceiver<BoefjeDone>, progress: &mut dyn FnMut(Progress)) -> ServiceResult<()> {
+    /// Relay events and report finished tasks while the pools run, until nothing is open or pending.
+    async fn relay_until_quiet(&self, summary: &mut RunSummary, done: &mut tokio::sync::mpsc::UnboundedReceiver<Done>, progress: &mut dyn FnMut(Progress)) -> ServiceResult<()> {
         let scheduler = self.stores.scheduler.as_ref();
-        let beat = self.heartbeat_every();
         loop {
-            while let Ok(done) = boefjes_done.try_recv() {
-                self.boefje_done(summary, done, progress).await?;
+            while let Ok(finished) = done.try_recv() {
+                self.task_done(summary, finished, progress).await?;
             }
             // Count first, relay second: a task that is no longer open stored its events before the count.
             let quiet = scheduler.open_count().await?.total() == 0;
-            let mut busy = self.relay_events().await? > 0;
-            while let Some(task) = scheduler.pop(TaskType::Normalizer, &[], 1).await?.pop() {
-                busy = true;
-                let label = normalizer_label(&task);
-                let run = self.normalizers.run_task(scheduler, self.graph, &task);
-                if let Err(e) = with_heartbeat(scheduler, task.id, beat, run).await {
-                    summary.failed.push(FailedTask { task_id: task.id, label: label.clone(), error: e.to_string() });
-                }
-                summary.normalizer_tasks += 1;
-                progress(Progress { done: summary.boefje_tasks + summary.normalizer_tasks, open: scheduler.open_count().await?.total(), label });
-            }
-            if busy {
+            if self.relay_events().await? > 0 {
                 continue;
             }
             if quiet {
                 return Ok(());
             }
-            // Wake on a finished boefje (its events are then waiting) or after a short while.
+            // Wake on a finished task (its events may be waiting) or after a short while.
             tokio::select! {
-                Some(done) = boefjes_done.recv() => self.boefje_done(summary, done, progress).await?,
-                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                Some(finished) = done.recv() => self.task_done(summary, finished, progress).await?,
+                () = tokio::time::sleep(Duration::from_millis(50)) => {}
             }
         }
     }
@@ -173,12 +176,16 @@ impl<'a> Pipeline<'a> {
         (self.stores.scheduler.settings().lease / 3).max(Duration::from_millis(100))
     }
 
-    /// Count a finished boefje task and report it.
-    async fn boefje_done(&self, summary: &mut RunSummary, (task_id, label, error): BoefjeDone, progress: &mut dyn FnMut(Progress)) -> ServiceResult<()> {
+    /// Count a finished task and report it.
+    async fn task_done(&self, summary: &mut RunSummary, Done { task_id, label, error, boefje }: Done, progress: &mut dyn FnMut(Progress)) -> ServiceResult<()> {
         if let Some(error) = error {
             summary.failed.push(FailedTask { task_id, label: label.clone(), error });
         }
-        summary.boefje_tasks += 1;
+        if boefje {
+            summary.boefje_tasks += 1;
+        } else {
+            summary.normalizer_tasks += 1;
+        }
         progress(Progress { done: summary.boefje_tasks + summary.normalizer_tasks, open: self.stores.scheduler.open_count().await?.total(), label });
         Ok(())
     }
@@ -195,8 +202,16 @@ impl<'a> Pipeline<'a> {
     }
 }
 
-/// A boefje task the pool finished: its id, label and error (if it failed).
-type BoefjeDone = (uuid::Uuid, String, Option<String>);
+/// A task a pool finished.
+struct Done {
+    task_id: uuid::Uuid,
+    /// What ran on what.
+    label: String,
+    /// Why it failed, if it did.
+    error: Option<String>,
+    /// A boefje task (else a normalizer task).
+    boefje: bool,
+}
 
 fn boefje_label(task: &Task) -> String {
     match serde_json::from_value::<BoefjeTask>(task.data.clone()) {

@@ -5,6 +5,8 @@
 //! Bytes; SIGTERM while a job runs lets the job finish and exits 0, and
 //! nothing more is popped; SIGKILL mid-job leaves no plugin process alive and
 //! the task's lease hands it on; a missing endpoint exits 64 naming it.
+//! The `normalizer-runner` binary beside it normalizes that output with an
+//! external normalizer into the Bolt graph of `scripts/services.sh`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -232,4 +234,55 @@ fn a_missing_endpoint_or_a_bad_variable_stops_the_runner_with_exit_64_naming_it(
     let help = Command::new(env!("CARGO_BIN_EXE_boefje-runner")).arg("--help").output().expect("help");
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(["SCHEDULER_API", "BYTES_API", "KATALOGUS_API", "BOEFJES_POOL_SIZE", "SIGTERM"].iter().all(|v| help.contains(v)), "{help}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_normalizer_runner_normalizes_raw_files_from_bytes_into_the_bolt_graph() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plugins = dir.path().join("plugins");
+    plugin(&plugins, "name-echo", "0", "named.test");
+    let normalizer = plugins.join("name-normalizer");
+    std::fs::create_dir_all(&normalizer).expect("folder");
+    std::fs::write(normalizer.join("normalizer.json"), r#"{"id": "name-normalizer", "consumes": ["boefje/name-echo"], "run": ["./normalize.py"]}"#).expect("manifest");
+    let script = "#!/usr/bin/env python3\nimport json, sys\nfor name in sys.stdin.read().split():\n    print(json.dumps({'object_type': 'Hostname', 'network': 'Network|internet', 'name': name}))\n";
+    std::fs::write(normalizer.join("normalize.py"), script).expect("script");
+    std::fs::set_permissions(normalizer.join("normalize.py"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let c = cluster(dir.path(), &plugins).await;
+    let boefje = c.scheduler.push(push("name-echo", "a.test")).await.expect("push").task;
+    let env = |program: &str| {
+        let mut command = Command::new(program);
+        command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).envs(c.runner_env.iter().map(|(k, v)| (*k, v.as_str()))).env("KAT_GRAPH_URI", "bolt://127.0.0.1:7687").stderr(Stdio::piped());
+        command
+    };
+    let mut runner = env(env!("CARGO_BIN_EXE_boefje-runner")).spawn().expect("boefje-runner starts");
+    wait_for(&c.scheduler, boefje.id, TaskStatus::Completed, Duration::from_secs(30)).await;
+    let _ = runner.kill();
+    let raw = c.bytes.raw_of_run(boefje.id).await.expect("raw files").into_iter().find(|r| r.mime_types.iter().any(|m| m.value == "boefje/name-echo")).expect("the boefje's output");
+    let data = serde_json::json!({"normalizer": {"id": "name-normalizer", "version": null}, "raw_data": raw});
+    let task = c.scheduler.push(kat_core::services::scheduler::NewTask { task_type: kat_core::services::scheduler::TaskType::Normalizer, organisation: "org1".into(), priority: None, data }).await.expect("push").task;
+    let graph = kat_graph::Graph::connect(&kat_graph::GraphLocation::parse(Some("bolt://127.0.0.1:7687"), dir.path(), None, None).expect("uri")).await.expect("the Bolt graph of scripts/services.sh");
+    // The Bolt server outlives test runs: start from an organisation without the object.
+    graph.delete("org1", &kat_core::Reference::parse("Hostname|internet|named.test").expect("reference")).await.expect("delete");
+    let normalizers = env(env!("CARGO_BIN_EXE_normalizer-runner")).spawn().expect("normalizer-runner starts");
+    wait_for(&c.scheduler, task.id, TaskStatus::Completed, Duration::from_secs(30)).await;
+    let saved = graph.get("org1", &kat_core::Reference::parse("Hostname|internet|named.test").expect("reference")).await.expect("read");
+    assert!(saved.is_some(), "the external normalizer's object is in the graph");
+    assert!(graph.origins("org1", &kat_core::Reference::parse("Hostname|internet|named.test").expect("reference")).await.expect("origins").iter().any(|o| o.method == "name-echo/name-normalizer"));
+    let killed = Command::new("kill").args(["-TERM", &normalizers.id().to_string()]).status().expect("kill runs");
+    assert!(killed.success());
+    let out = tokio::task::spawn_blocking(move || normalizers.wait_with_output()).await.expect("join").expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains("stopped after 1 task(s)"), "{stderr}");
+}
+
+#[test]
+fn the_normalizer_runner_needs_the_scheduler_and_bytes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_normalizer-runner")).env_clear().env("SCHEDULER_API", "http://127.0.0.1:9").output().expect("normalizer-runner runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("BYTES_API is not set: the normalizer runner needs it"), "{stderr}");
+    let help = Command::new(env!("CARGO_BIN_EXE_normalizer-runner")).arg("--help").output().expect("runs");
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(help.status.success() && text.contains("KAT_GRAPH_URI") && text.contains("NORMALIZERS_POOL_SIZE"), "{text}");
 }

@@ -47,8 +47,8 @@ pub fn run(args: &ScanArgs, out: &mut impl Write) -> anyhow::Result<()> {
     block_on(async {
         let stores = Embedded::open_with(&args.data.data_dir, scan_rules(args.grace)).await?;
         enable_boefjes(&stores, &args.org).await?;
-        let graph = stores.graph().await?;
-        let pipeline = Pipeline::new(&stores, &graph, host_env(), args.workers);
+        let graph = std::sync::Arc::new(stores.graph().await?);
+        let pipeline = Pipeline::new(&stores, graph.clone(), host_env(), args.workers);
         for objects in &declared {
             pipeline.declare(&args.org, objects, TARGET_CLEARANCE).await?;
         }

@@ -39,16 +39,23 @@ pub struct ServeArgs {
     /// BOEFJES_JOB_TIMEOUT, BOEFJES_MAX_OUTPUT, BOEFJES_MEMORY_LIMIT, BOEFJES_API; see `boefje-runner --help`).
     #[arg(long, conflicts_with_all = ["katalogus", "bytes", "scheduler"])]
     pub boefje_runner: bool,
+    /// Run the normalizer worker pool against the scheduler and Bytes APIs, saving into a graph (environment:
+    /// SCHEDULER_API, BYTES_API, BYTES_USERNAME, BYTES_PASSWORD, KAT_GRAPH_URI, NEO4J_USER, NEO4J_PASSWORD,
+    /// NORMALIZERS_POOL_SIZE, KATALOGUS_PLUGIN_DIR, NORMALIZERS_JOB_TIMEOUT, NORMALIZERS_MAX_OUTPUT; see
+    /// `normalizer-runner --help`).
+    #[arg(long, conflicts_with_all = ["katalogus", "bytes", "scheduler", "boefje_runner"])]
+    pub normalizer_runner: bool,
 }
 
 /// Run the chosen service until the process is stopped.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    match (args.katalogus, args.bytes, args.scheduler, args.boefje_runner) {
-        (true, _, _, _) => katalogus(),
-        (_, true, _, _) => bytes(),
-        (_, _, true, _) => crate::scheduler_service::run(),
-        (_, _, _, true) => crate::boefje_runner_service::run(),
-        _ => bail!("choose a service to serve: --katalogus, --bytes, --scheduler or --boefje-runner"),
+    match (args.katalogus, args.bytes, args.scheduler, args.boefje_runner, args.normalizer_runner) {
+        (true, ..) => katalogus(),
+        (_, true, ..) => bytes(),
+        (_, _, true, ..) => crate::scheduler_service::run(),
+        (_, _, _, true, _) => crate::boefje_runner_service::run(),
+        (.., true) => crate::normalizer_runner_service::run(),
+        _ => bail!("choose a service to serve: --katalogus, --bytes, --scheduler, --boefje-runner or --normalizer-runner"),
     }
 }
 
