@@ -28,6 +28,7 @@
 pub mod builtin;
 pub mod config;
 pub mod crypto;
+pub mod derived;
 pub mod env_rules;
 pub mod events;
 pub mod ids;

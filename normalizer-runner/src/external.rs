@@ -10,6 +10,9 @@
 //!   the boefje's input object;
 //! - `{"declaration": OBJECT}`: an object the normalizer declares (it stays
 //!   until the normalizer no longer declares it);
+//! - `{"raw_file": {"content": TEXT or "content_base64": BASE64, "mime_types":
+//!   [...], "dispatch_to": [normalizer ids], "should_scan": true}}`: a derived
+//!   raw file, stored in Bytes and normalized in turn (`kat_core::derived`);
 //! - empty lines are skipped.
 //!
 //! The run is bounded by the manifest's `timeout` (default
@@ -57,21 +60,25 @@ pub struct ExternalLimits {
     pub timeout: Duration,
     /// The most bytes of standard output a run may write.
     pub max_output: usize,
+    /// How many derivations deep a derived raw file may be (`KAT_MAX_DERIVE_DEPTH`).
+    pub max_derive_depth: u32,
 }
 
 impl Default for ExternalLimits {
     fn default() -> Self {
-        ExternalLimits { timeout: Duration::from_secs(300), max_output: 64 << 20 }
+        ExternalLimits { timeout: Duration::from_secs(300), max_output: 64 << 20, max_derive_depth: kat_core::derived::DEFAULT_MAX_DEPTH }
     }
 }
 
 impl ExternalLimits {
-    /// Read `NORMALIZERS_JOB_TIMEOUT` (seconds, 1 to 86400) and `NORMALIZERS_MAX_OUTPUT` (bytes, 1 to 1 GiB).
+    /// Read `NORMALIZERS_JOB_TIMEOUT` (seconds, 1 to 86400), `NORMALIZERS_MAX_OUTPUT` (bytes, 1 to 1 GiB) and
+    /// `KAT_MAX_DERIVE_DEPTH` (0 to 16, default 3).
     pub fn from_vars(lookup: &impl Fn(&str) -> Option<String>) -> Result<ExternalLimits, ConfigError> {
         let defaults = ExternalLimits::default();
         let seconds = number(lookup, ENV_JOB_TIMEOUT, defaults.timeout.as_secs(), 1, 86_400)?;
         let max_output = number(lookup, ENV_MAX_OUTPUT, defaults.max_output, 1, 1 << 30)?;
-        Ok(ExternalLimits { timeout: Duration::from_secs(seconds), max_output })
+        let max_derive_depth = number(lookup, kat_core::derived::ENV_MAX_DEPTH, defaults.max_derive_depth, 0, 16)?;
+        Ok(ExternalLimits { timeout: Duration::from_secs(seconds), max_output, max_derive_depth })
     }
 }
 
@@ -82,6 +89,44 @@ pub struct Output {
     pub observed: Vec<Ooi>,
     /// Objects the normalizer declares.
     pub declared: Vec<Ooi>,
+    /// Raw files it derived.
+    pub derived: Vec<DerivedRaw>,
+}
+
+/// A raw file a normalizer derived from the one it read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DerivedRaw {
+    /// Its contents as text.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// Its contents in base64, for bytes that are not text.
+    #[serde(default)]
+    pub content_base64: Option<String>,
+    /// Its mime types, which choose the normalizers that read it.
+    pub mime_types: Vec<String>,
+    /// Only these normalizers read it (default: every one that consumes one of its mime types).
+    #[serde(default)]
+    pub dispatch_to: Vec<String>,
+    /// False: store it, but no normalizer reads it.
+    #[serde(default = "yes")]
+    pub should_scan: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl DerivedRaw {
+    /// Its contents.
+    pub fn bytes(&self) -> Result<Vec<u8>, String> {
+        use base64::Engine as _;
+        match (&self.content, &self.content_base64) {
+            (Some(text), None) => Ok(text.clone().into_bytes()),
+            (None, Some(encoded)) => base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|e| format!("content_base64 is not base64: {e}")),
+            _ => Err("give exactly one of content and content_base64".into()),
+        }
+    }
 }
 
 /// Run `normalizer` on `raw` with the normalizer meta `meta_json`; an `Err` says why it failed.
@@ -143,6 +188,15 @@ pub fn parse(output: &[u8]) -> Result<Output, String> {
         }
         let shown = shorten(line);
         let value: Value = serde_json::from_str(line).map_err(|e| format!("output line {number} is not JSON ({e}): {shown}"))?;
+        if let Some(raw) = value.get("raw_file") {
+            let raw: DerivedRaw = serde_json::from_value(raw.clone()).map_err(|e| format!("output line {number} is not a valid raw_file ({e}): {shown}"))?;
+            raw.bytes().map_err(|e| format!("output line {number}: {e}: {shown}"))?;
+            if raw.mime_types.iter().any(|m| m.starts_with("kat/")) {
+                return Err(format!("output line {number}: mime types starting with kat/ are the runner's: {shown}"));
+            }
+            out.derived.push(raw);
+            continue;
+        }
         let (object, declared) = match value.get("declaration") {
             Some(object) => (object, true),
             None => (&value, false),
@@ -215,5 +269,9 @@ mod tests {
         let wrong_key = b"{\"object_type\": \"Network\", \"name\": \"internet\", \"primary_key\": \"Network|other\"}";
         assert!(parse(wrong_key).expect_err("key mismatch").contains("is not the key its fields make (Network|internet)"));
         assert!(parse(&[0xff, 0xfe]).expect_err("binary").contains("not UTF-8"));
+        let derived = parse(br#"{"raw_file": {"content_base64": "aGk=", "mime_types": ["text/plain"], "should_scan": false}}"#).expect("derived");
+        assert_eq!((derived.derived[0].bytes(), derived.derived[0].should_scan), (Ok(b"hi".to_vec()), false));
+        assert!(parse(br#"{"raw_file": {"content": "x", "content_base64": "eA==", "mime_types": []}}"#).expect_err("both").contains("exactly one"));
+        assert!(parse(br#"{"raw_file": {"content": "x", "mime_types": ["kat/no-dispatch"]}}"#).expect_err("marker").contains("are the runner's"));
     }
 }

@@ -104,7 +104,7 @@ impl NormalizerRunner {
         let input_text = raw_meta.boefje_meta.input_ooi.clone().ok_or_else(|| ServiceError::invalid(format!("raw file {} has no input object", raw_meta.id)))?;
         let input = Reference::parse(&input_text)?;
         let output = match (builtin, external) {
-            (Some(normalizer), _) => normalizer.normalize(&input, &content).map(|observed| Output { observed, declared: Vec::new() }).map_err(|e| e.to_string()),
+            (Some(normalizer), _) => normalizer.normalize(&input, &content).map(|observed| Output { observed, ..Output::default() }).map_err(|e| e.to_string()),
             (None, Some(normalizer)) => {
                 let meta = NormalizerMeta { id: task.id, started_at: Some(started_at), ended_at: None, raw_data: raw_meta.clone(), normalizer: PluginRef { id: id.clone(), version: None } };
                 let meta_json = serde_json::to_string(&meta).map_err(|e| ServiceError::internal(format!("normalizer meta: {e}")))?;
@@ -114,13 +114,14 @@ impl NormalizerRunner {
         };
         let output = output.map_err(|e| ServiceError::invalid(format!("normalizer {id} cannot read raw file {}: {e}", raw_meta.id)))?;
         let method = format!("{}/{}", raw_meta.boefje_meta.boefje.id, id);
-        Ok(Normalized { method, input, objects: output.observed, declared: output.declared, raw_meta, started_at })
+        Ok(Normalized { method, input, objects: output.observed, declared: output.declared, derived: output.derived, raw_meta, started_at })
     }
 
     /// Save what [`NormalizerRunner::normalize`] gave as the observation of its input object in the raw file's
     /// organisation, and record the normalizer meta in Bytes.
     pub async fn commit(&self, task: &NormalizerTask, normalized: Normalized, graph: &dyn ObjectGraph) -> ServiceResult<NormalizerOutcome> {
-        let Normalized { method, input, objects, declared, raw_meta, started_at } = normalized;
+        let Normalized { method, input, objects, declared, derived, raw_meta, started_at } = normalized;
+        self.store_derived(&raw_meta, &derived).await?;
         let organisation = &raw_meta.boefje_meta.organization;
         let mut report = graph.save_observation(organisation, &method, &input, &objects).await?;
         let declarations = graph.save_declarations(organisation, &method, &input, &declared).await?;
@@ -136,6 +137,24 @@ impl NormalizerRunner {
         tracing::debug!(normalizer = %task.normalizer.id, objects = objects.len(), new = report.new_or_raised.len(), deleted = report.deleted.len(), "normalized");
         Ok(NormalizerOutcome { objects, report })
     }
+
+    /// Store the raw files derived from `parent` as raw files of its boefje run, with the marker mime types of
+    /// `kat_core::derived`, so they are normalized in turn; beyond `KAT_MAX_DERIVE_DEPTH` they are dropped
+    /// (with a warning), which stops a normalizer that keeps deriving what it reads.
+    async fn store_derived(&self, parent: &kat_core::meta::RawDataMeta, derived: &[external::DerivedRaw]) -> ServiceResult<()> {
+        let depth = kat_core::derived::depth(parent.mime_types.iter().map(|m| m.value.as_str())) + 1;
+        if !derived.is_empty() && depth > self.limits.max_derive_depth {
+            tracing::warn!(raw = %parent.id, depth, "derived raw files dropped: deeper than KAT_MAX_DERIVE_DEPTH ({})", self.limits.max_derive_depth);
+            return Ok(());
+        }
+        for (index, raw) in derived.iter().enumerate() {
+            let content = raw.bytes().map_err(ServiceError::invalid)?;
+            let mut mime_types = raw.mime_types.clone();
+            mime_types.extend(kat_core::derived::markers(parent.id, index, depth, &raw.dispatch_to, raw.should_scan));
+            self.bytes.save_raw(parent.boefje_meta.id, &mime_types, &content).await?;
+        }
+        Ok(())
+    }
 }
 
 /// A normalizer's result, not saved yet.
@@ -149,6 +168,8 @@ pub struct Normalized {
     pub objects: Vec<Ooi>,
     /// The objects it declared (an external normalizer's `{"declaration": ...}` lines).
     pub declared: Vec<Ooi>,
+    /// The raw files it derived (an external normalizer's `{"raw_file": ...}` lines).
+    pub derived: Vec<external::DerivedRaw>,
     /// The raw file it read.
     pub raw_meta: kat_core::meta::RawDataMeta,
     /// When the run started.

@@ -113,7 +113,7 @@ impl LocalScheduler {
             .map_err(db_error)?;
         let mut pushed = Vec::new();
         if !mime_types.iter().any(|m| m.starts_with("error/")) {
-            for plugin in normalizers.iter().filter(|p| p.enabled && p.manifest.consumes.iter().any(|c| mime_types.contains(&c.as_str()))) {
+            for plugin in normalizers.iter().filter(|p| p.enabled && p.manifest.consumes.iter().any(|c| mime_types.contains(&c.as_str())) && kat_core::derived::dispatch_allows(&mime_types, &p.manifest.id)) {
                 let data = json!({"normalizer": {"id": plugin.manifest.id, "version": null}, "raw_data": event.raw_data});
                 if let RuleOutcome::Pushed(p) = self.rule_push(&mut tx, RulePush { task_type: TaskType::Normalizer, organisation, data, origin: Origin::RawFile, schedule_id: None }).await? {
                     pushed.push(p);

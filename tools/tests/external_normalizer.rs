@@ -3,7 +3,9 @@
 //! type of a folder boefje's raw file, it reads the raw file on standard
 //! input and `NORMALIZER_META`, and its JSON lines arrive in the graph. One
 //! that prints an invalid object fails its task, naming the object, and
-//! saves nothing. The scan's DNS lookups go to the test DNS server and its
+//! saves nothing. A derived raw file it returns is normalized by the
+//! normalizer its mime type selects, and a chain of derivations stops at
+//! the depth limit. The scan's DNS lookups go to the test DNS server and its
 //! port scans to a closed port on 127.0.0.1.
 
 use std::path::Path;
@@ -21,13 +23,16 @@ fn executable(path: &Path, text: &str) {
     std::fs::set_permissions(path, permissions).expect("chmod");
 }
 
-/// A boefje that lists two names under its input hostname (or `BAD` for a host named bad.*), and a Python
-/// normalizer that turns each line into a Hostname and declares the network.
+/// A boefje that lists two names under example.test (`BAD` for bad.test, nothing for other hosts), a Python
+/// normalizer that turns each line into a Hostname, declares the network and, for example.test, derives a
+/// raw file `d1.example.test` of mime type `text/x-derived-names`, and a second one that reads such files: each line
+/// `dN.rest` becomes a Hostname and a derived file `dN+1.rest` of the same mime type (a loop the depth limit
+/// stops).
 fn plugin_folders(root: &Path) {
     let boefje = root.join("list-names");
     std::fs::create_dir_all(&boefje).expect("folder");
     std::fs::write(boefje.join("boefje.json"), r#"{"id": "list-names", "consumes": ["Hostname"], "produces": ["text/x-names"], "scan_level": 1, "run": ["./main"]}"#).expect("manifest");
-    let list = "#!/bin/sh\nname=$(printf '%s' \"$BOEFJE_META\" | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"arguments\"][\"input\"][\"name\"])')\ncase \"$name\" in bad.*) echo BAD;; www.*|mail.*) ;; *) printf 'www.%s\\nmail.%s\\n' \"$name\" \"$name\";; esac\n";
+    let list = "#!/bin/sh\nname=$(printf '%s' \"$BOEFJE_META\" | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"arguments\"][\"input\"][\"name\"])')\ncase \"$name\" in bad.test) echo BAD;; example.test) printf 'www.%s\\nmail.%s\\n' \"$name\" \"$name\";; esac\n";
     executable(&boefje.join("main"), list);
 
     let normalizer = root.join("names-normalizer");
@@ -43,8 +48,23 @@ for line in sys.stdin.read().split():
         print(json.dumps({"object_type": "Hostname", "network": "Network|internet"}))
     else:
         print(json.dumps({"object_type": "Hostname", "network": "Network|internet", "name": line}))
+name = meta["raw_data"]["boefje_meta"]["input_ooi"].split("|")[-1]
+if name == "example.test":
+    print(json.dumps({"raw_file": {"content": "d1." + name, "mime_types": ["text/x-derived-names"]}}))
 "#;
     executable(&normalizer.join("normalize.py"), normalize);
+
+    let chain = root.join("derived-names");
+    std::fs::create_dir_all(&chain).expect("folder");
+    std::fs::write(chain.join("normalizer.json"), r#"{"id": "derived-names", "consumes": ["text/x-derived-names"], "produces": ["Hostname"], "run": ["./normalize.py"]}"#).expect("manifest");
+    let derive = r#"#!/usr/bin/env python3
+import json, sys
+for line in sys.stdin.read().split():
+    print(json.dumps({"object_type": "Hostname", "network": "Network|internet", "name": line}))
+    n, rest = line.split(".", 1)
+    print(json.dumps({"raw_file": {"content": "d%d.%s" % (int(n[1:]) + 1, rest), "mime_types": ["text/x-derived-names"]}}))
+"#;
+    executable(&chain.join("normalize.py"), derive);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -69,6 +89,8 @@ async fn a_python_normalizer_runs_in_a_scan_and_an_invalid_object_fails_its_task
         assert_eq!(rows, "name\n[\"mail.example.test\"]\n[\"www.example.test\"]\n", "the external normalizer's objects arrived");
         let (_, rows, _) = kat(&data, &env, &["query", "MATCH (n:Network) RETURN n.primary_key AS pk"]);
         assert_eq!(rows, "pk\n[\"Network|internet\"]\n", "its declaration arrived");
+        let (_, rows, _) = kat(&data, &env, &["query", "MATCH (h:Hostname) WHERE h.name ENDS WITH '.example.test' AND h.name STARTS WITH 'd' RETURN h.name AS name ORDER BY name"]);
+        assert_eq!(rows, "name\n[\"d1.example.test\"]\n[\"d2.example.test\"]\n[\"d3.example.test\"]\n", "derived files were normalized to the depth limit (3) and no further");
 
         let (ok, stdout, stderr) = kat(&data, &env, &["scan", "bad.test"]);
         assert!(!ok, "{stdout}");
