@@ -101,7 +101,7 @@ pub fn link_results(label: &str) -> String {
 
 /// Delete the objects of one type in `$pks` that no origin holds any more.
 pub fn delete_orphans(label: &str) -> String {
-    format!("MATCH (n:{label} {{organisation: $org}}) WHERE n.primary_key IN $pks AND NOT (n)<-[:RESULT]-() DETACH DELETE n")
+    format!("UNWIND $pks AS pk MATCH (n:{label} {{organisation: $org, primary_key: pk}}) WHERE NOT (n)<-[:RESULT]-() DETACH DELETE n")
 }
 
 /// Delete the origins in `$origins` with their relations.
@@ -139,7 +139,7 @@ fn object_columns(fields: &[&str]) -> String {
 
 /// Objects of one type by primary key (`$pks`).
 pub fn objects_by_key(label: &str, fields: &[&str]) -> String {
-    format!("MATCH (n:{label} {{organisation: $org}}) WHERE n.primary_key IN $pks RETURN {}", object_columns(fields))
+    format!("UNWIND $pks AS pk MATCH (n:{label} {{organisation: $org, primary_key: pk}}) RETURN {}", object_columns(fields))
 }
 
 /// A page of the objects of one type whose `filters` fields equal `$f0`, `$f1`, ..., ordered by key

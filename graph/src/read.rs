@@ -66,7 +66,8 @@ impl Graph {
     /// The stored objects of `organisation` among `refs` (missing ones are left out).
     pub async fn get_many(&self, organisation: &str, refs: &[Reference]) -> Result<Vec<StoredObject>, GraphError> {
         let mut out = Vec::new();
-        for (label, pks) in group(refs.iter().map(|r| (r.object_type().to_string(), Value::from(r.as_str())))) {
+        let unique: BTreeSet<&Reference> = refs.iter().collect();
+        for (label, pks) in group(unique.into_iter().map(|r| (r.object_type().to_string(), Value::from(r.as_str())))) {
             let fields = field_names(&label)?;
             let rows = self.engine.read(&cypher::objects_by_key(&label, &fields), &params(organisation, [("pks", Value::Array(pks))])).await?;
             out.extend(rows_to_objects(&label, &fields, rows)?);
