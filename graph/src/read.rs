@@ -102,7 +102,11 @@ impl Graph {
     pub async fn objects(&self, organisation: &str, object_type: Option<&str>) -> Result<Vec<StoredObject>, GraphError> {
         let mut out = Vec::new();
         for spec in OBJECT_TYPES.iter().filter(|s| object_type.is_none_or(|t| t == s.name)) {
-            out.extend(self.list(organisation, spec.name, &[], 0, i64::MAX as u64).await?.objects);
+            // Every object of the type: the page query alone, without `list`'s count.
+            let fields = field_names(spec.name)?;
+            let values = params(organisation, [("skip", 0.into()), ("limit", i64::MAX.into())]);
+            let rows = self.engine.read(&cypher::objects_of_type(spec.name, &fields, &[]), &values).await?;
+            out.extend(rows_to_objects(spec.name, &fields, rows)?);
         }
         Ok(out)
     }

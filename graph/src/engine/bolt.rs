@@ -72,9 +72,9 @@ fn in_return_order(cypher: &str, mut columns: Vec<String>) -> Vec<String> {
     let upper = cypher.to_ascii_uppercase();
     let returns = upper.rfind("RETURN").map_or(cypher, |at| &cypher[at..]);
     let is_ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let upper_returns = returns.to_ascii_uppercase();
     let position = |column: &str| {
         let alias = format!(" AS {column}");
-        let upper_returns = returns.to_ascii_uppercase();
         let found = upper_returns.match_indices(&alias.to_ascii_uppercase()).map(|(i, _)| i).find(|i| !is_ident(returns[i + alias.len()..].chars().next()));
         found.or_else(|| returns.find(column)).unwrap_or(usize::MAX)
     };
