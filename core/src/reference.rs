@@ -36,27 +36,24 @@ impl Reference {
         }
         let spec = type_spec(object_type)
             .ok_or_else(|| bad(&format!("unknown object type {object_type:?}")))?;
-        let parts: Vec<&str> = key.split('|').collect();
-        if parts.iter().any(|p| p.is_empty()) {
-            return Err(bad("a key part is empty"));
+        let mut parts = 0;
+        for part in key.split('|') {
+            if part.is_empty() {
+                return Err(bad("a key part is empty"));
+            }
+            parts += 1;
         }
         let (min, exact) = key_part_count(spec);
-        if parts.len() < min || (exact && parts.len() != min) {
+        if parts < min || (exact && parts != min) {
             return Err(bad(&format!(
-                "{object_type} has {min} key part{}, found {}",
+                "{object_type} has {min} key part{}, found {parts}",
                 if min == 1 { "" } else { "s" },
-                parts.len()
             )));
         }
         Ok(Reference {
             text: input.to_string(),
             type_len: object_type.len(),
         })
-    }
-
-    /// Build a reference from a known type and its already-flattened key parts.
-    pub(crate) fn from_parts(object_type: &str, parts: &[String]) -> Result<Reference, CoreError> {
-        Reference::parse(&format!("{object_type}|{}", parts.join("|")))
     }
 
     /// The object type, e.g. `Hostname`.
@@ -80,10 +77,18 @@ impl Reference {
     }
 }
 
+/// Every type's [`count_key_parts`], computed once.
+static KEY_PARTS: std::sync::LazyLock<std::collections::HashMap<&'static str, (usize, bool)>> =
+    std::sync::LazyLock::new(|| crate::ooi::types::OBJECT_TYPES.iter().map(|t| (t.name, count_key_parts(t))).collect());
+
 /// How many key parts a type's natural key has, and whether that is exact
 /// (false when a field can take any object type, or when the last text field
 /// may itself contain `|`).
 pub(crate) fn key_part_count(spec: &ObjectTypeSpec) -> (usize, bool) {
+    KEY_PARTS.get(spec.name).copied().unwrap_or_else(|| count_key_parts(spec))
+}
+
+fn count_key_parts(spec: &ObjectTypeSpec) -> (usize, bool) {
     let mut count = 0;
     let mut exact = true;
     for name in spec.natural_key {
@@ -92,7 +97,7 @@ pub(crate) fn key_part_count(spec: &ObjectTypeSpec) -> (usize, bool) {
                 let counts: Vec<(usize, bool)> = targets
                     .iter()
                     .filter_map(|t| type_spec(t))
-                    .map(key_part_count)
+                    .map(count_key_parts)
                     .collect();
                 let min = counts.iter().map(|c| c.0).min().unwrap_or(1);
                 let max = counts.iter().map(|c| c.0).max().unwrap_or(1);

@@ -229,9 +229,13 @@ impl Embedded {
 
     /// Open every store under `data_dir`, the scheduler with `rules` (`kat scan`: grace 0 from the scan's start).
     pub async fn open_with(data_dir: &Path, rules: kat_scheduler::Settings) -> anyhow::Result<Embedded> {
+        Self::open_with_plugins(data_dir, rules, plugin_repository()).await
+    }
+
+    /// Open every store under `data_dir` with the plugins of `repository` (`kat bench pipeline` adds its own).
+    pub async fn open_with_plugins(data_dir: &Path, rules: kat_scheduler::Settings, repository: PluginRepository) -> anyhow::Result<Embedded> {
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
         let lock = DataDirLock::take(data_dir)?;
-        let repository = plugin_repository();
         let runner_setup = RunnerSetup::from_env(&repository).await?;
         let katalogus = Arc::new(open_katalogus(data_dir, repository).await?);
         let scheduler_db = format!("sqlite://{}?mode=rwc", data_dir.join("scheduler.sqlite").display());

@@ -69,6 +69,10 @@ pub struct Progress {
     pub open: i64,
     /// The task that just finished.
     pub label: String,
+    /// Whether it was a boefje task (else a normalizer task).
+    pub boefje: bool,
+    /// The object it ran on (a normalizer task: the object its raw file's boefje ran on).
+    pub input_ooi: Option<String>,
 }
 
 /// The pipeline on the embedded services and graph.
@@ -84,8 +88,13 @@ impl<'a> Pipeline<'a> {
     /// A pipeline whose boefjes see `BOEFJE_` defaults from `host_env`, running `workers` boefjes (and as
     /// many normalizers) at a time.
     pub fn new(stores: &'a Embedded, graph: Arc<Graph>, host_env: BTreeMap<String, String>, workers: usize) -> Self {
+        Self::with_boefje_runner(stores, graph, stores.boefje_runner(host_env), workers)
+    }
+
+    /// A pipeline whose boefje tasks run on `boefjes` (`kat bench pipeline` brings its own no-op boefje).
+    pub fn with_boefje_runner(stores: &'a Embedded, graph: Arc<Graph>, boefjes: kat_boefje_runner::BoefjeRunner, workers: usize) -> Self {
         let normalizers = Arc::new(NormalizerWorker::new(stores.normalizer_runner(), graph.clone()));
-        Pipeline { boefjes: Arc::new(stores.boefje_runner(host_env)), normalizers, stores, graph, workers: workers.max(1) }
+        Pipeline { boefjes: Arc::new(boefjes), normalizers, stores, graph, workers: workers.max(1) }
     }
 
     /// Declare `objects` for `organisation` with `level`, and queue the boefjes that
@@ -122,11 +131,11 @@ impl<'a> Pipeline<'a> {
                 Err(e) => Some(e.to_string()),
             };
             // The receiver lives until the pools have stopped.
-            let _ = boefje_done.send(Done { task_id: task.id, label: boefje_label(task), error, boefje: true });
+            let _ = boefje_done.send(Done { task_id: task.id, label: boefje_label(task), input_ooi: task_input(task), error, boefje: true });
         });
         let normalizers = Pool::new(self.normalizers.clone(), self.stores.scheduler.clone(), config).on_done(move |task, outcome| {
             let error = outcome.as_ref().err().map(ToString::to_string);
-            let _ = done_tx.send(Done { task_id: task.id, label: normalizer_label(task), error, boefje: false });
+            let _ = done_tx.send(Done { task_id: task.id, label: normalizer_label(task), input_ooi: task_input(task), error, boefje: false });
         });
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
@@ -177,7 +186,7 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Count a finished task and report it.
-    async fn task_done(&self, summary: &mut RunSummary, Done { task_id, label, error, boefje }: Done, progress: &mut dyn FnMut(Progress)) -> ServiceResult<()> {
+    async fn task_done(&self, summary: &mut RunSummary, Done { task_id, label, input_ooi, error, boefje }: Done, progress: &mut dyn FnMut(Progress)) -> ServiceResult<()> {
         if let Some(error) = error {
             summary.failed.push(FailedTask { task_id, label: label.clone(), error });
         }
@@ -186,7 +195,7 @@ impl<'a> Pipeline<'a> {
         } else {
             summary.normalizer_tasks += 1;
         }
-        progress(Progress { done: summary.boefje_tasks + summary.normalizer_tasks, open: self.stores.scheduler.open_count().await?.total(), label });
+        progress(Progress { done: summary.boefje_tasks + summary.normalizer_tasks, open: self.stores.scheduler.open_count().await?.total(), label, boefje, input_ooi });
         Ok(())
     }
 
@@ -207,6 +216,8 @@ struct Done {
     task_id: uuid::Uuid,
     /// What ran on what.
     label: String,
+    /// The object it ran on.
+    input_ooi: Option<String>,
     /// Why it failed, if it did.
     error: Option<String>,
     /// A boefje task (else a normalizer task).
@@ -218,6 +229,13 @@ fn boefje_label(task: &Task) -> String {
         Ok(b) => format!("{} on {}", b.boefje.id, b.input_ooi),
         Err(_) => format!("boefje task {}", task.id),
     }
+}
+
+/// The object a task ran on: a boefje task's `input_ooi`, or that of the boefje run whose raw file a normalizer
+/// task reads.
+fn task_input(task: &Task) -> Option<String> {
+    let data = &task.data;
+    data.get("input_ooi").or_else(|| data.pointer("/raw_data/boefje_meta/input_ooi")).and_then(serde_json::Value::as_str).map(String::from)
 }
 
 fn normalizer_label(task: &Task) -> String {

@@ -44,6 +44,8 @@ impl Ooi {
             field: field.to_string(),
             reason: reason.to_string(),
         };
+        // References are parsed once: to check them here, and for their key parts below.
+        let mut parsed: Vec<(&str, Reference)> = Vec::new();
         for (name, value) in &fields {
             let Some(field) = spec.field(name) else {
                 return Err(invalid(name, "is not a field of this type"));
@@ -57,35 +59,41 @@ impl Ooi {
                     if !targets.is_empty() && !targets.contains(&r.object_type()) {
                         return Err(invalid(name, &format!("must reference one of {targets:?}")));
                     }
+                    parsed.push((field.name, r));
                 }
                 (FieldKind::Text, _) => return Err(invalid(name, "must be a string")),
                 (FieldKind::Int, _) => return Err(invalid(name, "must be an integer")),
                 (FieldKind::Ref { .. }, _) => return Err(invalid(name, "must be a reference string")),
             }
         }
-        let mut parts = Vec::with_capacity(spec.natural_key.len());
+        let mut key = String::with_capacity(64);
+        key.push_str(object_type);
         for name in spec.natural_key {
-            let part = match fields.get(*name) {
+            let part: std::borrow::Cow<'_, str> = match fields.get(*name) {
                 Some(Value::String(s)) => match spec.field(name).map(|f| f.kind) {
-                    Some(FieldKind::Ref { targets: [], .. }) => s.clone(),
-                    Some(FieldKind::Ref { .. }) => Reference::parse(s).map(|r| r.natural_key().to_string()).map_err(|e| invalid(name, &e.to_string()))?,
-                    _ if spec.hashed_key == Some(*name) => sha1_hex(s),
-                    _ => s.clone(),
+                    Some(FieldKind::Ref { targets: [], .. }) => s.as_str().into(),
+                    Some(FieldKind::Ref { .. }) => match parsed.iter().find(|(n, _)| n == name) {
+                        Some((_, r)) => r.natural_key().into(),
+                        None => return Err(invalid(name, "is not a valid reference")),
+                    },
+                    _ if spec.hashed_key == Some(*name) => sha1_hex(s).into(),
+                    _ => s.as_str().into(),
                 },
-                Some(Value::Number(n)) => n.to_string(),
+                Some(Value::Number(n)) => n.to_string().into(),
                 _ => return Err(invalid(name, "is required: it is part of the natural key")),
             };
             if part.is_empty() {
                 return Err(invalid(name, "must not be empty: it is part of the natural key"));
             }
-            parts.push(part);
+            key.push('|');
+            key.push_str(&part);
         }
         for field in spec.fields {
             if !field.optional && !fields.contains_key(field.name) {
                 return Err(invalid(field.name, "is required"));
             }
         }
-        let primary_key = Reference::from_parts(object_type, &parts).map_err(|e| invalid(spec.natural_key.last().copied().unwrap_or(""), &e.to_string()))?;
+        let primary_key = Reference::parse(&key).map_err(|e| invalid(spec.natural_key.last().copied().unwrap_or(""), &e.to_string()))?;
         Ok(Ooi { primary_key, fields })
     }
 

@@ -205,7 +205,10 @@ pub static OBJECT_TYPES: &[ObjectTypeSpec] = &[
     },
 ];
 
+/// The specs by name, built once (normalizers look a type up for every object and reference they make).
+static BY_NAME: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static ObjectTypeSpec>> = std::sync::LazyLock::new(|| OBJECT_TYPES.iter().map(|t| (t.name, t)).collect());
+
 /// The spec of a type by name.
 pub fn type_spec(name: &str) -> Option<&'static ObjectTypeSpec> {
-    OBJECT_TYPES.iter().find(|t| t.name == name)
+    BY_NAME.get(name).copied()
 }

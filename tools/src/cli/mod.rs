@@ -62,8 +62,9 @@ pub enum Command {
     Keygen,
     /// Run a service's REST API: `--katalogus`, `--bytes` or `--scheduler`.
     Serve(serve::ServeArgs),
-    /// Measure a stage's throughput and latency: `katalogus`, `scheduler`, `runner`, `graph` or `normalize` (run
-    /// on a release build).
+    /// Measure every stage (or the named ones: pipeline, scheduler, runner, graph, normalize, bytes, katalogus,
+    /// startup) on a release build and print each figure beside its target; `--quick` for a short run, `--json
+    /// FILE` to keep the figures.
     Bench(bench::BenchArgs),
     /// Check stored raw files against their hashes and report every mismatch.
     VerifyRaw(verify_raw::VerifyRawArgs),

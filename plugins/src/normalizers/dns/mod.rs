@@ -8,7 +8,7 @@
 //! for MX, the target with its trailing dot for NS and CNAME, TXT without its
 //! outer quotes), so primary keys match those in an OpenKAT graph.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use serde_json::Value;
 
@@ -30,17 +30,23 @@ struct Collected {
     hostnames: Vec<Ooi>,
     others: Vec<Ooi>,
     seen: HashMap<Reference, ()>,
+    /// Each hostname's reference by its name as written (most records repeat a few owner names).
+    names: HashMap<String, Reference>,
     zone: Option<Ooi>,
 }
 
 impl Collected {
-    fn hostname(&mut self, name: &str) -> Result<Reference, NormalizeError> {
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
+    fn hostname(&mut self, written: &str) -> Result<Reference, NormalizeError> {
+        if let Some(reference) = self.names.get(written) {
+            return Ok(reference.clone());
+        }
+        let name = written.trim_end_matches('.').to_ascii_lowercase();
         let host = Ooi::build("Hostname").field("network", "Network|internet").field("name", name).finish()?;
         let reference = host.reference().clone();
         if self.seen.insert(reference.clone(), ()).is_none() {
             self.hostnames.push(host);
         }
+        self.names.insert(written.to_string(), reference.clone());
         Ok(reference)
     }
 

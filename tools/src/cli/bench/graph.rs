@@ -6,21 +6,23 @@
 //! embedded engine (a temporary file) always, and on the Bolt server
 //! `--graph-uri` names when given.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use kat_core::{Ooi, Reference, ScanLevel};
 use kat_graph::{Graph, GraphLocation};
 
+use super::report::{millis, Figure, Progress};
 use super::BenchArgs;
+
+const STAGE: &str = "graph";
 
 /// Objects in one observation.
 pub const OBSERVATION_SIZE: usize = 1_000;
 const METHOD: &str = "bench/kat_dns_normalize";
 
-/// Run the measurements and print them.
-pub fn run(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
+/// Run the measurements on each engine.
+pub fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Vec<Figure>> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let observations = args.observations.max(1);
     let dir = tempfile::tempdir().context("temporary directory")?;
@@ -29,15 +31,21 @@ pub fn run(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         engines.push(("bolt", GraphLocation::parse(Some(uri), dir.path(), var("NEO4J_USER"), var("NEO4J_PASSWORD"))?));
     }
-    writeln!(out, "object graph, {observations} observations of {OBSERVATION_SIZE} objects each:")?;
-    for (name, location) in engines {
-        let figures = runtime.block_on(measure(&location, observations, args.tasks))?;
-        writeln!(out, "  {name:<8} new objects saved:     {:>9.0} objects/s  ({:.2?} per observation)", figures.new_per_second, figures.new_per_observation)?;
-        writeln!(out, "  {name:<8} unchanged, saved again: {:>7.0} objects/s", figures.again_per_second)?;
-        writeln!(out, "  {name:<8} reads by primary key:  {:>9.0} reads/s", figures.reads_per_second)?;
+    let mut figures = Vec::new();
+    let count = engines.len();
+    for (n, (name, location)) in engines.into_iter().enumerate() {
+        progress.step(STAGE, &format!("{name}: {observations} observations of {OBSERVATION_SIZE}"), n, count);
+        let measured = runtime.block_on(measure(&location, observations, args.tasks))?;
+        let mut saved = Figure::new(STAGE, format!("{name}: new objects saved/s, observations of {OBSERVATION_SIZE}"), measured.new_per_second, "objects/s");
+        if name == "embedded" {
+            saved = saved.target(50_000.0);
+        }
+        figures.push(saved);
+        figures.push(Figure::new(STAGE, format!("{name}: one observation of {OBSERVATION_SIZE} new objects"), millis(measured.new_per_observation), "ms").lower_is_better());
+        figures.push(Figure::new(STAGE, format!("{name}: unchanged objects saved again/s"), measured.again_per_second, "objects/s"));
+        figures.push(Figure::new(STAGE, format!("{name}: reads by primary key/s"), measured.reads_per_second, "reads/s"));
     }
-    writeln!(out, "target (embedded): >= 50,000 objects/s saved")?;
-    Ok(())
+    Ok(figures)
 }
 
 struct Figures {

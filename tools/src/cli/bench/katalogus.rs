@@ -1,9 +1,8 @@
 //! `kat bench katalogus`: measure the KATalogus settings `GET` throughput
 //! through real HTTP on 127.0.0.1, with NaCl-encrypted settings, N
 //! concurrent keep-alive clients, for a fixed time. Prints requests per
-//! second and latency percentiles. Run it on a release build.
+//! second and latency percentiles.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,18 +11,24 @@ use kat_core::crypto::{generate_key_pair, Middleware};
 use kat_katalogus::api::{router, AppState};
 use kat_katalogus::LocalKatalogus;
 
+use super::report::{millis, Figure, Progress};
 use super::{BenchArgs, Percentiles};
+
+const STAGE: &str = "katalogus";
 use crate::embedded::builtin_repository;
 
 /// Settings `GET` throughput over HTTP with `clients` keep-alive clients for `seconds`.
-pub fn run(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Vec<Figure>> {
+    progress.step(STAGE, &format!("settings GET, {} clients, {} s", args.clients, args.seconds), 0, 1);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let (requests, latencies) = runtime.block_on(settings_get(args))?;
     let latencies = Percentiles::new(latencies);
-    writeln!(out, "katalogus settings GET, {} clients, keep-alive, NaCl-encrypted settings, {} s:", args.clients, args.seconds)?;
-    writeln!(out, "  {requests} requests, {:.0} requests/s", requests as f64 / args.seconds as f64)?;
-    writeln!(out, "  latency p50 {:?}, p99 {:?}, max {:?}", latencies.at(0.5), latencies.at(0.99), latencies.max())?;
-    Ok(())
+    let clients = args.clients;
+    Ok(vec![
+        Figure::new(STAGE, format!("settings GET/s over HTTP, {clients} clients, encrypted settings"), requests as f64 / args.seconds as f64, "requests/s"),
+        Figure::new(STAGE, "settings GET latency p50", millis(latencies.at(0.5)), "ms").lower_is_better(),
+        Figure::new(STAGE, "settings GET latency p99", millis(latencies.at(0.99)), "ms").lower_is_better(),
+    ])
 }
 
 async fn settings_get(args: &BenchArgs) -> anyhow::Result<(u64, Vec<Duration>)> {

@@ -6,42 +6,51 @@
 //! per second beside it.
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use kat_core::Reference;
 
+use super::report::{Figure, Progress};
 use super::BenchArgs;
+
+const STAGE: &str = "normalize";
 
 /// The least a generated raw file holds.
 const MIN_RAW: usize = 1 << 20;
 /// How long each normalizer runs.
 const RUN_FOR: Duration = Duration::from_secs(2);
 
-/// Run the measurements and print them.
-pub fn run(_args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    writeln!(out, "normalizers, on generated raw files of at least 1 MiB:")?;
+/// Run each normalizer for a while on its generated raw file.
+pub fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Vec<Figure>> {
+    let run_for = if args.quick { RUN_FOR / 4 } else { RUN_FOR };
     let cases = [
         ("kat_dns_normalize", "Hostname|internet|bench.test", dns_raw()),
         ("kat_nmap_normalize", "IPAddressV4|internet|127.0.0.1", nmap_raw()),
     ];
-    for (id, input, raw) in cases {
+    let mut figures = Vec::new();
+    for (n, (id, input, raw)) in cases.into_iter().enumerate() {
+        progress.step(STAGE, id, n, 2);
         let normalizer = kat_plugins::normalizers::by_id(id).with_context(|| format!("no built-in normalizer {id}"))?;
         let input = Reference::parse(input)?;
         let objects = normalizer.normalize(&input, &raw).with_context(|| format!("{id} refused the generated raw file"))?.len();
         let started = Instant::now();
         let mut runs = 0u32;
-        while started.elapsed() < RUN_FOR {
+        while started.elapsed() < run_for {
             std::hint::black_box(normalizer.normalize(&input, std::hint::black_box(&raw)).ok());
             runs += 1;
         }
         let seconds = started.elapsed().as_secs_f64();
         let mib = raw.len() as f64 / f64::from(1 << 20);
-        writeln!(out, "  {id:<20} {:>7.2} MiB raw, {objects:>6} objects: {:>8.1} MiB/s  {:>10.0} objects/s", mib, mib * f64::from(runs) / seconds, objects as f64 * f64::from(runs) / seconds)?;
+        // The target is in MB/s (10^6 bytes); the figure is in MiB/s, so the target is converted.
+        let mut throughput = Figure::new(STAGE, format!("{id}: raw normalized, {mib:.2} MiB input"), mib * f64::from(runs) / seconds, "MiB/s");
+        if id == "kat_dns_normalize" {
+            throughput = throughput.target(100.0 * 1e6 / f64::from(1 << 20));
+        }
+        figures.push(throughput);
+        figures.push(Figure::new(STAGE, format!("{id}: objects/s ({objects} per run)"), objects as f64 * f64::from(runs) / seconds, "objects/s"));
     }
-    writeln!(out, "target: DNS normalizer >= 100 MB/s")?;
-    Ok(())
+    Ok(figures)
 }
 
 /// One answer section of the dns-records text, as OpenKAT's boefje writes it.

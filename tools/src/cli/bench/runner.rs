@@ -8,10 +8,9 @@
 //!   that exits at once (the cost of starting and reaping a process group
 //!   with its limits, on top of the above).
 //!
-//! Each pushes its tasks first, then drains the queue with the pool and
-//! prints tasks per second.
+//! Each pushes its tasks first, then drains the queue with the pool; the
+//! figure is tasks per second.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,7 +24,10 @@ use kat_core::Reference;
 use kat_katalogus::{LocalKatalogus, PluginRepository};
 use kat_scheduler::{LocalScheduler, Settings, SystemClock};
 
+use super::report::{Figure, Progress};
 use super::BenchArgs;
+
+const STAGE: &str = "runner";
 
 /// The most local-executable jobs one run starts.
 const MAX_LOCAL_JOBS: usize = 2_000;
@@ -51,16 +53,18 @@ fn manifest(json: &str) -> BoefjeManifest {
     BoefjeManifest::parse("bench/boefje.json", json).unwrap_or_else(|e| unreachable!("the benchmark's manifest parses: {e}"))
 }
 
-/// Run both measurements and print them.
-pub fn run(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
+/// Run both measurements.
+pub fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Vec<Figure>> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    writeln!(out, "boefje runner, one pool of 8 in process (SQLite scheduler, Bytes and KATalogus in a temporary directory):")?;
-    let builtin = runtime.block_on(measure(args.tasks, false))?;
-    writeln!(out, "  built-in no-op tasks: {:>7} in {:>8.2?}  {:>8.0} tasks/s", args.tasks, builtin.1, builtin.0)?;
-    let jobs = args.tasks.min(MAX_LOCAL_JOBS);
-    let local = runtime.block_on(measure(jobs, true))?;
-    writeln!(out, "  local-executable jobs: {:>6} in {:>8.2?}  {:>8.0} jobs/s", jobs, local.1, local.0)?;
-    Ok(())
+    progress.step(STAGE, &format!("{} built-in no-op tasks", args.tasks), 0, 2);
+    let (builtin, _) = runtime.block_on(measure(args.tasks, false))?;
+    let jobs = args.tasks.min(if args.quick { MAX_LOCAL_JOBS / 4 } else { MAX_LOCAL_JOBS });
+    progress.step(STAGE, &format!("{jobs} local-executable jobs"), 1, 2);
+    let (local, _) = runtime.block_on(measure(jobs, true))?;
+    Ok(vec![
+        Figure::new(STAGE, "built-in no-op tasks/s, one pool of 8 in process", builtin, "tasks/s").target(5_000.0),
+        Figure::new(STAGE, "local-executable jobs/s, one pool of 8", local, "jobs/s").target(300.0),
+    ])
 }
 
 /// Push `tasks` tasks of the no-op built-in (or the local script) and drain them with a pool; tasks/s and the time.

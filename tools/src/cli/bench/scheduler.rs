@@ -9,7 +9,6 @@
 //! `completed`. It prints push/s, pop+complete/s and the pop latency
 //! percentiles measured while the queue went from full to empty.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,7 +17,10 @@ use kat_core::services::scheduler::{NewTask, Scheduler, TaskPatch, TaskType};
 use kat_core::task::TaskStatus;
 use kat_scheduler::{LocalScheduler, SchedulerClient, Settings, SystemClock};
 
+use super::report::{millis, Figure, Progress};
 use super::{BenchArgs, Percentiles};
+
+const STAGE: &str = "scheduler";
 use crate::embedded::builtin_repository;
 
 /// One measured configuration.
@@ -28,34 +30,32 @@ struct Figures {
     pop_latency: Percentiles,
 }
 
-/// Run every configuration and print a table.
-pub fn run(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
+/// Run every configuration.
+pub fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Vec<Figure>> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let mut backends = vec!["sqlite"];
     if args.db_uri.as_deref().is_some_and(|u| u.starts_with("postgres")) {
         backends.push("postgres");
     }
-    writeln!(out, "scheduler, {} tasks per run (push, then pop + running + completed per task):", args.tasks)?;
-    writeln!(out, "  {:<9} {:<10} {:>7} {:>10} {:>18} {:>12} {:>12}", "backend", "transport", "workers", "push/s", "pop+complete/s", "pop p50", "pop p99")?;
-    for backend in backends {
-        for http in [false, true] {
-            for workers in [1, 8] {
-                let figures = runtime.block_on(measure(args, backend, http, workers)).with_context(|| format!("{backend}, {} transport, {workers} workers", if http { "HTTP" } else { "in-process" }))?;
-                writeln!(
-                    out,
-                    "  {:<9} {:<10} {:>7} {:>10.0} {:>18.0} {:>12?} {:>12?}",
-                    backend,
-                    if http { "http" } else { "in-process" },
-                    workers,
-                    figures.push_per_s,
-                    figures.done_per_s,
-                    figures.pop_latency.at(0.5),
-                    figures.pop_latency.at(0.99)
-                )?;
+    let total = backends.len() * 4;
+    let mut figures = Vec::new();
+    for (b, backend) in backends.into_iter().enumerate() {
+        for (h, http) in [false, true].into_iter().enumerate() {
+            for (w, workers) in [1, 8].into_iter().enumerate() {
+                let label = format!("{backend}, {}, {workers} worker{}", if http { "HTTP" } else { "in process" }, if workers == 1 { "" } else { "s" });
+                progress.step(STAGE, &label, b * 4 + h * 2 + w, total);
+                let measured = runtime.block_on(measure(args, backend, http, workers)).with_context(|| label.clone())?;
+                figures.push(Figure::new(STAGE, format!("push/s, {label}"), measured.push_per_s, "tasks/s"));
+                let mut done = Figure::new(STAGE, format!("pop+complete/s, {label}"), measured.done_per_s, "tasks/s");
+                if backend == "sqlite" && workers == 8 {
+                    done = done.target(if http { 3_000.0 } else { 10_000.0 });
+                }
+                figures.push(done);
+                figures.push(Figure::new(STAGE, format!("pop latency p99, {label}"), millis(measured.pop_latency.at(0.99)), "ms").lower_is_better());
             }
         }
     }
-    Ok(())
+    Ok(figures)
 }
 
 /// A database for one run: a fresh SQLite file, or a fresh database on the PostgreSQL server of `--db-uri`.
