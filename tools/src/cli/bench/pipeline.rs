@@ -52,11 +52,11 @@ pub fn dns_records_raw(name: &str) -> Vec<u8> {
     let mut text = String::new();
     let n = name.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
     let answers: [(&str, Vec<String>); 5] = [
-        ("A", (0..6).map(|i| format!("{name}. 300 IN A 10.{}.{}.{i}", n % 256, (n / 256) % 256)).collect()),
-        ("AAAA", (0..3).map(|i| format!("{name}. 300 IN AAAA 2001:db8:{:x}::{i:x}", n % 65536)).collect()),
-        ("MX", (0..2).map(|i| format!("{name}. 300 IN MX {i} mx{i}.{name}.")).collect()),
+        ("A", (0..14).map(|i| format!("{name}. 300 IN A 10.{}.{}.{i}", n % 256, (n / 256) % 256)).collect()),
+        ("AAAA", (0..6).map(|i| format!("{name}. 300 IN AAAA 2001:db8:{:x}::{i:x}", n % 65536)).collect()),
+        ("MX", (0..3).map(|i| format!("{name}. 300 IN MX {i} mx{i}.{name}.")).collect()),
         ("NS", (0..2).map(|i| format!("{name}. 300 IN NS ns{i}.{name}.")).collect()),
-        ("TXT", vec![format!("{name}. 300 IN TXT \"v=spf1 include:_spf.{name} -all\"")]),
+        ("TXT", (0..2).map(|i| format!("{name}. 300 IN TXT \"v=spf1 include:_spf{i}.{name} -all\"")).collect()),
     ];
     for (id, (rtype, lines)) in answers.iter().enumerate() {
         let _ = write!(text, "RESOLVER: 127.0.0.1\nid {id}\nopcode QUERY\nrcode NOERROR\nflags QR RD RA\n;QUESTION\n{name}. IN {rtype}\n;ANSWER\n");
