@@ -5,6 +5,9 @@
 //! Bytes does. Inputs are generated (the same every run) by the generators
 //! `kat bench normalize` uses. Run with `cargo bench -p kat-tools --bench hot_loops`.
 
+// criterion_group! defines an undocumented public function.
+#![allow(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
