@@ -131,11 +131,13 @@ impl<'a> Pipeline<'a> {
                 Err(e) => Some(e.to_string()),
             };
             // The receiver lives until the pools have stopped.
-            let _ = boefje_done.send(Done { task_id: task.id, label: boefje_label(task), input_ooi: task_input(task), error, boefje: true });
+            let (label, input_ooi) = boefje_label(task);
+            let _ = boefje_done.send(Done { task_id: task.id, label, input_ooi, error, boefje: true });
         });
         let normalizers = Pool::new(self.normalizers.clone(), self.stores.scheduler.clone(), config).on_done(move |task, outcome| {
             let error = outcome.as_ref().err().map(ToString::to_string);
-            let _ = done_tx.send(Done { task_id: task.id, label: normalizer_label(task), input_ooi: task_input(task), error, boefje: false });
+            let (label, input_ooi) = normalizer_label(task);
+            let _ = done_tx.send(Done { task_id: task.id, label, input_ooi, error, boefje: false });
         });
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
@@ -224,23 +226,21 @@ struct Done {
     boefje: bool,
 }
 
-fn boefje_label(task: &Task) -> String {
+/// A finished boefje task's label and the object it ran on.
+fn boefje_label(task: &Task) -> (String, Option<String>) {
     match serde_json::from_value::<BoefjeTask>(task.data.clone()) {
-        Ok(b) => format!("{} on {}", b.boefje.id, b.input_ooi),
-        Err(_) => format!("boefje task {}", task.id),
+        Ok(b) => (format!("{} on {}", b.boefje.id, b.input_ooi), Some(b.input_ooi)),
+        Err(_) => (format!("boefje task {}", task.id), None),
     }
 }
 
-/// The object a task ran on: a boefje task's `input_ooi`, or that of the boefje run whose raw file a normalizer
-/// task reads.
-fn task_input(task: &Task) -> Option<String> {
-    let data = &task.data;
-    data.get("input_ooi").or_else(|| data.pointer("/raw_data/boefje_meta/input_ooi")).and_then(serde_json::Value::as_str).map(String::from)
-}
-
-fn normalizer_label(task: &Task) -> String {
+/// A finished normalizer task's label and the object its raw file's boefje ran on.
+fn normalizer_label(task: &Task) -> (String, Option<String>) {
     match serde_json::from_value::<NormalizerTask>(task.data.clone()) {
-        Ok(n) => format!("{} on raw {} of {}", n.normalizer.id, n.raw_data.id, n.raw_data.boefje_meta.input_ooi.unwrap_or_default()),
-        Err(_) => format!("normalizer task {}", task.id),
+        Ok(n) => {
+            let input = n.raw_data.boefje_meta.input_ooi;
+            (format!("{} on raw {} of {}", n.normalizer.id, n.raw_data.id, input.as_deref().unwrap_or_default()), input)
+        }
+        Err(_) => (format!("normalizer task {}", task.id), None),
     }
 }

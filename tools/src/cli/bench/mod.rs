@@ -78,7 +78,7 @@ impl Stage {
 }
 
 /// Arguments of `kat bench`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(after_help = "Stages: pipeline, scheduler, runner, graph, normalize, bytes, katalogus, startup (all when none is named). \
 Every figure is printed in one table with its target and the ratio to it (a '!' marks a missed target). \
 Inputs are generated from fixed seeds, so every run does the same work. Environment: NEO4J_USER and NEO4J_PASSWORD \
@@ -118,18 +118,13 @@ pub struct BenchArgs {
 impl BenchArgs {
     /// The arguments with `--quick`'s limits applied.
     fn effective(&self) -> BenchArgs {
-        let quick = self.quick;
-        BenchArgs {
-            stages: self.stages.clone(),
-            quick,
-            json: self.json.clone(),
-            clients: self.clients,
-            seconds: if quick { self.seconds.min(2) } else { self.seconds },
-            tasks: if quick { self.tasks.min(2_000) } else { self.tasks },
-            observations: if quick { self.observations.min(5) } else { self.observations },
-            graph_uri: self.graph_uri.clone(),
-            db_uri: self.db_uri.clone(),
+        let mut args = self.clone();
+        if args.quick {
+            args.seconds = args.seconds.min(2);
+            args.tasks = args.tasks.min(2_000);
+            args.observations = args.observations.min(5);
         }
+        args
     }
 }
 

@@ -53,9 +53,9 @@ pub fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Vec<Figure>>
     Ok(figures)
 }
 
-/// One answer section of the dns-records text, as OpenKAT's boefje writes it.
-fn section(out: &mut String, id: usize, rtype: &str, answers: &[String]) {
-    let _ = write!(out, "RESOLVER: 127.0.0.1\nid {id}\nopcode QUERY\nrcode NOERROR\nflags QR RD RA\n;QUESTION\nbench.test. IN {rtype}\n;ANSWER\n");
+/// One answer section of the dns-records text for the question `name IN rtype`, as OpenKAT's boefje writes it.
+pub fn section(out: &mut String, id: usize, name: &str, rtype: &str, answers: &[String]) {
+    let _ = write!(out, "RESOLVER: 127.0.0.1\nid {id}\nopcode QUERY\nrcode NOERROR\nflags QR RD RA\n;QUESTION\n{name}. IN {rtype}\n;ANSWER\n");
     for answer in answers {
         out.push_str(answer);
         out.push('\n');
@@ -74,10 +74,15 @@ pub fn dns_raw() -> Vec<u8> {
         let ns: Vec<String> = (0..4).map(|i| format!("bench.test. 300 IN NS ns{i}.n{n}.bench.test.")).collect();
         let txt: Vec<String> = (0..4).map(|i| format!("bench.test. 300 IN TXT \"v=spf1 include:n{n}-{i}.bench.test -all\"")).collect();
         for (rtype, answers) in [("A", a), ("AAAA", aaaa), ("MX", mx), ("NS", ns), ("TXT", txt)] {
-            section(&mut text, n, rtype, &answers);
+            section(&mut text, n, "bench.test", rtype, &answers);
         }
         n += 1;
     }
+    dns_records_file(&text)
+}
+
+/// A `boefje/dns-records` raw file holding the answer text `text` (no DMARC or DKIM answers).
+pub fn dns_records_file(text: &str) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({"dns_records": text, "dmarc_response": null, "dkim_response": null})).unwrap_or_default()
 }
 
