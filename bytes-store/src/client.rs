@@ -80,6 +80,15 @@ impl BytesClient {
         Err(ServiceError::new(ErrorKind::Unauthorized, "bytes keeps refusing the token"))
     }
 
+    /// How many `raw_file_received` events wait in the service's outbox (its `bytes_outbox_pending` gauge).
+    pub async fn outbox_pending(&self) -> ServiceResult<u64> {
+        let response = self.send(|http| http.get(format!("{}/metrics", self.base))).await?;
+        let text = response.text().await.map_err(|e| self.unreachable(e))?;
+        text.lines()
+            .find_map(|line| line.strip_prefix("bytes_outbox_pending ").and_then(|n| n.trim().parse().ok()))
+            .ok_or_else(|| ServiceError::internal("bytes sent metrics without bytes_outbox_pending"))
+    }
+
     async fn json<T: serde::de::DeserializeOwned>(&self, response: reqwest::Response) -> ServiceResult<T> {
         response.json().await.map_err(|e| ServiceError::internal(format!("bytes sent an unexpected body: {e}")))
     }

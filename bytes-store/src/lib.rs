@@ -131,6 +131,16 @@ impl LocalBytes {
         self.db.close().await;
     }
 
+    /// Whether the contents store answers (for `/health`): a `HEAD` of a key that need not exist, within 3 s.
+    pub async fn store_answers(&self) -> Result<(), String> {
+        let probe = StorePath::from("kat-health-probe");
+        match tokio::time::timeout(std::time::Duration::from_secs(3), self.store.head(&probe)).await {
+            Ok(Ok(_) | Err(object_store::Error::NotFound { .. })) => Ok(()),
+            Ok(Err(e)) => Err(format!("the contents store does not answer: {e}")),
+            Err(_) => Err("the contents store gave no answer within 3 s".into()),
+        }
+    }
+
     /// The relay's connection state (for `/health`).
     pub fn relay_state(&self) -> relay::RelayState {
         self.relay.get()

@@ -32,19 +32,24 @@ pub fn property(field: &str) -> String {
     }
 }
 
-/// An index on (`organisation`, `primary_key`) for one label.
+/// An index on (`organisation`, `primary_key`) for one label, unless it exists. `IF NOT EXISTS` matters beyond
+/// saving a round trip: a failed statement leaves its Bolt connection in the FAILED state with its
+/// transaction open until the connection is next used, and kglite-bolt-server makes every other client's
+/// write wait for that transaction.
 pub fn create_index(label: &str) -> String {
-    format!("CREATE INDEX FOR (n:{label}) ON (n.organisation, n.primary_key)")
+    format!("CREATE INDEX IF NOT EXISTS FOR (n:{label}) ON (n.organisation, n.primary_key)")
 }
 
 /// The same on `primary_key` alone, for engines without composite indexes.
 pub fn create_key_index(label: &str) -> String {
-    format!("CREATE INDEX FOR (n:{label}) ON (n.primary_key)")
+    format!("CREATE INDEX IF NOT EXISTS FOR (n:{label}) ON (n.primary_key)")
 }
 
-/// Upsert objects of one type from `$rows` (`pk` and one entry per field), keeping existing levels.
+/// Upsert objects of one type from `$rows` (`pk` and one entry per field), keeping existing levels. As
+/// OpenKAT's `merge_ooi`: a field the row sets replaces the stored value, a field it leaves null keeps it, so
+/// objects that several origins produce end the same whatever order they are saved in.
 pub fn merge_objects(label: &str, fields: &[&str]) -> String {
-    let sets: String = fields.iter().map(|f| format!(", n.{} = row.{f}", property(f))).collect();
+    let sets: String = fields.iter().map(|f| format!(", n.{p} = coalesce(row.{f}, n.{p})", p = property(f))).collect();
     format!(
         "UNWIND $rows AS row MERGE (n:{label} {{organisation: $org, primary_key: row.pk}}) \
          SET n.object_type = '{label}', n.scan_level = coalesce(n.scan_level, 0){sets}"
@@ -61,9 +66,10 @@ pub fn affirm_objects(label: &str, fields: &[&str]) -> String {
     )
 }
 
-/// Remove the reference relations going out of the objects of one type in `$pks` (they are linked anew).
-pub fn clear_references(label: &str) -> String {
-    format!("UNWIND $pks AS pk MATCH (n:{label} {{organisation: $org, primary_key: pk}})-[r]->() DELETE r")
+/// Remove the `field` relations going out of the objects of one type in `$pks` (they are linked anew): those
+/// whose save sets the field.
+pub fn clear_references(label: &str, field: &str) -> String {
+    format!("UNWIND $pks AS pk MATCH (n:{label} {{organisation: $org, primary_key: pk}})-[r:{field}]->() DELETE r")
 }
 
 /// Link `$rows` (`from`, `to`) by reference field `field`, from objects of one type to objects of another.

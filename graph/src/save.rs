@@ -148,8 +148,11 @@ impl Graph {
             let fields = field_names(label)?;
             let rows = objects.iter().map(|o| object_row(o, &fields)).collect();
             statements.push((cypher::merge_objects(label, &fields), params(organisation, [("rows", Value::Array(rows))])));
-            let pks = objects.iter().map(|o| Value::from(o.reference().as_str())).collect();
-            statements.push((cypher::clear_references(label), params(organisation, [("pks", Value::Array(pks))])));
+        }
+        // A reference field a save sets is linked anew; one it leaves unset keeps its relation (as its value).
+        let set_references = result.iter().flat_map(|o| o.references().into_iter().map(move |(field, _)| ((o.object_type().to_string(), field.to_string()), Value::from(o.reference().as_str()))));
+        for ((label, field), pks) in group(set_references) {
+            statements.push((cypher::clear_references(&label, &field), params(organisation, [("pks", Value::Array(pks))])));
         }
         statements.push(merge_origin(organisation, origin, kind, method, source));
         statements.push((cypher::CLEAR_ORIGIN_RESULTS.into(), with_origin(params(organisation, []))));

@@ -126,6 +126,33 @@ async fn fields_are_properties_and_references_relations(graph: &Graph) {
     assert_eq!(rows, [[json!("KAT-TEST")]]);
 }
 
+/// The stored `dns_zone` of `mail.example.nl` and the zones its `dns_zone` relations lead to.
+async fn zone_of(graph: &Graph, org: &str) -> (Option<serde_json::Value>, Vec<Vec<serde_json::Value>>) {
+    let stored = graph.get(org, &r("Hostname|internet|mail.example.nl")).await.expect("read").expect("stored");
+    let query = format!("MATCH (h:Hostname {{organisation: '{org}', name: 'mail.example.nl'}})-[:dns_zone]->(z:DNSZone) RETURN z.primary_key AS zone");
+    let (_, rows) = graph.query(&query).await.expect("query");
+    (stored.ooi.get("dns_zone").cloned(), rows)
+}
+
+/// As OpenKAT's `merge_ooi`: a save that leaves a field unset keeps the stored value (and its relation), one
+/// that sets it replaces it, so several origins' versions of an object merge the same in any order.
+async fn fields_merge_across_saves_as_openkat_does(graph: &Graph) {
+    let org = org("merge");
+    let host = hostname("example.nl");
+    graph.declare(&org, &host, ScanLevel::L1).await.expect("declare");
+    let with_zone = |zone: &str| Ooi::build("Hostname").field("network", "Network|internet").field("name", "mail.example.nl").reference("dns_zone", &r(&format!("DNSZone|internet|{zone}"))).finish().expect("hostname");
+    let zone = |name: &str| Ooi::build("DNSZone").reference("hostname", &r(&format!("Hostname|internet|{name}"))).finish().expect("zone");
+    graph.save_observation(&org, "a", host.reference(), &[zone("example.nl"), hostname("example.nl"), with_zone("example.nl")]).await.expect("save with the zone");
+    graph.save_observation(&org, "b", host.reference(), &[hostname("mail.example.nl")]).await.expect("save without it");
+    let (field, relation) = zone_of(graph, &org).await;
+    assert_eq!(field, Some(json!("DNSZone|internet|example.nl")), "a save without the field keeps it");
+    assert_eq!(relation, [[json!("DNSZone|internet|example.nl")]], "and its relation");
+    graph.save_observation(&org, "c", host.reference(), &[zone("mail.example.nl"), hostname("mail.example.nl"), with_zone("mail.example.nl")]).await.expect("save another zone");
+    let (field, relation) = zone_of(graph, &org).await;
+    assert_eq!(field, Some(json!("DNSZone|internet|mail.example.nl")), "a save that sets the field replaces it");
+    assert_eq!(relation, [[json!("DNSZone|internet|mail.example.nl")]], "one relation, to the new value");
+}
+
 async fn organisations_share_nothing(graph: &Graph) {
     let (one, two) = (org("one"), org("two"));
     let host = hostname("shared.test");
@@ -316,6 +343,7 @@ on_both_engines!(
     observation_replaces_its_result,
     an_object_another_origin_holds_stays,
     fields_are_properties_and_references_relations,
+    fields_merge_across_saves_as_openkat_does,
     organisations_share_nothing,
     clearance_rises_and_falls,
     a_raised_level_reaches_objects_of_earlier_observations,

@@ -24,10 +24,15 @@ impl KatalogusClient {
         KatalogusClient { base: base.trim_end_matches('/').to_string(), token, http: reqwest::Client::new() }
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> ServiceResult<T> {
-        let mut request = self.http.get(format!("{}{path}", self.base));
+    /// Send `method path` (with a JSON `body` when given); a status other than 2xx becomes the `ServiceError`
+    /// of its kind with the service's `detail`.
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> ServiceResult<reqwest::Response> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
         }
         let response = request.send().await.map_err(|e| ServiceError::unavailable(format!("katalogus at {} is unreachable: {e}", self.base)))?;
         let status = response.status();
@@ -43,7 +48,30 @@ impl KatalogusClient {
             };
             return Err(ServiceError::new(kind, format!("katalogus: {detail}")));
         }
+        Ok(response)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> ServiceResult<T> {
+        let response = self.send(reqwest::Method::GET, path, None).await?;
         response.json().await.map_err(|e| ServiceError::internal(format!("katalogus sent an unexpected body: {e}")))
+    }
+
+    /// Create the organisation `id` unless it exists; returns whether it was created.
+    pub async fn ensure_organisation(&self, id: &str, name: &str) -> ServiceResult<bool> {
+        match self.send(reqwest::Method::GET, &format!("/v1/organisations/{}", encode(id)), None).await {
+            Ok(_) => Ok(false),
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                self.send(reqwest::Method::POST, "/v1/organisations", Some(&serde_json::json!({"id": id, "name": name}))).await?;
+                Ok(true)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Switch `plugin_id` on or off for `organisation` (OpenKAT's `PATCH .../plugins/{plugin_id}`).
+    pub async fn set_enabled(&self, organisation: &str, plugin_id: &str, enabled: bool) -> ServiceResult<()> {
+        let path = format!("/v1/organisations/{}/plugins/{}", encode(organisation), encode(plugin_id));
+        self.send(reqwest::Method::PATCH, &path, Some(&serde_json::json!({"enabled": enabled}))).await.map(drop)
     }
 
     async fn plugins(&self, organisation: &str, plugin_type: &str) -> ServiceResult<Vec<Value>> {
@@ -82,6 +110,10 @@ impl Katalogus for KatalogusClient {
 
     async fn settings(&self, organisation: &str, plugin_id: &str) -> ServiceResult<Map<String, Value>> {
         self.get(&format!("/v1/organisations/{}/{}/settings", encode(organisation), encode(plugin_id))).await
+    }
+
+    async fn health(&self) -> ServiceResult<()> {
+        self.send(reqwest::Method::GET, "/health", None).await.map(drop)
     }
 
     async fn shares_tasks(&self, organisation: &str, boefje_id: &str) -> ServiceResult<bool> {

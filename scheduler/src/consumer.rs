@@ -26,6 +26,13 @@ use tokio::sync::watch;
 
 use crate::local::LocalScheduler;
 
+/// `Metrics::broker`: no consumer runs.
+pub const BROKER_NOT_RUNNING: u8 = 0;
+/// `Metrics::broker`: consuming.
+pub const BROKER_CONNECTED: u8 = 1;
+/// `Metrics::broker`: not connected, reconnecting.
+pub const BROKER_LOST: u8 = 2;
+
 /// The queue OpenKAT's Bytes publishes to.
 pub const QUEUE: &str = "raw_file_received";
 
@@ -62,10 +69,13 @@ enum End {
 
 /// Consume until `stop` turns true (or the seam stops it), reconnecting after every failure.
 pub async fn run(scheduler: LocalScheduler, config: ConsumerConfig, mut stop: watch::Receiver<bool>) {
+    let broker = |state: u8| scheduler.metrics().broker.store(state, std::sync::atomic::Ordering::Relaxed);
+    broker(BROKER_LOST);
     while !*stop.borrow() {
         match consume(&scheduler, &config, &mut stop).await {
-            End::Stopped => return,
+            End::Stopped => return broker(BROKER_NOT_RUNNING),
             End::Lost(reason) => {
+                broker(BROKER_LOST);
                 // The URI may hold a password: log only the reason.
                 tracing::warn!("raw_file_received consumer: {reason}; reconnecting in 1 s");
                 tokio::select! {
@@ -105,6 +115,7 @@ async fn session(scheduler: &LocalScheduler, config: &ConsumerConfig, connection
         Err(e) => return lost("consuming", e),
     };
     tracing::info!(queue = %config.queue, "raw_file_received consumer connected");
+    scheduler.metrics().broker.store(BROKER_CONNECTED, std::sync::atomic::Ordering::Relaxed);
     loop {
         let delivery = tokio::select! {
             next = deliveries.next() => next,

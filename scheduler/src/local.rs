@@ -77,6 +77,8 @@ pub struct Metrics {
     pub lease_expiries: AtomicU64,
     /// Tasks created.
     pub created: AtomicU64,
+    /// The `raw_file_received` consumer: 0 not running, 1 connected, 2 trying to reconnect.
+    pub broker: std::sync::atomic::AtomicU8,
 }
 
 /// A rule push: a task the scheduler decided on itself.

@@ -34,8 +34,7 @@ pub async fn start(config: Config, katalogus: Arc<dyn Katalogus>, clock: Arc<dyn
         tracing::warn!("{warning}");
     }
     let scheduler = LocalScheduler::open(&config.db_uri, config.settings, clock, katalogus).await?;
-    let (stop, _) = watch::channel(false);
-    Ok(Service { scheduler, config, stop })
+    Ok(Service::with_scheduler(config, scheduler))
 }
 
 /// Run `work` every `every` until `stop` turns true.
@@ -58,6 +57,13 @@ where
 }
 
 impl Service {
+    /// The service over a scheduler opened elsewhere (`kat serve`: the data directory's, shared with the
+    /// in-process worker pools); `config` gives its address, token and loop periods.
+    pub fn with_scheduler(config: Config, scheduler: LocalScheduler) -> Service {
+        let (stop, _) = watch::channel(false);
+        Service { scheduler, config, stop }
+    }
+
     /// The scheduler.
     pub fn scheduler(&self) -> &LocalScheduler {
         &self.scheduler

@@ -1,6 +1,8 @@
 //! A real DNS server for tests: a UDP responder on 127.0.0.1, built on
 //! hickory-proto, that serves the zone `example.test` and answers NXDOMAIN
 //! for every other name. It runs on the caller's tokio runtime.
+//! [`start_slow_dns_server`] also answers every name under `example.test`
+//! with the zone's records, each answer after a delay (a scan that lasts).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
@@ -17,7 +19,11 @@ fn name(text: &str) -> Name {
 /// The test zone: `example.test` with A, AAAA, MX, NS, TXT and SOA records. Its addresses are loopback
 /// addresses (127.0.0.2, 127.0.0.3, ::1), so a scan that follows them stays on this machine.
 pub fn zone(rtype: RecordType) -> Vec<Record> {
-    let owner = name("example.test.");
+    zone_at(&name("example.test."), rtype)
+}
+
+/// The test zone's records of `rtype`, owned by `owner`.
+fn zone_at(owner: &Name, rtype: RecordType) -> Vec<Record> {
     let data: Vec<RData> = match rtype {
         RecordType::A => vec![RData::A(A(Ipv4Addr::new(127, 0, 0, 2))), RData::A(A(Ipv4Addr::new(127, 0, 0, 3)))],
         RecordType::AAAA => vec![RData::AAAA(AAAA(Ipv6Addr::LOCALHOST))],
@@ -32,7 +38,17 @@ pub fn zone(rtype: RecordType) -> Vec<Record> {
 
 /// Serve the test zone on a free UDP port; answers NXDOMAIN for other names.
 pub async fn start_dns_server() -> u16 {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("binding a UDP port on 127.0.0.1");
+    serve(std::time::Duration::ZERO, false).await
+}
+
+/// Serve the test zone on a free UDP port for `example.test` and every name under it (`h1.example.test` gets
+/// the zone's records under its own name), answering each query after `delay`.
+pub async fn start_slow_dns_server(delay: std::time::Duration) -> u16 {
+    serve(delay, true).await
+}
+
+async fn serve(delay: std::time::Duration, subdomains: bool) -> u16 {
+    let socket = std::sync::Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("binding a UDP port on 127.0.0.1"));
     let port = socket.local_addr().map(|a| a.port()).unwrap_or_default();
     tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
@@ -44,17 +60,22 @@ pub async fn start_dns_server() -> u16 {
             response.metadata.recursion_available = true;
             if let Some(query) = request.queries.first() {
                 response.add_query(query.clone());
-                if query.name().to_ascii().eq_ignore_ascii_case("example.test.") {
-                    for record in zone(query.query_type()) {
+                let asked = query.name().to_ascii().to_ascii_lowercase();
+                if asked == "example.test." || (subdomains && asked.ends_with(".example.test.")) {
+                    for record in zone_at(query.name(), query.query_type()) {
                         response.add_answer(record);
                     }
                 } else {
                     response.metadata.response_code = ResponseCode::NXDomain;
                 }
             }
-            if let Ok(bytes) = response.to_vec() {
-                let _ = socket.send_to(&bytes, peer).await;
-            }
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                if let Ok(bytes) = response.to_vec() {
+                    let _ = socket.send_to(&bytes, peer).await;
+                }
+            });
         }
     });
     port

@@ -54,10 +54,15 @@ pub(crate) fn required(lookup: &impl Fn(&str) -> Option<String>, name: &str, exa
 impl Endpoints {
     /// Read the endpoints; a missing one is a configuration error naming it.
     pub fn from_vars(lookup: &impl Fn(&str) -> Option<String>) -> Result<Endpoints, ConfigError> {
+        Self::for_user(lookup, SERVICE)
+    }
+
+    /// Read the endpoints for `user` (named in the error when one is missing, e.g. `kat scan --api`).
+    pub fn for_user(lookup: &impl Fn(&str) -> Option<String>, user: &str) -> Result<Endpoints, ConfigError> {
         Ok(Endpoints {
-            scheduler: (required(lookup, "SCHEDULER_API", "http://127.0.0.1:8004", SERVICE)?, get(lookup, "SCHEDULER_API_TOKEN")),
-            bytes: (required(lookup, "BYTES_API", "http://127.0.0.1:8002", SERVICE)?, required(lookup, "BYTES_USERNAME", "bytes", SERVICE)?, required(lookup, "BYTES_PASSWORD", "...", SERVICE)?),
-            katalogus: (required(lookup, "KATALOGUS_API", "http://127.0.0.1:8003", SERVICE)?, get(lookup, "KATALOGUS_API_TOKEN")),
+            scheduler: (required(lookup, "SCHEDULER_API", "http://127.0.0.1:8004", user)?, get(lookup, "SCHEDULER_API_TOKEN")),
+            bytes: (required(lookup, "BYTES_API", "http://127.0.0.1:8002", user)?, required(lookup, "BYTES_USERNAME", "bytes", user)?, required(lookup, "BYTES_PASSWORD", "...", user)?),
+            katalogus: (required(lookup, "KATALOGUS_API", "http://127.0.0.1:8003", user)?, get(lookup, "KATALOGUS_API_TOKEN")),
         })
     }
 }

@@ -7,10 +7,12 @@
 //! - [`cli`]: the argument definitions and one module per subcommand.
 //! - [`embedded`]: the in-process services wired on one data directory.
 //! - [`pipeline`]: the scan loop: events -> normalizer tasks -> objects -> boefje tasks.
+//! - [`remote`]: `kat scan --api`, the scan run by running services.
 //! - [`scheduler_service`]: the scheduler service (`scheduler`, `kat serve --scheduler`).
 //! - [`boefje_runner_service`]: the boefje worker pool over HTTP (`boefje-runner`, `kat serve --boefje-runner`).
 //! - [`normalizer_pool`]: the normalizer worker of the shared pool.
 //! - [`normalizer_runner_service`]: the normalizer worker pool over HTTP (`normalizer-runner`, `kat serve --normalizer-runner`).
+//! - [`serve_all`]: `kat serve` without a flag, every service in one process.
 //! - [`targets`]: scan targets as users type them.
 //! - [`tree`]: the object tree printed after a scan.
 
@@ -27,6 +29,8 @@ pub mod embedded;
 pub mod normalizer_pool;
 pub mod normalizer_runner_service;
 pub mod pipeline;
+pub mod remote;
 pub mod scheduler_service;
+pub mod serve_all;
 pub mod targets;
 pub mod tree;

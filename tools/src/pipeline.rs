@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kat_boefje_runner::{Pool, PoolConfig, PoolStats};
+use kat_core::services::katalogus::Katalogus;
 use kat_core::services::scheduler::{ObjectState, Scheduler};
 use kat_core::services::ServiceResult;
 use kat_core::task::{BoefjeTask, NormalizerTask, Task};
@@ -101,27 +102,26 @@ impl<'a> Pipeline<'a> {
     /// may run on them (even when they are known already, so a second scan re-scans).
     pub async fn declare(&self, organisation: &str, objects: &[Ooi], level: ScanLevel) -> ServiceResult<()> {
         self.stores.katalogus.ensure_organisation(organisation, organisation).await?;
-        let scheduler = self.stores.scheduler.as_ref();
         // Record the plugins' enablement, so that a plugin switched on later is scheduled for what exists.
-        scheduler.sync_plugins(organisation).await?;
-        for ooi in objects {
-            let report = self.graph.declare(organisation, ooi, level).await?;
-            for plugin in self.stores.katalogus.boefjes_for(organisation, ooi.object_type(), level).await? {
-                scheduler.push(boefje_push(organisation, &plugin, ooi.reference())).await?;
-            }
-            let mut saved: Vec<ObjectState> = report.new_or_raised.iter().map(ObjectState::of).collect();
-            if let Some(stored) = self.graph.get(organisation, ooi.reference()).await? {
-                saved.push(ObjectState::of(&stored));
-            }
-            scheduler.objects_changed(organisation, &saved, &report.deleted).await?;
-        }
-        Ok(())
+        self.stores.scheduler.sync_plugins(organisation).await?;
+        declare_objects(self.stores.katalogus.as_ref(), self.stores.scheduler.as_ref(), &self.graph, organisation, objects, level).await
     }
 
     /// Run every queued task, and every task they lead to, until nothing is queued, leased or waiting in the
     /// outbox. Tasks still leased by a worker that is gone (a run that crashed) are waited for until their
     /// leases run out and they are queued again.
     pub async fn run_until_idle(&self, progress: &mut dyn FnMut(Progress)) -> ServiceResult<RunSummary> {
+        self.run(None, progress).await
+    }
+
+    /// Run tasks as they come, and relay events, until `stop` resolves (`kat serve`: the services of a
+    /// deployment in one process), however much is open then; the running jobs finish first.
+    pub async fn run_until_stopped(&self, stop: impl std::future::Future<Output = ()> + Send + 'static, progress: &mut dyn FnMut(Progress)) -> ServiceResult<RunSummary> {
+        self.run(Some(Box::pin(stop)), progress).await
+    }
+
+    /// Run the pools and the relay until the pipeline is idle (`stop` is `None`) or `stop` resolves.
+    async fn run(&self, until: Option<Stop<'_>>, progress: &mut dyn FnMut(Progress)) -> ServiceResult<RunSummary> {
         let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
         let config = PoolConfig { size: self.workers, idle_wait: Duration::from_millis(50), heartbeat_every: self.heartbeat_every(), ..PoolConfig::default() };
         let boefje_done = done_tx.clone();
@@ -146,7 +146,7 @@ impl<'a> Pipeline<'a> {
         let boefjes = tokio::spawn(boefjes.run(until_stopped(stopped.clone())));
         let normalizers = tokio::spawn(normalizers.run(until_stopped(stopped)));
         let mut summary = RunSummary::default();
-        let result = self.relay_until_quiet(&mut summary, &mut done_rx, progress).await;
+        let result = self.relay_until(&mut summary, &mut done_rx, until, progress).await;
         let _ = stop.send(true);
         let joined = |r: Result<ServiceResult<PoolStats>, tokio::task::JoinError>| r.map_err(|e| kat_core::services::ServiceError::internal(format!("a worker pool stopped: {e}")))?;
         let (boefje_stats, normalizer_stats) = (joined(boefjes.await), joined(normalizers.await));
@@ -159,25 +159,33 @@ impl<'a> Pipeline<'a> {
         result.map(|()| summary)
     }
 
-    /// Relay events and report finished tasks while the pools run, until nothing is open or pending.
-    async fn relay_until_quiet(&self, summary: &mut RunSummary, done: &mut tokio::sync::mpsc::UnboundedReceiver<Done>, progress: &mut dyn FnMut(Progress)) -> ServiceResult<()> {
+    /// Relay events and report finished tasks while the pools run, until nothing is open or pending (without
+    /// `stop`) or until `stop` resolves.
+    async fn relay_until(&self, summary: &mut RunSummary, done: &mut tokio::sync::mpsc::UnboundedReceiver<Done>, mut stop: Option<Stop<'_>>, progress: &mut dyn FnMut(Progress)) -> ServiceResult<()> {
         let scheduler = self.stores.scheduler.as_ref();
         loop {
             while let Ok(finished) = done.try_recv() {
                 self.task_done(summary, finished, progress).await?;
             }
             // Count first, relay second: a task that is no longer open stored its events before the count.
-            let quiet = scheduler.open_count().await?.total() == 0;
+            let quiet = stop.is_none() && scheduler.open_count().await?.total() == 0;
             if self.relay_events().await? > 0 {
                 continue;
             }
             if quiet {
                 return Ok(());
             }
+            let stopped = async {
+                match stop.as_mut() {
+                    Some(stop) => stop.await,
+                    None => std::future::pending().await,
+                }
+            };
             // Wake on a finished task (its events may be waiting) or after a short while.
             tokio::select! {
                 Some(finished) = done.recv() => self.task_done(summary, finished, progress).await?,
                 () = tokio::time::sleep(Duration::from_millis(50)) => {}
+                () = stopped => return Ok(()),
             }
         }
     }
@@ -213,6 +221,27 @@ impl<'a> Pipeline<'a> {
     }
 }
 
+/// Declare `objects` in `graph` for `organisation` with `level`, push a task for every enabled boefje that may
+/// run on each (even when the object is known already, so a second scan re-scans), and tell the scheduler which
+/// objects are new or raised. The embedded pipeline and `kat scan --api` (over HTTP) both declare with this.
+pub async fn declare_objects(katalogus: &dyn Katalogus, scheduler: &dyn Scheduler, graph: &Graph, organisation: &str, objects: &[Ooi], level: ScanLevel) -> ServiceResult<()> {
+    for ooi in objects {
+        let report = graph.declare(organisation, ooi, level).await?;
+        for plugin in katalogus.boefjes_for(organisation, ooi.object_type(), level).await? {
+            scheduler.push(boefje_push(organisation, &plugin, ooi.reference())).await?;
+        }
+        let mut saved: Vec<ObjectState> = report.new_or_raised.iter().map(ObjectState::of).collect();
+        if let Some(stored) = graph.get(organisation, ooi.reference()).await? {
+            saved.push(ObjectState::of(&stored));
+        }
+        scheduler.objects_changed(organisation, &saved, &report.deleted).await?;
+    }
+    Ok(())
+}
+
+/// What ends a service's run (`kat serve`: SIGTERM).
+type Stop<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
 /// A task a pool finished.
 struct Done {
     task_id: uuid::Uuid,
@@ -227,7 +256,7 @@ struct Done {
 }
 
 /// A finished boefje task's label and the object it ran on.
-fn boefje_label(task: &Task) -> (String, Option<String>) {
+pub(crate) fn boefje_label(task: &Task) -> (String, Option<String>) {
     match serde_json::from_value::<BoefjeTask>(task.data.clone()) {
         Ok(b) => (format!("{} on {}", b.boefje.id, b.input_ooi), Some(b.input_ooi)),
         Err(_) => (format!("boefje task {}", task.id), None),
@@ -235,7 +264,7 @@ fn boefje_label(task: &Task) -> (String, Option<String>) {
 }
 
 /// A finished normalizer task's label and the object its raw file's boefje ran on.
-fn normalizer_label(task: &Task) -> (String, Option<String>) {
+pub(crate) fn normalizer_label(task: &Task) -> (String, Option<String>) {
     match serde_json::from_value::<NormalizerTask>(task.data.clone()) {
         Ok(n) => {
             let input = n.raw_data.boefje_meta.input_ooi;

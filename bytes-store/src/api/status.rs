@@ -2,10 +2,10 @@
 //!
 //! `/health` answers OpenKAT's `ServiceHealth` shape (`service`, `healthy`,
 //! `version`, `additional`, `results`) with one result per dependency: the
-//! metadata database (pinged, at most a few seconds) and, when the relay
-//! runs, the broker connection. It is 503 while the database does not
-//! answer; a broker that is away leaves it 200, since events wait in the
-//! outbox.
+//! metadata database (pinged, at most a few seconds), the contents store
+//! (a `HEAD`, local directory or S3) and, when the relay runs, the broker
+//! connection. It is 503 while one of them is down (with the broker away,
+//! raw files are still saved and their events wait in the outbox).
 //!
 //! `/metrics` is Prometheus text with OpenKAT's two gauges first, with
 //! their names, HELP texts and float values exactly as OpenKAT's
@@ -35,18 +35,21 @@ fn check(service: &str, healthy: bool, additional: Value) -> Value {
 #[utoipa::path(
     get,
     path = "/health",
-    responses((status = 200, description = "The service and its database (and broker) answer", body = doc::ServiceHealth), (status = 503, description = "The database does not answer", body = doc::ServiceHealth))
+    responses((status = 200, description = "The service and every dependency (database, contents store, broker) answer", body = doc::ServiceHealth), (status = 503, description = "A dependency is down", body = doc::ServiceHealth))
 )]
 pub async fn health(State(state): State<BytesState>) -> Response {
     let database = state.bytes.meta_db().ping().await;
     let mut results = vec![check("database", database, Value::Null)];
+    let store = state.bytes.store_answers().await;
+    results.push(check("object_store", store.is_ok(), store.err().map_or(Value::Null, Value::from)));
     match state.bytes.relay_state() {
         RelayState::NotRunning => {}
         RelayState::Connected => results.push(check("broker", true, Value::Null)),
         RelayState::Disconnected => results.push(check("broker", false, json!("not connected: raw_file_received events wait in the outbox"))),
     }
-    let body = json!({"service": "bytes", "healthy": database, "version": env!("CARGO_PKG_VERSION"), "additional": null, "results": results});
-    let status = if database { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let healthy = results.iter().all(|r| r["healthy"] == true);
+    let body = json!({"service": "bytes", "healthy": healthy, "version": env!("CARGO_PKG_VERSION"), "additional": null, "results": results});
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
 }
 

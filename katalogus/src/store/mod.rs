@@ -232,17 +232,6 @@ impl LocalKatalogus {
         let rows = sqlx::query("SELECT plugin_id, enabled FROM plugin_states WHERE organisation = $1").bind(organisation).fetch_all(&self.pool).await.map_err(db)?;
         Ok(rows.iter().map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1) != 0)).collect())
     }
-
-    /// The ids of the enabled boefjes that consume `object_type` and may run at clearance `level`.
-    pub async fn boefjes_for(&self, organisation: &str, object_type: &str, level: kat_core::ScanLevel) -> ServiceResult<Vec<String>> {
-        Ok(self
-            .boefjes(organisation)
-            .await?
-            .into_iter()
-            .filter(|p| p.enabled && p.manifest.scan_level <= level && p.manifest.consumes.iter().any(|c| c == object_type))
-            .map(|p| p.manifest.id)
-            .collect())
-    }
 }
 
 /// Whether a plugin is enabled for an organisation: its explicit choice, else OpenKAT's default (boefjes off, normalizers on).

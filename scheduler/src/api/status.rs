@@ -1,5 +1,6 @@
-//! `/` (mula answers `null`), `/health` (open; the database pinged, 503
-//! while it does not answer), `/metrics` (Prometheus text: tasks per queue
+//! `/` (mula answers `null`), `/health` (open; one result per dependency:
+//! the database pinged, the KATalogus asked, the broker connection when the
+//! consumer runs; 503 while one of them is down), `/metrics` (Prometheus text: tasks per queue
 //! and status, and this process's pops, lease expiries and created tasks)
 //! and `/openapi.json`.
 
@@ -16,6 +17,7 @@ use kat_server::ApiError;
 use serde_json::{json, Value};
 
 use super::ApiState;
+use crate::consumer;
 
 /// `GET /`
 #[utoipa::path(get, path = "/", responses((status = 200, description = "null, as mula answers")))]
@@ -24,12 +26,26 @@ pub async fn root() -> Json<Value> {
 }
 
 /// `GET /health`
-#[utoipa::path(get, path = "/health", responses((status = 200, description = "ServiceHealth: the service and its database answer"), (status = 503, description = "The database does not answer")))]
+#[utoipa::path(get, path = "/health", responses((status = 200, description = "ServiceHealth: the service and every dependency (database, KATalogus, broker) answer"), (status = 503, description = "A dependency is down")))]
 pub async fn health(State(state): State<ApiState>) -> Response {
+    let check = |service: &str, healthy: bool, additional: Value| json!({"service": service, "healthy": healthy, "version": null, "additional": additional, "results": []});
     let database = state.scheduler.store().ping().await;
-    let check = json!({"service": "database", "healthy": database, "version": null, "additional": null, "results": []});
-    let body = json!({"service": "scheduler", "healthy": database, "version": env!("CARGO_PKG_VERSION"), "additional": null, "results": [check], "externals": {}});
-    let status = if database { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let mut results = vec![check("database", database, Value::Null)];
+    let katalogus = tokio::time::timeout(std::time::Duration::from_secs(3), state.scheduler.katalogus().health()).await;
+    let katalogus_error = match katalogus {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("no answer within 3 s".to_string()),
+    };
+    results.push(check("katalogus", katalogus_error.is_none(), katalogus_error.map_or(Value::Null, Value::from)));
+    match state.scheduler.metrics().broker.load(Ordering::Relaxed) {
+        consumer::BROKER_CONNECTED => results.push(check("broker", true, Value::Null)),
+        consumer::BROKER_LOST => results.push(check("broker", false, json!("not connected: raw_file_received events wait in the queue"))),
+        _ => {}
+    }
+    let healthy = results.iter().all(|r| r["healthy"] == true);
+    let body = json!({"service": "scheduler", "healthy": healthy, "version": env!("CARGO_PKG_VERSION"), "additional": null, "results": results, "externals": {}});
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
 }
 

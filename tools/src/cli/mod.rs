@@ -60,7 +60,8 @@ pub enum Command {
     /// Print a new key pair for settings encryption (base64, PyNaCl/OpenKAT
     /// format) as the three environment lines that switch it on.
     Keygen,
-    /// Run a service's REST API: `--katalogus`, `--bytes` or `--scheduler`.
+    /// Run every service in this process (no flag), or one: `--katalogus`, `--bytes`, `--scheduler`,
+    /// `--boefje-runner` or `--normalizer-runner`.
     Serve(serve::ServeArgs),
     /// Measure every stage (or the named ones: pipeline, scheduler, runner, graph, normalize, bytes, katalogus,
     /// startup) on a release build and print each figure beside its target; `--quick` for a short run, `--json

@@ -3,7 +3,8 @@
 //! the scan says which it enabled), declare the targets with clearance 2,
 //! run the pipeline until no task is left (with a progress bar on a
 //! terminal), print the object tree and the count per type, and exit
-//! non-zero naming every failed task.
+//! non-zero naming every failed task. With `--api` the running services do
+//! the work (`crate::remote`) and this process declares and watches.
 
 use std::io::Write;
 
@@ -19,6 +20,7 @@ use crate::tree;
 
 /// Arguments of `kat scan`.
 #[derive(Debug, Args)]
+#[command(after_help = crate::remote::HELP)]
 pub struct ScanArgs {
     /// Hostnames, IP addresses or references (`Hostname|internet|example.nl`) to scan.
     #[arg(required = true, value_name = "TARGET")]
@@ -33,6 +35,11 @@ pub struct ScanArgs {
     /// everything an earlier scan found, once).
     #[arg(long, value_name = "SECONDS")]
     pub grace: Option<u64>,
+    /// Scan with the running services (scheduler, Bytes, KATalogus, runners, a Bolt graph) instead of in
+    /// this process: see the environment below and the README's "Running distributed". The scheduler
+    /// service's SCHEDULER_GRACE_PERIOD then applies instead of --grace.
+    #[arg(long, conflicts_with = "grace")]
+    pub api: bool,
     /// Data directory.
     #[command(flatten)]
     pub data: DataDirArg,
@@ -44,6 +51,9 @@ pub fn run(args: &ScanArgs, out: &mut impl Write) -> anyhow::Result<()> {
     for target in &args.targets {
         declared.push(parse_target(target).map_err(|e| anyhow::anyhow!("target {target:?}: {e}"))?);
     }
+    if args.api {
+        return block_on(scan_with_services(args, &declared, out));
+    }
     block_on(async {
         let stores = Embedded::open_with(&args.data.data_dir, scan_rules(args.grace)).await?;
         enable_boefjes(&stores, &args.org).await?;
@@ -52,8 +62,7 @@ pub fn run(args: &ScanArgs, out: &mut impl Write) -> anyhow::Result<()> {
         for objects in &declared {
             pipeline.declare(&args.org, objects, TARGET_CLEARANCE).await?;
         }
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos} tasks done, {len} left  {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        let bar = progress_bar("{spinner} [{elapsed_precise}] {pos} tasks done, {len} left  {wide_msg}");
         let summary = pipeline
             .run_until_idle(&mut |p| {
                 bar.set_position(p.done as u64);
@@ -62,15 +71,46 @@ pub fn run(args: &ScanArgs, out: &mut impl Write) -> anyhow::Result<()> {
             })
             .await?;
         bar.finish_and_clear();
-        let roots: Vec<_> = declared.iter().filter_map(|o| o.last().map(|o| o.reference().clone())).collect();
-        tree::print(&graph, &args.org, &roots, out).await?;
-        writeln!(out, "\n{} boefje tasks and {} normalizer tasks ran; {} failed.", summary.boefje_tasks, summary.normalizer_tasks, summary.failed.len())?;
-        if !summary.failed.is_empty() {
-            let names: Vec<String> = summary.failed.iter().map(|f| format!("  task {} ({}): {}", f.task_id, f.label, f.error)).collect();
-            bail!("{} task(s) failed:\n{}", summary.failed.len(), names.join("\n"));
-        }
-        Ok(())
+        report(&graph, &args.org, declared.as_slice(), &summary, out).await
     })
+}
+
+/// `kat scan --api`: declare the targets through the running services, wait until the pipeline is quiet, and
+/// report as the embedded scan does.
+async fn scan_with_services(args: &ScanArgs, declared: &[Vec<kat_core::Ooi>], out: &mut impl Write) -> anyhow::Result<()> {
+    let remote = crate::remote::Remote::from_env().await?;
+    let started = time::OffsetDateTime::now_utc();
+    let enabled = remote.prepare(&args.org).await?;
+    if !enabled.is_empty() {
+        eprintln!("kat scan: created organisation {} and enabled the boefjes {} for it (boefjes are off until enabled, as in OpenKAT)", args.org, enabled.join(", "));
+    }
+    for objects in declared {
+        crate::pipeline::declare_objects(&remote.katalogus, &remote.scheduler, &remote.graph, &args.org, objects, TARGET_CLEARANCE).await?;
+    }
+    let bar = progress_bar("{spinner} [{elapsed_precise}] {len} tasks or events open  {wide_msg}");
+    remote.wait_until_quiet(&mut |open| bar.set_length(u64::try_from(open).unwrap_or(0))).await?;
+    bar.finish_and_clear();
+    let summary = remote.summary_since(&args.org, started).await?;
+    report(&remote.graph, &args.org, declared, &summary, out).await
+}
+
+/// A progress bar on standard error with `template`.
+fn progress_bar(template: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    bar
+}
+
+/// Print the tree under the declared targets and the task counts; an error naming every failed task.
+async fn report(graph: &kat_graph::Graph, org: &str, declared: &[Vec<kat_core::Ooi>], summary: &crate::pipeline::RunSummary, out: &mut impl Write) -> anyhow::Result<()> {
+    let roots: Vec<_> = declared.iter().filter_map(|o| o.last().map(|o| o.reference().clone())).collect();
+    tree::print(graph, org, &roots, out).await?;
+    writeln!(out, "\n{} boefje tasks and {} normalizer tasks ran; {} failed.", summary.boefje_tasks, summary.normalizer_tasks, summary.failed.len())?;
+    if !summary.failed.is_empty() {
+        let names: Vec<String> = summary.failed.iter().map(|f| format!("  task {} ({}): {}", f.task_id, f.label, f.error)).collect();
+        bail!("{} task(s) failed:\n{}", summary.failed.len(), names.join("\n"));
+    }
+    Ok(())
 }
 
 /// The scheduler's rules for a scan: with `--grace N`, work finished less than N seconds ago is not re-run;

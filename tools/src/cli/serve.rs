@@ -1,4 +1,5 @@
-//! `kat serve --katalogus` / `--bytes` / `--scheduler` / `--boefje-runner` (and the `katalogus`,
+//! `kat serve` (every service in one process: `crate::serve_all`), `kat serve --katalogus` / `--bytes` /
+//! `--scheduler` / `--boefje-runner` / `--normalizer-runner` (and the `katalogus`,
 //! `bytes-store`, `scheduler` and `boefje-runner` binaries): run the KATalogus REST API with the built-in
 //! plugins, the Bytes REST API, or the scheduler (`crate::scheduler_service`). Configuration comes from
 //! `KATALOGUS_DB_URI`, `KATALOGUS_API_TOKEN`, `KATALOGUS_BIND`,
@@ -8,7 +9,7 @@
 //! (`kat_bytes::config`); a bad value stops it at start with one line and
 //! exit code 64, and it binds its port only once its database answers.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use kat_katalogus::config::Config;
 
@@ -16,7 +17,10 @@ use crate::embedded::builtin_repository;
 
 /// Arguments of `kat serve`.
 #[derive(Debug, Args)]
-#[command(after_help = "Environment: KATALOGUS_DB_URI (sqlite://... or postgres://..., default sqlite://katalogus.sqlite?mode=rwc), \
+#[command(after_help = "Without a service flag: every service and both worker pools in this process on the data directory, \
+the APIs on BYTES_BIND (127.0.0.1:8002; login BYTES_USERNAME / BYTES_PASSWORD, default `bytes` and the password in DIR/bytes.password), \
+KATALOGUS_BIND (127.0.0.1:8003) and SCHEDULER_BIND (127.0.0.1:8004); BOEFJES_POOL_SIZE jobs at once; SIGTERM stops it. \
+With --katalogus: KATALOGUS_DB_URI (sqlite://... or postgres://..., default sqlite://katalogus.sqlite?mode=rwc), \
 KATALOGUS_API_TOKEN (bearer token; unset = no auth, warned about at start), KATALOGUS_BIND (default 127.0.0.1:8003), KATALOGUS_DB_WAIT_SECONDS (0-3600, default 60), \
 KATALOGUS_PLUGIN_DIR (a tree of plugin folders with boefje.json and/or normalizer.json, schema.json, description.md, covers), \
 BOEFJES_ENCRYPTION_MIDDLEWARE (IDENTITY or NACL_SEALBOX) with BOEFJES_KATALOGUS_PRIVATE_KEY and BOEFJES_KATALOGUS_PUBLIC_KEY (see `kat keygen`).")]
@@ -45,9 +49,12 @@ pub struct ServeArgs {
     /// `normalizer-runner --help`).
     #[arg(long, conflicts_with_all = ["katalogus", "bytes", "scheduler", "boefje_runner"])]
     pub normalizer_runner: bool,
+    /// The data directory of `kat serve` without a service flag (every service in this process).
+    #[command(flatten)]
+    pub data: super::data_dir::DataDirArg,
 }
 
-/// Run the chosen service until the process is stopped.
+/// Run the chosen service (without one: all of them, `crate::serve_all`) until the process is stopped.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     match (args.katalogus, args.bytes, args.scheduler, args.boefje_runner, args.normalizer_runner) {
         (true, ..) => katalogus(),
@@ -55,7 +62,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         (_, _, true, ..) => crate::scheduler_service::run(),
         (_, _, _, true, _) => crate::boefje_runner_service::run(),
         (.., true) => crate::normalizer_runner_service::run(),
-        _ => bail!("choose a service to serve: --katalogus, --bytes, --scheduler, --boefje-runner or --normalizer-runner"),
+        _ => crate::serve_all::run(&args.data.data_dir),
     }
 }
 
