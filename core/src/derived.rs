@@ -33,6 +33,15 @@ pub fn depth<'a>(mime_types: impl IntoIterator<Item = &'a str>) -> u32 {
     mime_types.into_iter().filter_map(|m| m.strip_prefix(DERIVE_DEPTH)?.parse().ok()).max().unwrap_or(0)
 }
 
+/// The parent raw file and the place among its derived files of a raw file with these mime types (`None`: a
+/// boefje's own output, or a marker that does not parse).
+pub fn parent<'a>(mime_types: impl IntoIterator<Item = &'a str>) -> Option<(Uuid, usize)> {
+    mime_types.into_iter().find_map(|m| {
+        let (id, index) = m.strip_prefix(DERIVED_FROM)?.split_once('#')?;
+        Some((Uuid::parse_str(id).ok()?, index.parse().ok()?))
+    })
+}
+
 /// Whether normalizer `normalizer_id`, which consumes one of these mime types, may read the raw file.
 pub fn dispatch_allows(mime_types: &[&str], normalizer_id: &str) -> bool {
     if mime_types.contains(&NO_DISPATCH) {
@@ -56,6 +65,14 @@ pub fn markers(parent: Uuid, index: usize, depth: u32, dispatch_to: &[String], s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_parent_reads_back_from_the_markers() {
+        let id = Uuid::new_v4();
+        let marks = markers(id, 2, 1, &[], true);
+        assert_eq!(parent(marks.iter().map(String::as_str)), Some((id, 2)));
+        assert_eq!(parent(["boefje/dns-records", "kat/derived-from:nope#1"]), None);
+    }
 
     #[test]
     fn markers_round_trip_into_depth_and_dispatch() {

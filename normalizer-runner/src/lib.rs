@@ -18,7 +18,7 @@ pub mod external;
 use std::sync::Arc;
 
 use kat_core::builtin::Normalizer;
-use kat_core::meta::{NormalizerMeta, PluginRef};
+use kat_core::meta::{NormalizerMeta, PluginRef, RawDataMeta};
 use kat_core::services::bytes::Bytes;
 use kat_core::services::graph::{ObjectGraph, SaveReport};
 use kat_core::services::scheduler::{ObjectState, Scheduler, TaskPatch};
@@ -113,8 +113,30 @@ impl NormalizerRunner {
             (None, None) => unreachable!("checked above"),
         };
         let output = output.map_err(|e| ServiceError::invalid(format!("normalizer {id} cannot read raw file {}: {e}", raw_meta.id)))?;
-        let method = format!("{}/{}", raw_meta.boefje_meta.boefje.id, id);
+        let method = match self.derivation_path(&raw_meta).await? {
+            None => format!("{}/{}", raw_meta.boefje_meta.boefje.id, id),
+            Some(path) => format!("{}/{}/derived:{path}", raw_meta.boefje_meta.boefje.id, id),
+        };
         Ok(Normalized { method, input, objects: output.observed, declared: output.declared, derived: output.derived, raw_meta, started_at })
+    }
+
+    /// Where a derived raw file sits in its run's tree of derived files, e.g. `0.1` (the second file derived from
+    /// the first file derived from the boefje's output); `None` for a boefje's own output. Each derived file is
+    /// its own observation (its origin's method ends in `derived:PATH`): files of one run that one normalizer
+    /// reads would otherwise replace each other's objects, and a rescan's file in the same place replaces the
+    /// last one's.
+    async fn derivation_path(&self, raw: &RawDataMeta) -> ServiceResult<Option<String>> {
+        let mut places = Vec::new();
+        let mut mime_types: Vec<String> = raw.mime_types.iter().map(|m| m.value.clone()).collect();
+        while let Some((parent, index)) = kat_core::derived::parent(mime_types.iter().map(String::as_str)) {
+            places.push(index.to_string());
+            if places.len() > 64 {
+                return Err(ServiceError::invalid(format!("raw file {} derives from more than 64 generations", raw.id)));
+            }
+            mime_types = self.bytes.get_raw_meta(parent).await?.mime_types.into_iter().map(|m| m.value).collect();
+        }
+        places.reverse();
+        Ok((!places.is_empty()).then(|| places.join(".")))
     }
 
     /// Save what [`NormalizerRunner::normalize`] gave as the observation of its input object in the raw file's

@@ -1,8 +1,10 @@
 //! `kat bench startup`: how fast each `kat serve` service is up, and what it
 //! costs idle. It starts this same `kat` executable as `kat serve
-//! --katalogus`, `--bytes` and `--scheduler` on free loopback ports with
-//! their data in a temporary directory, times exec until `GET /health`
-//! answers 200, then waits (10 s, 3 s with `--quick`) and reads each
+//! --katalogus`, `--bytes` and `--scheduler` (which reads the first as its
+//! KATalogus), and as `kat serve` with every service in one process, on free
+//! loopback ports with their data in a temporary directory, times exec
+//! until `GET /health` answers 200 (for `kat serve`, the scheduler's, bound
+//! last), then waits (10 s, 3 s with `--quick`) and reads each
 //! process's resident memory (`VmRSS` in `/proc/PID/status`).
 
 use std::process::{Child, Command, Stdio};
@@ -40,24 +42,37 @@ pub fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Vec<Figure>>
 /// Start each service of the `kat` executable `exe`, time it to healthy, then read its memory after `idle`.
 pub fn measure(exe: &std::path::Path, idle: Duration, progress: &Progress) -> anyhow::Result<Vec<Figure>> {
     let dir = tempfile::tempdir().context("temporary directory")?;
-    let services: [(&'static str, &str, &str); 3] = [("katalogus", "--katalogus", "KATALOGUS_BIND"), ("bytes", "--bytes", "BYTES_BIND"), ("scheduler", "--scheduler", "SCHEDULER_BIND")];
+    let ports = [free_port()?, free_port()?, free_port()?];
+    let katalogus_api = format!("http://127.0.0.1:{}", ports[0]);
+    // Each service: its name, its `kat serve` flag, the port its /health answers on, its variables.
+    let one = |name: &'static str, flag: &'static str, var: &'static str, port: u16| (name, flag, port, vec![(var, format!("127.0.0.1:{port}"))]);
+    let all_ports = [free_port()?, free_port()?, free_port()?];
+    let services = [
+        one("katalogus", "--katalogus", "KATALOGUS_BIND", ports[0]),
+        one("bytes", "--bytes", "BYTES_BIND", ports[1]),
+        one("scheduler", "--scheduler", "SCHEDULER_BIND", ports[2]),
+        ("all", "", all_ports[2], vec![("BYTES_BIND", format!("127.0.0.1:{}", all_ports[0])), ("KATALOGUS_BIND", format!("127.0.0.1:{}", all_ports[1])), ("SCHEDULER_BIND", format!("127.0.0.1:{}", all_ports[2]))]),
+    ];
     let mut figures = Vec::new();
     let mut started = Vec::new();
-    for (n, (name, flag, bind_var)) in services.into_iter().enumerate() {
-        progress.step(STAGE, &format!("starting kat serve {flag}"), n, services.len() + 1);
-        let port = free_port()?;
+    for (n, (name, flag, port, binds)) in services.iter().enumerate() {
+        let shown = if flag.is_empty() { "kat serve (every service)".to_string() } else { format!("kat serve {flag}") };
+        progress.step(STAGE, &format!("starting {shown}"), n, services.len() + 1);
         let data = dir.path().join(name);
         std::fs::create_dir_all(&data)?;
         let begun = Instant::now();
         let child = Command::new(exe)
-            .args(["serve", flag])
-            .env(bind_var, format!("127.0.0.1:{port}"))
+            .arg("serve")
+            .args((!flag.is_empty()).then_some(flag))
+            .envs(binds.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("KAT_DATA_DIR", &data)
             .env("KATALOGUS_DB_URI", format!("sqlite://{}?mode=rwc", data.join("katalogus.sqlite").display()))
             .env("BYTES_DATA_DIR", &data)
             .env("BYTES_USERNAME", "bench")
             .env("BYTES_PASSWORD", "bench-password")
             .env("SCHEDULER_DB_URI", format!("sqlite://{}?mode=rwc", data.join("scheduler.sqlite").display()))
-            .env("KATALOGUS_API", "http://127.0.0.1:9")
+            .env("KATALOGUS_API", &katalogus_api)
+            .env_remove("QUEUE_URI")
             .env("RUST_LOG", "error")
             .current_dir(&data)
             .stdout(Stdio::null())
@@ -65,15 +80,15 @@ pub fn measure(exe: &std::path::Path, idle: Duration, progress: &Progress) -> an
             .spawn()
             .with_context(|| format!("starting {} serve {flag}", exe.display()))?;
         let mut service = Started { name, child };
-        wait_healthy(&mut service, port)?;
-        figures.push(Figure::new(STAGE, format!("kat serve {flag}: exec to healthy"), millis(begun.elapsed()), "ms").lower_is_better().target(300.0));
-        started.push(service);
+        wait_healthy(&mut service, *port)?;
+        figures.push(Figure::new(STAGE, format!("{shown}: exec to healthy"), millis(begun.elapsed()), "ms").lower_is_better().target(300.0));
+        started.push((shown, service));
     }
     progress.step(STAGE, &format!("idle for {} s", idle.as_secs()), services.len(), services.len() + 1);
     std::thread::sleep(idle);
-    for service in &started {
-        let rss = resident_mib(service.child.id()).with_context(|| format!("reading the memory of kat serve {}", service.name))?;
-        figures.push(Figure::new(STAGE, format!("kat serve --{}: idle resident memory after {} s", service.name, idle.as_secs()), rss, "MiB").lower_is_better().target(64.0));
+    for (shown, service) in &started {
+        let rss = resident_mib(service.child.id()).with_context(|| format!("reading the memory of {shown}"))?;
+        figures.push(Figure::new(STAGE, format!("{shown}: idle resident memory after {} s", idle.as_secs()), rss, "MiB").lower_is_better().target(64.0));
     }
     Ok(figures)
 }
@@ -90,7 +105,7 @@ fn wait_healthy(service: &mut Started, port: u16) -> anyhow::Result<()> {
     let deadline = Instant::now() + GIVE_UP;
     while Instant::now() < deadline {
         if let Some(status) = service.child.try_wait()? {
-            bail!("kat serve --{} exited with {status} before it was healthy", service.name);
+            bail!("kat serve ({}) exited with {status} before it was healthy", service.name);
         }
         if let Ok(mut socket) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             let _ = socket.set_read_timeout(Some(Duration::from_secs(2)));
@@ -101,7 +116,7 @@ fn wait_healthy(service: &mut Started, port: u16) -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    bail!("kat serve --{} did not answer GET /health within {GIVE_UP:?}", service.name)
+    bail!("kat serve ({}) did not answer GET /health within {GIVE_UP:?}", service.name)
 }
 
 /// The resident memory of process `pid` in MiB.
