@@ -4,10 +4,10 @@
 //! start.
 
 use kat_tools::cli::bench::report::{Figure, Progress};
-use kat_tools::cli::bench::{bytes, graph, normalize, pipeline, runner, startup, BenchArgs};
+use kat_tools::cli::bench::{bytes, distributed, graph, normalize, pipeline, runner, startup, BenchArgs};
 
 fn args(tasks: usize) -> BenchArgs {
-    BenchArgs { stages: Vec::new(), quick: true, json: None, clients: 2, seconds: 1, tasks, observations: 2, graph_uri: None, db_uri: None }
+    BenchArgs { stages: Vec::new(), quick: true, json: None, clients: 2, seconds: 1, tasks, observations: 2, graph_uri: None, db_uri: None, distributed: false, queue_uri: String::new() }
 }
 
 fn figure<'a>(figures: &'a [Figure], part: &str) -> &'a Figure {
@@ -89,4 +89,20 @@ fn scheduler_reports_each_transport_and_worker_count_with_the_targets_on_eight_w
     assert_eq!(figure(&figures, "pop+complete/s, sqlite, in process, 8 workers").target, Some(10_000.0));
     assert_eq!(figure(&figures, "pop+complete/s, sqlite, HTTP, 8 workers").target, Some(3_000.0));
     assert_eq!(figure(&figures, "pop+complete/s, sqlite, HTTP, 1 worker").target, None);
+}
+
+#[test]
+fn the_distributed_pipeline_runs_every_task_through_the_services_as_processes() {
+    let vhost = kat_tests::services::Vhost::fresh("kat_bench");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let figures = runtime.block_on(distributed::measure(std::path::Path::new(env!("CARGO_BIN_EXE_kat")), 30, &vhost.uri(), &Progress::stderr())).expect("the distributed run");
+    let rate = figure(&figures, "distributed: tasks/s end to end");
+    assert!(rate.value > 0.0 && rate.higher_is_better, "{rate:?}");
+    // 53 objects per task, as in the embedded run.
+    let objects = figure(&figures, "distributed: objects/s saved");
+    assert!(objects.value >= 53.0 * rate.value * 0.99, "every task's objects were saved: {objects:?} {rate:?}");
+    let p99 = figure(&figures, "distributed: latency push to objects saved, p99");
+    assert!(p99.value > 0.0 && !p99.higher_is_better, "{p99:?}");
+    let refused = runtime.block_on(distributed::measure(std::path::Path::new(env!("CARGO_BIN_EXE_kat")), 1, "amqp://guest:guest@127.0.0.1:9/%2f", &Progress::stderr())).expect_err("no broker");
+    assert!(refused.to_string().contains("needs a RabbitMQ broker: nothing answers at 127.0.0.1:9"), "{refused}");
 }

@@ -51,13 +51,7 @@ pub async fn postgres_url() -> String {
 
 /// A fresh bucket on moto.
 pub async fn s3_store() -> Arc<dyn ObjectStore> {
-    let bucket = format!("kat-test-{}", uuid::Uuid::new_v4().simple());
-    let created = reqwest::Client::new()
-        .put(format!("{MOTO}/{bucket}"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("the S3 server (moto) is not reachable at {MOTO} ({e}); start it with `bash scripts/services.sh`"));
-    assert!(created.status().is_success(), "creating the bucket: {}", created.status());
+    let bucket = kat_tests::services::fresh_bucket("kat-test").await;
     let aws = |name: &str| match name {
         "AWS_ENDPOINT_URL" => Some(MOTO.to_string()),
         "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("testing".to_string()),

@@ -3,7 +3,9 @@
 //! release build (a debug build is refused).
 //!
 //! - [`pipeline`]: tasks end to end in embedded mode (no-op boefje, real DNS
-//!   normalizer): tasks/s, objects/s, latency from push to objects saved.
+//!   normalizer): tasks/s, objects/s, latency from push to objects saved;
+//!   with `--distributed` also through the services as processes
+//!   ([`distributed`]).
 //! - [`scheduler`]: push and pop+complete throughput, in process and over
 //!   HTTP, on SQLite and PostgreSQL, with 1 and 8 workers, and pop latency.
 //! - [`runner`]: the boefje worker pool in process: built-in no-op tasks/s
@@ -20,6 +22,7 @@
 //! table and, with `--json`, writes them to a file.
 
 pub mod bytes;
+pub mod distributed;
 pub mod graph;
 pub mod katalogus;
 pub mod normalize;
@@ -113,6 +116,13 @@ pub struct BenchArgs {
     /// a `postgres://` URL of a server adds the PostgreSQL runs (a fresh database is made there per run).
     #[arg(long)]
     pub db_uri: Option<String>,
+    /// Pipeline: also run the tasks through the services as separate processes (KATalogus, Bytes, scheduler;
+    /// events through RabbitMQ at --queue-uri), the worker pools over their HTTP clients.
+    #[arg(long)]
+    pub distributed: bool,
+    /// The RabbitMQ broker of --distributed; give it a vhost of its own where another scheduler may consume.
+    #[arg(long, env = "QUEUE_URI", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f", hide_env_values = true)]
+    pub queue_uri: String,
 }
 
 impl BenchArgs {

@@ -7,6 +7,8 @@
 //! normalizer parses it. Every task is pushed first, then the pipeline runs
 //! until idle. Figures: boefje tasks/s end to end, objects/s saved, and the
 //! latency from push to the task's objects saved (its normalizer task done).
+//! With `--distributed`, the same work through the services as separate
+//! processes too (`super::distributed`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -26,16 +28,22 @@ use crate::embedded::{builtin_repository, Embedded};
 use crate::pipeline::Pipeline;
 
 const STAGE: &str = "pipeline";
-const ORGANISATION: &str = "bench";
-const BOEFJE_ID: &str = "bench-dns-records";
+/// The organisation the benchmark's tasks run for.
+pub(super) const ORGANISATION: &str = "bench";
+/// The no-op boefje's id.
+pub(super) const BOEFJE_ID: &str = "bench-dns-records";
+
+/// The no-op boefje's `boefje.json`.
+pub(super) fn manifest_json() -> String {
+    format!(r#"{{"id": "{BOEFJE_ID}", "consumes": ["Hostname"], "produces": ["boefje/dns-records"], "scan_level": 1}}"#)
+}
 
 /// A built-in boefje that answers at once with a dns-records raw file for its hostname.
-struct DnsNoop;
+pub(super) struct DnsNoop;
 
 impl Boefje for DnsNoop {
     fn manifest(&self) -> BoefjeManifest {
-        let json = format!(r#"{{"id": "{BOEFJE_ID}", "consumes": ["Hostname"], "produces": ["boefje/dns-records"], "scan_level": 1}}"#);
-        BoefjeManifest::parse("bench/boefje.json", &json).unwrap_or_else(|e| unreachable!("the benchmark's manifest parses: {e}"))
+        BoefjeManifest::parse("bench/boefje.json", &manifest_json()).unwrap_or_else(|e| unreachable!("the benchmark's manifest parses: {e}"))
     }
 
     fn schema(&self) -> Option<SettingsSchema> {
@@ -68,7 +76,12 @@ pub fn dns_records_raw(name: &str) -> Vec<u8> {
 pub fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Vec<Figure>> {
     let tasks = if args.quick { args.tasks.min(500) } else { args.tasks.min(5_000) };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(measure(tasks, progress))
+    let mut figures = runtime.block_on(measure(tasks, progress))?;
+    if args.distributed {
+        let exe = std::env::current_exe().context("finding the kat executable")?;
+        figures.extend(runtime.block_on(super::distributed::measure(&exe, tasks, &args.queue_uri, progress))?);
+    }
+    Ok(figures)
 }
 
 async fn measure(tasks: usize, progress: &Progress) -> anyhow::Result<Vec<Figure>> {

@@ -20,9 +20,11 @@ const STAGE: &str = "startup";
 const GIVE_UP: Duration = Duration::from_secs(30);
 
 /// A started service, killed when dropped.
-struct Started {
-    name: &'static str,
-    child: Child,
+pub(super) struct Started {
+    /// Its name, for messages.
+    pub(super) name: &'static str,
+    /// The process.
+    pub(super) child: Child,
 }
 
 impl Drop for Started {
@@ -59,27 +61,11 @@ pub fn measure(exe: &std::path::Path, idle: Duration, progress: &Progress) -> an
         let shown = if flag.is_empty() { "kat serve (every service)".to_string() } else { format!("kat serve {flag}") };
         progress.step(STAGE, &format!("starting {shown}"), n, services.len() + 1);
         let data = dir.path().join(name);
-        std::fs::create_dir_all(&data)?;
         let begun = Instant::now();
-        let child = Command::new(exe)
-            .arg("serve")
-            .args((!flag.is_empty()).then_some(flag))
-            .envs(binds.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("KAT_DATA_DIR", &data)
-            .env("KATALOGUS_DB_URI", format!("sqlite://{}?mode=rwc", data.join("katalogus.sqlite").display()))
-            .env("BYTES_DATA_DIR", &data)
-            .env("BYTES_USERNAME", "bench")
-            .env("BYTES_PASSWORD", "bench-password")
-            .env("SCHEDULER_DB_URI", format!("sqlite://{}?mode=rwc", data.join("scheduler.sqlite").display()))
-            .env("KATALOGUS_API", &katalogus_api)
-            .env_remove("QUEUE_URI")
-            .env("RUST_LOG", "error")
-            .current_dir(&data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {} serve {flag}", exe.display()))?;
-        let mut service = Started { name, child };
+        let mut env = binds.clone();
+        env.extend([("KATALOGUS_API", katalogus_api.clone()), ("QUEUE_URI", String::new())]);
+        let flags: &[&str] = if flag.is_empty() { &[] } else { std::slice::from_ref(flag) };
+        let mut service = spawn_service(exe, name, flags, &env, &data)?;
         wait_healthy(&mut service, *port)?;
         figures.push(Figure::new(STAGE, format!("{shown}: exec to healthy"), millis(begun.elapsed()), "ms").lower_is_better().target(300.0));
         started.push((shown, service));
@@ -93,14 +79,37 @@ pub fn measure(exe: &std::path::Path, idle: Duration, progress: &Progress) -> an
     Ok(figures)
 }
 
+/// Start `exe serve FLAGS` as service `name` with its data (SQLite files, raw files) in `data`, the Bytes login
+/// `bench` / `bench-password`, and `env` on top (an empty value unsets a variable); its output is dropped.
+pub(super) fn spawn_service(exe: &std::path::Path, name: &'static str, flags: &[&str], env: &[(&str, String)], data: &std::path::Path) -> anyhow::Result<Started> {
+    std::fs::create_dir_all(data)?;
+    let child = Command::new(exe)
+        .arg("serve")
+        .args(flags)
+        .env("KAT_DATA_DIR", data)
+        .env("KATALOGUS_DB_URI", format!("sqlite://{}?mode=rwc", data.join("katalogus.sqlite").display()))
+        .env("BYTES_DATA_DIR", data)
+        .env("BYTES_USERNAME", "bench")
+        .env("BYTES_PASSWORD", "bench-password")
+        .env("SCHEDULER_DB_URI", format!("sqlite://{}?mode=rwc", data.join("scheduler.sqlite").display()))
+        .env("RUST_LOG", "error")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .current_dir(data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {} serve {}", exe.display(), flags.join(" ")))?;
+    Ok(Started { name, child })
+}
+
 /// A port nobody listens on now.
-fn free_port() -> anyhow::Result<u16> {
+pub(super) fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?.port())
 }
 
 /// Poll `GET /health` (plain HTTP/1.1 on a socket, so the client's own start-up does not count) until 200.
-fn wait_healthy(service: &mut Started, port: u16) -> anyhow::Result<()> {
+pub(super) fn wait_healthy(service: &mut Started, port: u16) -> anyhow::Result<()> {
     use std::io::{Read, Write};
     let deadline = Instant::now() + GIVE_UP;
     while Instant::now() < deadline {
