@@ -143,10 +143,13 @@ impl Cluster {
                 ("KATALOGUS_API_TOKEN", KATALOGUS_TOKEN.to_string()),
             ]
         };
+        let mut runner_health = Vec::new();
         let boefje_runners = (0..2)
             .map(|i| {
                 let mut env = client_env(i);
-                env.extend([("BOEFJES_POOL_SIZE", "2".to_string()), ("BOEFJES_RUNNER_ID", format!("runner-{i}"))]);
+                let health = free_port();
+                runner_health.push(format!("http://127.0.0.1:{health}"));
+                env.extend([("BOEFJES_POOL_SIZE", "2".to_string()), ("BOEFJES_RUNNER_ID", format!("runner-{i}")), ("BOEFJES_HEALTH_BIND", format!("127.0.0.1:{health}"))]);
                 env.extend(boefje_env.iter().cloned());
                 RunningService::spawn(&bin("boefje-runner"), &env, &i.to_string(), logs)
             })
@@ -154,13 +157,21 @@ impl Cluster {
         let normalizer_runners = (0..2)
             .map(|i| {
                 let mut env = client_env(i);
-                env.extend([("KAT_GRAPH_URI", BOLT.to_string()), ("NORMALIZERS_POOL_SIZE", "2".to_string()), ("KAT_DATA_DIR", logs.join(format!("normalizer-{i}")).display().to_string())]);
+                let health = free_port();
+                runner_health.push(format!("http://127.0.0.1:{health}"));
+                env.extend([("KAT_GRAPH_URI", BOLT.to_string()), ("NORMALIZERS_POOL_SIZE", "2".to_string()), ("KAT_DATA_DIR", logs.join(format!("normalizer-{i}")).display().to_string()), ("NORMALIZERS_HEALTH_BIND", format!("127.0.0.1:{health}"))]);
                 RunningService::spawn(&bin("normalizer-runner"), &env, &i.to_string(), logs)
             })
             .collect();
         // `kat scan --api` talks to the second replica, which this test never kills.
         let mut env = client_env(1);
         env.push(("KAT_GRAPH_URI", BOLT.to_string()));
+        // Every service, runners included, reports every dependency healthy.
+        let services = [&katalogus.base, &bytes.base].into_iter().chain(schedulers.iter().map(|s| &s.base)).chain(&runner_health);
+        for base in services {
+            let body = healthy(base).await;
+            assert!(body["results"].as_array().is_some_and(|r| !r.is_empty() && r.iter().all(|c| c["healthy"] == true)), "{base}: {body}");
+        }
         Cluster { env, katalogus, bytes, schedulers, boefje_runners, normalizer_runners, scheduler_db, bytes_db, bucket, _vhost: vhost }
     }
 
@@ -172,6 +183,20 @@ impl Cluster {
     fn logs(&self) -> String {
         let all = [&self.katalogus, &self.bytes].into_iter().chain(&self.schedulers).chain(&self.boefje_runners).chain(&self.normalizer_runners);
         all.map(|s| s.output()).collect::<Vec<_>>().join("\n----\n")
+    }
+}
+
+/// `GET base/health` until it answers 200 (a runner may still be starting); its body.
+async fn healthy(base: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(response) = reqwest::get(format!("{base}/health")).await {
+            if response.status().is_success() {
+                return response.json().await.expect("a health body");
+            }
+        }
+        assert!(Instant::now() < deadline, "{base}/health did not answer 200 within 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

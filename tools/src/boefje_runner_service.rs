@@ -30,10 +30,14 @@ KATALOGUS_PLUGIN_DIR (plugin folders whose `run` programs run here), BOEFJES_JOB
 BOEFJES_MAX_OUTPUT (bytes, default 64 MiB), BOEFJES_MEMORY_LIMIT (bytes, default none), BOEFJES_API / BOEFJES_API_BIND \
 (where boefje-api plugins and container pods reach this runner), BOEFJES_RUNTIME (local, or kubernetes: oci_image \
 plugins run as Jobs) with BOEFJES_K8S_NAMESPACE, BOEFJES_K8S_RESOURCES (XS..XXL, default S), BOEFJES_K8S_CPU, BOEFJES_K8S_MEMORY, \
-BOEFJES_K8S_TTL (seconds, default 600), BOEFJES_RUNNER_ID (default the host name) and KUBECONFIG, BOEFJE_<KEY> (a default for a boefje's setting KEY). \
+BOEFJES_K8S_TTL (seconds, default 600), BOEFJES_RUNNER_ID (default the host name) and KUBECONFIG, BOEFJE_<KEY> (a default for a boefje's setting KEY), \
+BOEFJES_HEALTH_BIND (e.g. 0.0.0.0:8007: GET /health reports the scheduler, Bytes and the KATalogus, 503 while one is down; unset: none). \
 SIGTERM: no more pops, running jobs finish, exit 0.";
 
 const SERVICE: &str = "boefje runner";
+
+/// Where the runner answers `GET /health` (unset: it serves no `/health`).
+pub const ENV_HEALTH_BIND: &str = "BOEFJES_HEALTH_BIND";
 
 /// Where the other services are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +76,13 @@ pub fn run() -> anyhow::Result<()> {
     let lookup = |name: &str| std::env::var(name).ok();
     let endpoints = Endpoints::from_vars(&lookup)?;
     let pool_config = PoolConfig::from_vars(&lookup)?;
+    let health_bind = crate::runner_health::bind_from_env(ENV_HEALTH_BIND)?;
     tokio::runtime::Runtime::new().context("starting the async runtime")?.block_on(async {
+        if let Some(bind) = health_bind {
+            use crate::runner_health::service_check;
+            let checks = vec![("scheduler", service_check(&endpoints.scheduler.0)), ("bytes", service_check(&endpoints.bytes.0)), ("katalogus", service_check(&endpoints.katalogus.0))];
+            crate::runner_health::spawn("boefje-runner", bind, checks).await?;
+        }
         let setup = RunnerSetup::from_env(&crate::embedded::plugin_repository()).await?;
         let scheduler = Arc::new(SchedulerClient::new(&endpoints.scheduler.0, endpoints.scheduler.1.clone()));
         let bytes = Arc::new(BytesClient::new(&endpoints.bytes.0, &endpoints.bytes.1, &endpoints.bytes.2));

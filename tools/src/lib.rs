@@ -8,6 +8,7 @@
 //! - [`embedded`]: the in-process services wired on one data directory.
 //! - [`pipeline`]: the scan loop: events -> normalizer tasks -> objects -> boefje tasks.
 //! - [`remote`]: `kat scan --api`, the scan run by running services.
+//! - [`runner_health`]: `/health` of the boefje and normalizer runners.
 //! - [`scheduler_service`]: the scheduler service (`scheduler`, `kat serve --scheduler`).
 //! - [`boefje_runner_service`]: the boefje worker pool over HTTP (`boefje-runner`, `kat serve --boefje-runner`).
 //! - [`normalizer_pool`]: the normalizer worker of the shared pool.
@@ -30,6 +31,7 @@ pub mod normalizer_pool;
 pub mod normalizer_runner_service;
 pub mod pipeline;
 pub mod remote;
+pub mod runner_health;
 pub mod scheduler_service;
 pub mod serve_all;
 pub mod targets;

@@ -25,6 +25,8 @@ use crate::normalizer_pool::NormalizerWorker;
 
 /// How many normalizers run at once.
 pub const ENV_POOL_SIZE: &str = "NORMALIZERS_POOL_SIZE";
+/// Where the runner answers `GET /health` (unset: it serves no `/health`).
+pub const ENV_HEALTH_BIND: &str = "NORMALIZERS_HEALTH_BIND";
 const SERVICE: &str = "normalizer runner";
 
 /// The variables this service reads, for `--help`.
@@ -32,7 +34,8 @@ pub const HELP: &str = "Environment: SCHEDULER_API (required, e.g. http://127.0.
 BYTES_API (required) with BYTES_USERNAME and BYTES_PASSWORD (required), KAT_GRAPH_URI (bolt://host:port or neo4j://host:port \
 with NEO4J_USER and NEO4J_PASSWORD, or embedded:<path>; default embedded:KAT_DATA_DIR/graph.kgl), \
 NORMALIZERS_POOL_SIZE (normalizers at once, 1-1024, default 8), KATALOGUS_PLUGIN_DIR (plugin folders whose normalizer.json \
-`run` programs run here), NORMALIZERS_JOB_TIMEOUT (seconds, default 300), NORMALIZERS_MAX_OUTPUT (bytes, default 64 MiB). \
+`run` programs run here), NORMALIZERS_JOB_TIMEOUT (seconds, default 300), NORMALIZERS_MAX_OUTPUT (bytes, default 64 MiB), \
+NORMALIZERS_HEALTH_BIND (e.g. 0.0.0.0:8007: GET /health reports the scheduler, Bytes and the graph, 503 while one is down; unset: none). \
 SIGTERM: no more pops, running normalizers finish, exit 0.";
 
 /// The service's settings.
@@ -63,9 +66,21 @@ pub fn run() -> anyhow::Result<()> {
     let settings = Settings::from_vars(&lookup)?;
     let data_dir = std::path::PathBuf::from(get(&lookup, crate::embedded::ENV_DATA_DIR).unwrap_or_else(|| "./kat-data".into()));
     let location = graph_location(&data_dir)?;
+    if let kat_graph::GraphLocation::Embedded(path) = &location {
+        // A fresh data directory: make it, as every kat command does.
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+    }
+    let health_bind = crate::runner_health::bind_from_env(ENV_HEALTH_BIND)?;
     tokio::runtime::Runtime::new().context("starting the async runtime")?.block_on(async {
         let setup = RunnerSetup::from_env(&crate::embedded::plugin_repository()).await?;
         let graph = Arc::new(kat_graph::Graph::connect(&location).await.with_context(|| format!("opening the graph {location}"))?);
+        if let Some(bind) = health_bind {
+            use crate::runner_health::{graph_check, service_check};
+            let checks = vec![("scheduler", service_check(&settings.scheduler.0)), ("bytes", service_check(&settings.bytes.0)), ("graph", graph_check(graph.clone()))];
+            crate::runner_health::spawn("normalizer-runner", bind, checks).await?;
+        }
         let scheduler = Arc::new(SchedulerClient::new(&settings.scheduler.0, settings.scheduler.1.clone()));
         let bytes = Arc::new(BytesClient::new(&settings.bytes.0, &settings.bytes.1, &settings.bytes.2));
         let runner = NormalizerRunner::new(kat_plugins::normalizers::all(), bytes).with_external(setup.external_normalizers.clone(), setup.normalizer_limits);

@@ -4,8 +4,8 @@
 //! scheduler API runs (against a TCP listener on 127.0.0.1), its raw file is
 //! readable through the Bytes API with the generated password, its
 //! normalizer runs and saves into the embedded graph; SIGTERM stops it with
-//! exit code 0. Also: `/health` answers 503 naming the dependency that is
-//! down.
+//! exit code 0. Also: `/health` (of the scheduler, Bytes and a normalizer
+//! runner) answers 503 naming the dependency that is down.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -154,4 +154,23 @@ async fn health_is_503_and_names_the_dependency_that_is_down() {
     assert_eq!(status, 503, "{body}");
     let down: Vec<&str> = body["results"].as_array().expect("results").iter().filter(|r| r["healthy"] == false).filter_map(|r| r["service"].as_str()).collect();
     assert_eq!(down, ["object_store", "broker"], "{body}");
+
+    // A normalizer runner whose scheduler and Bytes do not answer; its embedded graph does.
+    let port = free_port();
+    let runner = Command::new(env!("CARGO_BIN_EXE_normalizer-runner"))
+        .env("KAT_DATA_DIR", dir.path().join("runner"))
+        .env_remove("KAT_GRAPH_URI")
+        .env("SCHEDULER_API", format!("http://127.0.0.1:{closed}"))
+        .env("BYTES_API", format!("http://127.0.0.1:{closed}"))
+        .env("BYTES_USERNAME", "u")
+        .env("BYTES_PASSWORD", "p")
+        .env("NORMALIZERS_HEALTH_BIND", format!("127.0.0.1:{port}"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("normalizer-runner starts");
+    let _runner = Running(Some(runner));
+    let (status, body) = health(&format!("http://127.0.0.1:{port}")).await;
+    assert_eq!(status, 503, "{body}");
+    let states: Vec<(&str, bool)> = body["results"].as_array().expect("results").iter().filter_map(|r| Some((r["service"].as_str()?, r["healthy"].as_bool()?))).collect();
+    assert_eq!(states, [("scheduler", false), ("bytes", false), ("graph", true)], "{body}");
 }

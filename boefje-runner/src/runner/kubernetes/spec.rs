@@ -254,15 +254,17 @@ pub fn runner_manifests(namespace: &str, image: &str) -> Vec<Value> {
                             "name": "boefje-runner",
                             "image": image,
                             "command": ["boefje-runner"],
-                            "ports": [{"name": "boefje-api", "containerPort": 8006}],
+                            "ports": [{"name": "boefje-api", "containerPort": 8006}, {"name": "health", "containerPort": 8007}],
                             "env": [
                                 {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
                                 {"name": "BOEFJES_RUNNER_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                                 {"name": "BOEFJES_RUNTIME", "value": "kubernetes"},
                                 {"name": "BOEFJES_K8S_NAMESPACE", "value": namespace},
                                 {"name": "BOEFJES_API_BIND", "value": "0.0.0.0:8006"},
-                                {"name": "BOEFJES_API", "value": "http://$(POD_IP):8006"}
+                                {"name": "BOEFJES_API", "value": "http://$(POD_IP):8006"},
+                                {"name": "BOEFJES_HEALTH_BIND", "value": "0.0.0.0:8007"}
                             ],
+                            "readinessProbe": {"httpGet": {"path": "/health", "port": 8007}},
                             "envFrom": [{"configMapRef": {"name": "kat-config"}}, {"secretRef": {"name": "kat-secrets"}}],
                             "securityContext": {"allowPrivilegeEscalation": false, "runAsNonRoot": true}
                         }]
