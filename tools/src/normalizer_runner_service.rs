@@ -35,6 +35,7 @@ BYTES_API (required) with BYTES_USERNAME and BYTES_PASSWORD (required), KAT_GRAP
 with NEO4J_USER and NEO4J_PASSWORD, or embedded:<path>; default embedded:KAT_DATA_DIR/graph.kgl), \
 NORMALIZERS_POOL_SIZE (normalizers at once, 1-1024, default 8), KATALOGUS_PLUGIN_DIR (plugin folders whose normalizer.json \
 `run` programs run here), NORMALIZERS_JOB_TIMEOUT (seconds, default 300), NORMALIZERS_MAX_OUTPUT (bytes, default 64 MiB), \
+KAT_MAX_DERIVE_DEPTH (derived raw files normalized at most this deep, default 3), \
 NORMALIZERS_HEALTH_BIND (e.g. 0.0.0.0:8007: GET /health reports the scheduler, Bytes and the graph, 503 while one is down; unset: none). \
 SIGTERM: no more pops, running normalizers finish, exit 0.";
 

@@ -10,9 +10,9 @@
 //! 2. The targets are declared with [`crate::pipeline::declare_objects`], the
 //!    same function the embedded pipeline uses.
 //! 3. The scan waits until the pipeline is quiet: no task open in the
-//!    scheduler and no event waiting in Bytes' outbox, both for
-//!    [`SETTLE`] in a row (an event on its way through RabbitMQ is in neither
-//!    count for a moment; the settle time covers that hand-over).
+//!    scheduler and no event waiting in Bytes' outbox, both for `--settle`
+//!    (default [`SETTLE`]) in a row (an event on its way through RabbitMQ is
+//!    in neither count for a moment; the settle time covers that hand-over).
 //! 4. It prints the object tree and the tasks of this organisation that
 //!    finished since the scan started, naming the failed ones.
 
@@ -31,7 +31,7 @@ use time::OffsetDateTime;
 use crate::boefje_runner_service::Endpoints;
 use crate::pipeline::{boefje_label, normalizer_label, FailedTask, RunSummary};
 
-/// How long the pipeline must stay quiet before the scan counts as done.
+/// How long the pipeline must stay quiet before the scan counts as done, by default (`--settle`).
 pub const SETTLE: Duration = Duration::from_secs(2);
 
 /// How often the scan looks at the services while it waits.
@@ -88,9 +88,9 @@ impl Remote {
         Ok(enabled)
     }
 
-    /// Wait until no task is open and no event waits in Bytes' outbox, for [`SETTLE`] in a row; `progress`
+    /// Wait until no task is open and no event waits in Bytes' outbox, for `settle` in a row; `progress`
     /// gets the open task count at every look.
-    pub async fn wait_until_quiet(&self, progress: &mut dyn FnMut(i64)) -> anyhow::Result<()> {
+    pub async fn wait_until_quiet(&self, settle: Duration, progress: &mut dyn FnMut(i64)) -> anyhow::Result<()> {
         let mut quiet_since: Option<tokio::time::Instant> = None;
         loop {
             let open = self.scheduler.open_count().await?.total();
@@ -98,7 +98,7 @@ impl Remote {
             progress(open + i64::try_from(pending).unwrap_or(i64::MAX));
             if open == 0 && pending == 0 {
                 let since = *quiet_since.get_or_insert_with(tokio::time::Instant::now);
-                if since.elapsed() >= SETTLE {
+                if since.elapsed() >= settle {
                     return Ok(());
                 }
             } else {

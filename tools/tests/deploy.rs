@@ -192,3 +192,22 @@ fn every_variable_the_code_reads_is_in_the_table() {
     let missing: Vec<String> = variables_in_code().into_iter().filter(|v| !table.contains_key(v) && !not_settings.contains(&v.as_str())).collect();
     assert!(missing.is_empty(), "variables the code reads that the README's table lacks: {missing:?}");
 }
+
+#[test]
+fn every_service_binary_help_lists_the_variables_it_reads() {
+    let table = table();
+    let binaries = [
+        ("katalogus", env!("CARGO_BIN_EXE_katalogus")),
+        ("bytes-store", env!("CARGO_BIN_EXE_bytes-store")),
+        ("scheduler", env!("CARGO_BIN_EXE_scheduler")),
+        ("boefje-runner", env!("CARGO_BIN_EXE_boefje-runner")),
+        ("normalizer-runner", env!("CARGO_BIN_EXE_normalizer-runner")),
+    ];
+    for (name, path) in binaries {
+        let out = std::process::Command::new(path).arg("--help").output().expect("the binary runs");
+        assert!(out.status.success(), "{name} --help");
+        let help = String::from_utf8_lossy(&out.stdout);
+        let missing: Vec<&String> = table.iter().filter(|(_, readers)| readers.contains(name)).map(|(variable, _)| variable).filter(|v| !help.contains(v.as_str())).collect();
+        assert!(missing.is_empty(), "{name} --help does not name {missing:?}, which the README's table says it reads");
+    }
+}

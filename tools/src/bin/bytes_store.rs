@@ -3,7 +3,7 @@
 fn main() -> std::process::ExitCode {
     kat_tools::cli::init_logging();
     if std::env::args().any(|a| a == "--help" || a == "-h") {
-        println!("bytes-store: serve the Bytes REST API (OpenKAT's /bytes endpoints). Same as `kat serve --bytes`; see `kat serve --help` for the environment variables.");
+        println!("bytes-store: serve the Bytes REST API (OpenKAT's /bytes endpoints). Same as `kat serve --bytes`.\n\n{}", kat_tools::cli::serve::BYTES_HELP);
         return std::process::ExitCode::SUCCESS;
     }
     kat_tools::cli::exit_code(kat_tools::cli::serve::bytes(), "bytes-store")

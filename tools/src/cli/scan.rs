@@ -40,6 +40,10 @@ pub struct ScanArgs {
     /// service's SCHEDULER_GRACE_PERIOD then applies instead of --grace.
     #[arg(long, conflicts_with = "grace")]
     pub api: bool,
+    /// With --api: how long no task may be open and no event pending before the scan counts as done (it covers
+    /// events on their way through the broker).
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, requires = "api")]
+    pub settle: f64,
     /// Data directory.
     #[command(flatten)]
     pub data: DataDirArg,
@@ -88,7 +92,8 @@ async fn scan_with_services(args: &ScanArgs, declared: &[Vec<kat_core::Ooi>], ou
         crate::pipeline::declare_objects(&remote.katalogus, &remote.scheduler, &remote.graph, &args.org, objects, TARGET_CLEARANCE).await?;
     }
     let bar = progress_bar("{spinner} [{elapsed_precise}] {len} tasks or events open  {wide_msg}");
-    remote.wait_until_quiet(&mut |open| bar.set_length(u64::try_from(open).unwrap_or(0))).await?;
+    let settle = std::time::Duration::try_from_secs_f64(args.settle).map_err(|_| anyhow::anyhow!("--settle {}: give a number of seconds of 0 or more", args.settle))?;
+    remote.wait_until_quiet(settle, &mut |open| bar.set_length(u64::try_from(open).unwrap_or(0))).await?;
     bar.finish_and_clear();
     let summary = remote.summary_since(&args.org, started).await?;
     report(&remote.graph, &args.org, declared, &summary, out).await

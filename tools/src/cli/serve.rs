@@ -15,6 +15,27 @@ use kat_katalogus::config::Config;
 
 use crate::embedded::builtin_repository;
 
+/// The variables the `katalogus` binary reads, for its `--help`.
+pub const KATALOGUS_HELP: &str = "Environment: KATALOGUS_DB_URI (sqlite://... or postgres://..., default sqlite://katalogus.sqlite?mode=rwc), \
+KATALOGUS_DB_WAIT_SECONDS (0-3600, default 60), KATALOGUS_API_TOKEN (bearer token; unset = no auth, warned about at start), \
+KATALOGUS_BIND (default 127.0.0.1:8003), KATALOGUS_PLUGIN_DIR (a tree of plugin folders in OpenKAT's layout), \
+BOEFJES_ENCRYPTION_MIDDLEWARE (IDENTITY or NACL_SEALBOX) with BOEFJES_KATALOGUS_PRIVATE_KEY and BOEFJES_KATALOGUS_PUBLIC_KEY (see `kat keygen`), RUST_LOG.";
+
+/// The variables the `bytes-store` binary reads, for its `--help`.
+pub const BYTES_HELP: &str = "Environment: BYTES_USERNAME and BYTES_PASSWORD (required: clients log in with them), BYTES_BIND (default 127.0.0.1:8002), \
+BYTES_DATA_DIR (default ./kat-data), BYTES_DB_URI (postgres://...; default bytes.sqlite in BYTES_DATA_DIR), BYTES_DB_WAIT_SECONDS (0-3600, default 60), \
+BYTES_ACCESS_TOKEN_EXPIRE_MINUTES (default 15), BYTES_MAX_RAW_SIZE (bytes, default 64 MiB), BYTES_S3_BUCKET (contents in S3) with AWS_ENDPOINT_URL, \
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION, QUEUE_URI (amqp://...: raw_file_received events are relayed there; unset, they wait in the outbox), \
+BYTES_ENCRYPTION_MIDDLEWARE (IDENTITY or NACL_SEALBOX) with BYTES_PRIVATE_KEY_B64 and BYTES_PUBLIC_KEY_B64, RUST_LOG.";
+
+/// The variables the `scheduler` binary reads, for its `--help`.
+pub const SCHEDULER_HELP: &str = "Environment: SCHEDULER_DB_URI (sqlite://... or postgres://...; default scheduler.sqlite in KAT_DATA_DIR, default ./kat-data), \
+SCHEDULER_DB_WAIT_SECONDS (0-3600, default 60), SCHEDULER_BIND (default 127.0.0.1:8004), SCHEDULER_API_TOKEN (unset = no auth, warned about at start), \
+SCHEDULER_LEASE_SECONDS (default 60), SCHEDULER_MAX_ATTEMPTS (default 3), SCHEDULER_GRACE_PERIOD (seconds, default 86400), \
+SCHEDULER_SWEEP_SECONDS (default 5), SCHEDULER_SCHEDULE_SECONDS (default 10), SCHEDULER_KATALOGUS_POLL_SECONDS (default 60), \
+SCHEDULER_PREFETCH (default 100), QUEUE_URI (amqp://...: consume raw_file_received), KATALOGUS_API with KATALOGUS_API_TOKEN (the KATalogus; \
+default the data directory's), SCHEDULER_WEBHOOK_URL (every task status change POSTed as JSON), RUST_LOG.";
+
 /// Arguments of `kat serve`.
 #[derive(Debug, Args)]
 #[command(after_help = "Without a service flag: every service and both worker pools in this process on the data directory, \
