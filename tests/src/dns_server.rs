@@ -2,7 +2,8 @@
 //! hickory-proto, that serves the zone `example.test` and answers NXDOMAIN
 //! for every other name. It runs on the caller's tokio runtime.
 //! [`start_slow_dns_server`] also answers every name under `example.test`
-//! with the zone's records, each answer after a delay (a scan that lasts).
+//! with the zone's A, AAAA, MX and TXT records (no SOA or NS: those belong to
+//! the apex), each answer after a delay (a scan that lasts).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
@@ -61,8 +62,11 @@ async fn serve(delay: std::time::Duration, subdomains: bool) -> u16 {
             if let Some(query) = request.queries.first() {
                 response.add_query(query.clone());
                 let asked = query.name().to_ascii().to_ascii_lowercase();
-                if asked == "example.test." || (subdomains && asked.ends_with(".example.test.")) {
-                    for record in zone_at(query.name(), query.query_type()) {
+                let apex = asked == "example.test.";
+                if apex || (subdomains && asked.ends_with(".example.test.")) {
+                    // Below the apex, as in real DNS: no SOA or NS of its own (the name is in example.test's zone).
+                    let own = apex || !matches!(query.query_type(), RecordType::SOA | RecordType::NS);
+                    for record in zone_at(query.name(), query.query_type()).into_iter().filter(|_| own) {
                         response.add_answer(record);
                     }
                 } else {
