@@ -10,6 +10,9 @@ use serde_json::{Map, Value};
 use super::{Rows, Statement};
 use crate::GraphError;
 
+/// How many times a write that meets a transient error is tried in all.
+pub const ATTEMPTS: u32 = 6;
+
 /// A pool of Bolt connections to one server.
 pub struct BoltEngine {
     graph: neo4rs::Graph,
@@ -32,8 +35,23 @@ impl BoltEngine {
         Ok(engine)
     }
 
-    /// Run `statements` in one transaction.
+    /// Run `statements` in one transaction. A transaction the server refuses with a transient error (Neo4j's
+    /// `Neo.TransientError.*`: another writer committed first, a deadlock, a lock timeout) rolled back as a whole,
+    /// so it is run again, up to [`ATTEMPTS`] times with a growing pause, as Neo4j's drivers do.
     pub async fn write(&self, statements: &[Statement]) -> Result<(), GraphError> {
+        let mut attempt = 1;
+        loop {
+            match self.write_once(statements).await {
+                Err(GraphError::Query(message)) if attempt < ATTEMPTS && message.contains("Neo.TransientError.") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn write_once(&self, statements: &[Statement]) -> Result<(), GraphError> {
         let mut tx = self.graph.start_txn().await.map_err(|e| self.unavailable(e))?;
         for (cypher, params) in statements {
             if let Err(e) = tx.run(query(cypher, params)?).await {
