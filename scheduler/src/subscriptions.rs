@@ -135,9 +135,14 @@ impl LocalScheduler {
         let boefjes = self.enabled_boefjes(organisation).await?;
         let run_ons: Vec<Vec<String>> = boefjes.iter().map(|b| run_on(&b.manifest)).collect();
         let now = self.clock().now();
+        // One order for every writer: two transactions that index overlapping objects (two normalizer runners,
+        // two replicas on one PostgreSQL) lock their rows, and the task hashes they push, in the same order, so
+        // neither waits on the other in a cycle (PostgreSQL's "deadlock detected" failed such a task).
+        let mut ordered: Vec<&ObjectState> = saved.iter().collect();
+        ordered.sort_by(|a, b| a.reference.as_str().cmp(b.reference.as_str()));
         let mut tx = self.store().begin().await?;
         let mut pushed = Vec::new();
-        for object in saved {
+        for object in ordered {
             let change = objects::save(self.store(), &mut tx, organisation, object, micros(now)).await?;
             let reference = object.reference.as_str();
             for (boefje, run_on) in boefjes.iter().map(|b| &b.manifest).zip(&run_ons) {
@@ -160,6 +165,8 @@ impl LocalScheduler {
                 }
             }
         }
+        let mut deleted: Vec<&Reference> = deleted.iter().collect();
+        deleted.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         for reference in deleted {
             if objects::delete(&mut tx, organisation, reference.as_str(), micros(now)).await? {
                 schedules::disable_where(&mut tx, organisation, "input_ooi", reference.as_str(), now).await?;
