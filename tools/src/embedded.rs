@@ -166,13 +166,7 @@ pub fn settings_crypto(data_dir: &Path) -> anyhow::Result<(kat_core::crypto::Mid
     let made = !path.exists();
     if made {
         let (private, public) = generate_key_pair();
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path).with_context(|| format!("creating {}", path.display()))?;
-        std::io::Write::write_all(&mut file, format!("{ENV_PRIVATE_KEY}={private}\n{ENV_PUBLIC_KEY}={public}\n").as_bytes()).with_context(|| format!("writing {}", path.display()))?;
-        file.sync_all().with_context(|| format!("writing {}", path.display()))?;
+        create_private_file(&path, &format!("{ENV_PRIVATE_KEY}={private}\n{ENV_PUBLIC_KEY}={public}\n"))?;
     }
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let value = |name: &str| text.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix('='))).map(str::trim).map(String::from);
@@ -180,6 +174,18 @@ pub fn settings_crypto(data_dir: &Path) -> anyhow::Result<(kat_core::crypto::Mid
         anyhow::bail!("{} lacks {ENV_PRIVATE_KEY} or {ENV_PUBLIC_KEY}; restore it from a backup (stored settings cannot be read without it)", path.display());
     };
     Ok((Middleware::nacl_box(&private, &public).with_context(|| format!("the keys in {}", path.display()))?, made))
+}
+
+/// Create `path` (it must not exist yet) readable by its owner only (mode 0600), holding `contents`, on disk
+/// before this returns: a file of secrets the data directory keeps.
+pub fn create_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    std::io::Write::write_all(&mut file, contents.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    file.sync_all().with_context(|| format!("writing {}", path.display()))
 }
 
 /// The built-in plugins plus the plugin folders under `KATALOGUS_PLUGIN_DIR` (when set; a folder that cannot be

@@ -67,12 +67,6 @@ pub fn run() -> anyhow::Result<()> {
     let settings = Settings::from_vars(&lookup)?;
     let data_dir = std::path::PathBuf::from(get(&lookup, crate::embedded::ENV_DATA_DIR).unwrap_or_else(|| "./kat-data".into()));
     let location = graph_location(&data_dir)?;
-    if let kat_graph::GraphLocation::Embedded(path) = &location {
-        // A fresh data directory: make it, as every kat command does.
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-        }
-    }
     let health_bind = crate::runner_health::bind_from_env(ENV_HEALTH_BIND)?;
     tokio::runtime::Runtime::new().context("starting the async runtime")?.block_on(async {
         let setup = RunnerSetup::from_env(&crate::embedded::plugin_repository()).await?;

@@ -16,7 +16,6 @@
 //! 4. It prints the object tree and the tasks of this organisation that
 //!    finished since the scan started, naming the failed ones.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -51,7 +50,7 @@ pub struct Remote {
     /// Bytes over HTTP (for its outbox gauge).
     pub bytes: BytesClient,
     /// The shared graph.
-    pub graph: Arc<Graph>,
+    pub graph: Graph,
 }
 
 impl Remote {
@@ -59,8 +58,7 @@ impl Remote {
     pub async fn from_env() -> anyhow::Result<Remote> {
         let lookup = |name: &str| std::env::var(name).ok();
         let endpoints = Endpoints::for_user(&lookup, "`kat scan --api`")?;
-        let graph_uri = std::env::var("KAT_GRAPH_URI").ok().filter(|v| !v.is_empty());
-        let location = GraphLocation::parse(graph_uri.as_deref(), std::path::Path::new("graph.kgl"), lookup("NEO4J_USER"), lookup("NEO4J_PASSWORD"))?;
+        let location = crate::embedded::graph_location(std::path::Path::new("."))?;
         if !matches!(location, GraphLocation::Bolt { .. }) {
             anyhow::bail!("KAT_GRAPH_URI must name the Bolt graph the normalizer runners save into (e.g. KAT_GRAPH_URI=bolt://127.0.0.1:7687): `kat scan --api` declares its targets there");
         }
@@ -69,7 +67,7 @@ impl Remote {
             katalogus: KatalogusClient::new(&endpoints.katalogus.0, endpoints.katalogus.1),
             scheduler: SchedulerClient::new(&endpoints.scheduler.0, endpoints.scheduler.1),
             bytes: BytesClient::new(&endpoints.bytes.0, &endpoints.bytes.1, &endpoints.bytes.2),
-            graph: Arc::new(graph),
+            graph,
         })
     }
 

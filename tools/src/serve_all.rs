@@ -81,13 +81,7 @@ pub fn run(data_dir: &Path) -> anyhow::Result<()> {
 fn bytes_password(data_dir: &Path) -> anyhow::Result<String> {
     let path = data_dir.join(PASSWORD_FILE);
     if !path.exists() {
-        let password = uuid::Uuid::new_v4().simple().to_string();
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path).with_context(|| format!("creating {}", path.display()))?;
-        std::io::Write::write_all(&mut file, password.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        crate::embedded::create_private_file(&path, &uuid::Uuid::new_v4().simple().to_string())?;
     }
     let password = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     anyhow::ensure!(!password.trim().is_empty(), "{} is empty: delete it to make a new password", path.display());

@@ -116,61 +116,44 @@ async fn kat_serve_runs_every_service_and_both_pools_in_one_process() {
 #[tokio::test]
 async fn health_is_503_and_names_the_dependency_that_is_down() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let closed = free_port();
-    // The scheduler with a KATalogus that does not answer.
-    let port = free_port();
-    let scheduler = Command::new(env!("CARGO_BIN_EXE_scheduler"))
-        .env("KAT_DATA_DIR", dir.path().join("scheduler"))
-        .env("SCHEDULER_BIND", format!("127.0.0.1:{port}"))
-        .env("KATALOGUS_API", format!("http://127.0.0.1:{closed}"))
-        .env_remove("QUEUE_URI")
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("scheduler starts");
-    let _scheduler = Running(Some(scheduler));
-    let (status, body) = health(&format!("http://127.0.0.1:{port}")).await;
-    assert_eq!(status, 503, "{body}");
-    let results = body["results"].as_array().expect("results");
-    assert!(results.iter().any(|r| r["service"] == "katalogus" && r["healthy"] == false), "{body}");
-    assert!(results.iter().any(|r| r["service"] == "database" && r["healthy"] == true), "{body}");
-
-    // Bytes with an S3 endpoint and a broker that do not answer.
-    let port = free_port();
-    let bytes = Command::new(env!("CARGO_BIN_EXE_bytes-store"))
-        .env("BYTES_DATA_DIR", dir.path().join("bytes"))
-        .env("BYTES_BIND", format!("127.0.0.1:{port}"))
-        .env("BYTES_USERNAME", "u")
-        .env("BYTES_PASSWORD", "p")
-        .env("BYTES_S3_BUCKET", "nowhere")
-        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{closed}"))
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("QUEUE_URI", format!("amqp://guest:guest@127.0.0.1:{closed}/%2f"))
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("bytes-store starts");
-    let _bytes = Running(Some(bytes));
-    let (status, body) = health(&format!("http://127.0.0.1:{port}")).await;
-    assert_eq!(status, 503, "{body}");
-    let down: Vec<&str> = body["results"].as_array().expect("results").iter().filter(|r| r["healthy"] == false).filter_map(|r| r["service"].as_str()).collect();
-    assert_eq!(down, ["object_store", "broker"], "{body}");
-
-    // A normalizer runner whose scheduler and Bytes do not answer; its embedded graph does.
-    let port = free_port();
-    let runner = Command::new(env!("CARGO_BIN_EXE_normalizer-runner"))
-        .env("KAT_DATA_DIR", dir.path().join("runner"))
-        .env_remove("KAT_GRAPH_URI")
-        .env("SCHEDULER_API", format!("http://127.0.0.1:{closed}"))
-        .env("BYTES_API", format!("http://127.0.0.1:{closed}"))
-        .env("BYTES_USERNAME", "u")
-        .env("BYTES_PASSWORD", "p")
-        .env("NORMALIZERS_HEALTH_BIND", format!("127.0.0.1:{port}"))
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("normalizer-runner starts");
-    let _runner = Running(Some(runner));
-    let (status, body) = health(&format!("http://127.0.0.1:{port}")).await;
-    assert_eq!(status, 503, "{body}");
-    let states: Vec<(&str, bool)> = body["results"].as_array().expect("results").iter().filter_map(|r| Some((r["service"].as_str()?, r["healthy"].as_bool()?))).collect();
-    assert_eq!(states, [("scheduler", false), ("bytes", false), ("graph", true)], "{body}");
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let data = |name: &str| dir.path().join(name).display().to_string();
+    // Each service with a dependency that does not answer, and the health of each dependency it must report.
+    let cases: [(&str, &str, Vec<(&str, String)>, &[(&str, bool)]); 3] = [
+        // The scheduler with a KATalogus that does not answer.
+        ("scheduler", env!("CARGO_BIN_EXE_scheduler"), vec![("KAT_DATA_DIR", data("scheduler")), ("KATALOGUS_API", closed.clone())], &[("database", true), ("katalogus", false)]),
+        // Bytes with an S3 endpoint and a broker that do not answer.
+        (
+            "bytes",
+            env!("CARGO_BIN_EXE_bytes-store"),
+            vec![
+                ("BYTES_DATA_DIR", data("bytes")),
+                ("BYTES_USERNAME", "u".into()),
+                ("BYTES_PASSWORD", "p".into()),
+                ("BYTES_S3_BUCKET", "nowhere".into()),
+                ("AWS_ENDPOINT_URL", closed.clone()),
+                ("AWS_ACCESS_KEY_ID", "test".into()),
+                ("AWS_SECRET_ACCESS_KEY", "test".into()),
+                ("QUEUE_URI", format!("amqp://guest:guest@{}/%2f", closed.trim_start_matches("http://"))),
+            ],
+            &[("database", true), ("object_store", false), ("broker", false)],
+        ),
+        // A normalizer runner whose scheduler and Bytes do not answer; its embedded graph does.
+        (
+            "normalizer runner",
+            env!("CARGO_BIN_EXE_normalizer-runner"),
+            vec![("KAT_DATA_DIR", data("runner")), ("SCHEDULER_API", closed.clone()), ("BYTES_API", closed.clone()), ("BYTES_USERNAME", "u".into()), ("BYTES_PASSWORD", "p".into())],
+            &[("scheduler", false), ("bytes", false), ("graph", true)],
+        ),
+    ];
+    let bind_variables = ["SCHEDULER_BIND", "BYTES_BIND", "NORMALIZERS_HEALTH_BIND"];
+    for ((service, binary, mut env, expected), bind) in cases.into_iter().zip(bind_variables) {
+        let port = free_port();
+        env.push((bind, format!("127.0.0.1:{port}")));
+        let _running = kat_tests::services::RunningService::spawn(std::path::Path::new(binary), &env, service, dir.path());
+        let (status, body) = health(&format!("http://127.0.0.1:{port}")).await;
+        assert_eq!(status, 503, "{service}: {body}");
+        let states: Vec<(&str, bool)> = body["results"].as_array().expect("results").iter().filter_map(|r| Some((r["service"].as_str()?, r["healthy"].as_bool()?))).collect();
+        assert_eq!(states, expected, "{service}: {body}");
+    }
 }

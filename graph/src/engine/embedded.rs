@@ -20,10 +20,14 @@ pub struct EmbeddedEngine {
 }
 
 impl EmbeddedEngine {
-    /// Open or create the graph at `path` with a write-ahead log beside it.
+    /// Open or create the graph at `path` (and its folder) with a write-ahead log beside it.
     pub fn open(path: &Path) -> Result<Self, GraphError> {
         // kglite echoes "no such label" hints to stderr; an empty graph has no labels yet, so silence them.
         kglite::api::cypher::set_query_warning_sink(kglite::api::cypher::QueryWarningSink::Silent);
+        // A fresh data directory: make the file's folder, as every kat command makes its data directory.
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| GraphError::Open(format!("creating {}: {e}", parent.display())))?;
+        }
         let mut spec = OpenSpec::writer();
         spec.durability = DurabilityLevel::Full;
         let opened = open_path(path, &spec).map_err(|e| GraphError::Open(format!("{}: {e}", path.display())))?;
