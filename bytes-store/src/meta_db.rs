@@ -161,8 +161,11 @@ impl MetaDb {
             return tx.commit().await.map_err(db_error);
         }
         let mut result = self.queue.push(write);
-        let gate = self.gate.enter().await;
-        // Committed by the writer that held the gate before us?
+        // Committed by the writer that held the gate before us? Then there is no need to take the gate.
+        let gate = match self.gate.enter_unless_answered(&mut result).await {
+            db::Turn::Answered(done) => return done.unwrap_or_else(|| Err(ServiceError::internal("a metadata write was dropped before its commit"))),
+            db::Turn::Gate(gate) => gate,
+        };
         if let Ok(done) = result.try_recv() {
             return done;
         }

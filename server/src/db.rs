@@ -92,6 +92,25 @@ impl WriteGate {
         }
     }
 
+    /// Wait for the gate, unless the writer holding it commits our queued write first (its answer arrives on
+    /// `answer`): a writer whose write a group commit already took returns at once instead of queueing for the
+    /// gate only to find its answer there (a convoy of hand-offs, one cross-thread wake-up each).
+    pub async fn enter_unless_answered<R>(&self, answer: &mut tokio::sync::oneshot::Receiver<R>) -> Turn<R> {
+        tokio::select! {
+            biased;
+            done = answer => Turn::Answered(done.ok()),
+            held = self.enter() => Turn::Gate(held),
+        }
+    }
+}
+
+/// What [`WriteGate::enter_unless_answered`] gave.
+#[derive(Debug)]
+pub enum Turn<R> {
+    /// Another writer committed the write: its answer (`None` when that writer dropped it unanswered).
+    Answered(Option<R>),
+    /// The gate is ours (its guard; `None` on PostgreSQL): commit what is queued.
+    Gate(Option<tokio::sync::OwnedMutexGuard<()>>),
 }
 
 /// Writes waiting for a group commit, each with where its result goes. A writer pushes its write and waits
