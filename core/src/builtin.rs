@@ -8,6 +8,8 @@
 //! already checked against its `schema.json`) and returns raw files, each
 //! tagged with mime types. A normalizer turns one raw file into objects; it
 //! does no I/O, so it runs offline (`kat normalize`) as well as in a runner.
+//! A rule (OpenKAT's "bit") draws conclusions, such as findings, from one
+//! saved object; it does no I/O either.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -87,4 +89,17 @@ pub trait Normalizer: Send + Sync {
     fn manifest(&self) -> NormalizerManifest;
     /// Parse `raw`, produced by a boefje run on `input`, into objects.
     fn normalize(&self, input: &Reference, raw: &[u8]) -> Result<Vec<Ooi>, NormalizeError>;
+}
+
+/// A rule over saved objects (OpenKAT's "bits"): after each saved observation the normalizer runner evaluates
+/// it on every object of a type it consumes and saves what it concludes as an observation of its own (method
+/// `rule/<id>`, source the object), replacing its earlier conclusion, so a finding goes when the rule stops
+/// holding or its object goes.
+pub trait Rule: Send + Sync {
+    /// The rule's id, e.g. `port-classification-ip` (OpenKAT's bit id where it has one).
+    fn id(&self) -> &'static str;
+    /// The object types it is evaluated on.
+    fn consumes(&self) -> &'static [&'static str];
+    /// What holds for `object` now: findings and their finding types (empty when nothing does).
+    fn evaluate(&self, object: &Ooi) -> Result<Vec<Ooi>, CoreError>;
 }

@@ -8,16 +8,20 @@
 //! object of the observation with its clearance, and the deleted ones
 //! (`Scheduler::objects_changed`), which turns them into boefje tasks.
 //!
+//! After the observation, the rules ([`rules`], OpenKAT's bits) are
+//! evaluated on its objects and their conclusions (findings) saved.
+//!
 //! The graph is passed per call as `&dyn ObjectGraph`; the observation is
 //! saved in the graph of the raw file's organisation.
 
 #![forbid(unsafe_code)]
 
 pub mod external;
+pub mod rules;
 
 use std::sync::Arc;
 
-use kat_core::builtin::Normalizer;
+use kat_core::builtin::{Normalizer, Rule};
 use kat_core::meta::{NormalizerMeta, PluginRef, RawDataMeta};
 use kat_core::services::bytes::Bytes;
 use kat_core::services::graph::{ObjectGraph, SaveReport};
@@ -43,13 +47,20 @@ pub struct NormalizerRunner {
     normalizers: Vec<Box<dyn Normalizer>>,
     external: Vec<ExternalNormalizer>,
     limits: ExternalLimits,
+    rules: Vec<Box<dyn Rule>>,
     bytes: Arc<dyn Bytes>,
 }
 
 impl NormalizerRunner {
     /// A runner for the built-in `normalizers`, reading raw files from `bytes`.
     pub fn new(normalizers: Vec<Box<dyn Normalizer>>, bytes: Arc<dyn Bytes>) -> Self {
-        NormalizerRunner { normalizers, external: Vec::new(), limits: ExternalLimits::default(), bytes }
+        NormalizerRunner { normalizers, external: Vec::new(), limits: ExternalLimits::default(), rules: Vec::new(), bytes }
+    }
+
+    /// Evaluate `rules` on the objects of each saved observation, saving their findings ([`rules`]).
+    pub fn with_rules(mut self, rules: Vec<Box<dyn Rule>>) -> Self {
+        self.rules = rules;
+        self
     }
 
     /// Also run the plugin folders' normalizers with a `run` command, within `limits`.
@@ -149,6 +160,10 @@ impl NormalizerRunner {
         let declarations = graph.save_declarations(organisation, &method, &input, &declared).await?;
         report.new_or_raised.extend(declarations.new_or_raised);
         report.deleted.extend(declarations.deleted);
+        let concluded = rules::apply(&self.rules, graph, organisation, &objects, &report.deleted).await?;
+        report.new_or_raised.extend(concluded.new_or_raised);
+        report.lowered.extend(concluded.lowered);
+        report.deleted.extend(concluded.deleted);
         let meta = NormalizerMeta { id: task.id, started_at: Some(started_at), ended_at: Some(OffsetDateTime::now_utc()), raw_data: raw_meta, normalizer: PluginRef { id: task.normalizer.id.clone(), version: None } };
         match self.bytes.save_normalizer_meta(&meta).await {
             // The same task ran before and was interrupted after recording its run (its lease ran out): the

@@ -5,8 +5,10 @@
 //! # Layout
 //! - [`boefjes`]: the `Boefje` trait and `port-scan`.
 //! - [`normalizers`]: the `Normalizer` trait, `kat_dns_normalize`, `kat_nmap_normalize`.
+//! - [`rules`]: the `Rule` trait (OpenKAT's bits), the finding types, `port-classification-ip`.
 
 #![forbid(unsafe_code)]
 
 pub mod boefjes;
 pub mod normalizers;
+pub mod rules;

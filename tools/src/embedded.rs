@@ -270,7 +270,7 @@ impl Embedded {
     /// A normalizer runner with the built-in normalizers and the plugin folders' external ones.
     pub fn normalizer_runner(&self) -> NormalizerRunner {
         let setup = &self.runner_setup;
-        NormalizerRunner::new(kat_plugins::normalizers::all(), self.bytes.clone()).with_external(setup.external_normalizers.clone(), setup.normalizer_limits)
+        NormalizerRunner::new(kat_plugins::normalizers::all(), self.bytes.clone()).with_external(setup.external_normalizers.clone(), setup.normalizer_limits).with_rules(kat_plugins::rules::all())
     }
 }
 

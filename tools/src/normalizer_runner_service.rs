@@ -78,7 +78,7 @@ pub fn run() -> anyhow::Result<()> {
         }
         let scheduler = Arc::new(SchedulerClient::new(&settings.scheduler.0, settings.scheduler.1.clone()));
         let bytes = Arc::new(BytesClient::new(&settings.bytes.0, &settings.bytes.1, &settings.bytes.2));
-        let runner = NormalizerRunner::new(kat_plugins::normalizers::all(), bytes).with_external(setup.external_normalizers.clone(), setup.normalizer_limits);
+        let runner = NormalizerRunner::new(kat_plugins::normalizers::all(), bytes).with_external(setup.external_normalizers.clone(), setup.normalizer_limits).with_rules(kat_plugins::rules::all());
         eprintln!("normalizer-runner: {} normalizers at once, popping from {}, saving into {location}", settings.pool.size, settings.scheduler.0);
         let worker = Arc::new(NormalizerWorker::new(runner, graph));
         let stats = Pool::new(worker, scheduler, settings.pool).run(stop_signal()).await?;

@@ -1,12 +1,14 @@
 //! Printing the object tree: each target, under it the objects observed on
 //! it (by normalizer), under those the objects observed on them, and so on;
 //! an object already printed is shown once more as `(see above)`. After the
-//! tree, the number of objects per type in the organisation's graph.
+//! tree, the number of objects per type in the organisation's graph, then
+//! the findings grouped by risk, worst first.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use kat_core::Reference;
+use kat_plugins::rules::Risk;
 use kat_graph::Graph;
 
 /// Print the tree under `roots`, then the counts per type.
@@ -31,6 +33,30 @@ pub async fn print(graph: &Graph, organisation: &str, roots: &[Reference], out: 
     writeln!(out, "\nObjects per type ({} in all):", objects.len())?;
     for (object_type, count) in counts {
         writeln!(out, "  {object_type:<20} {count}")?;
+    }
+    print_findings(&objects, out)
+}
+
+/// The findings among `objects`, grouped by the risk their finding type gives (unknown risks last).
+fn print_findings(objects: &[kat_core::services::graph::StoredObject], out: &mut impl Write) -> anyhow::Result<()> {
+    let text = |ooi: &kat_core::Ooi, field: &str| ooi.fields().get(field).and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+    let risks: BTreeMap<&str, String> = objects.iter().filter(|o| o.ooi.object_type() == "KATFindingType").map(|o| (o.ooi.reference().as_str(), text(&o.ooi, "risk_severity"))).collect();
+    let mut groups: BTreeMap<(usize, String), Vec<String>> = BTreeMap::new();
+    for finding in objects.iter().filter(|o| o.ooi.object_type() == "Finding") {
+        let kind = text(&finding.ooi, "finding_type");
+        let risk = risks.get(kind.as_str()).cloned().unwrap_or_else(|| "unknown".to_string());
+        let rank = Risk::parse(&risk).map_or(Risk::ALL.len(), |r| r as usize);
+        let id = kind.strip_prefix("KATFindingType|").unwrap_or(&kind).to_string();
+        groups.entry((rank, risk)).or_default().push(format!("{id:<28} {}", text(&finding.ooi, "ooi")));
+    }
+    let total: usize = groups.values().map(Vec::len).sum();
+    writeln!(out, "\nFindings ({total}):")?;
+    for ((_, risk), mut lines) in groups {
+        lines.sort();
+        writeln!(out, "  {risk} ({}):", lines.len())?;
+        for line in lines {
+            writeln!(out, "    {line}")?;
+        }
     }
     Ok(())
 }

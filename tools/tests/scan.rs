@@ -227,3 +227,55 @@ fn run_boefje_runs_a_plugin_folder_executable_from_katalogus_plugin_dir() {
     let unknown = kat(dir.path(), &[], &["run-boefje", "_dev", "echo-input", "Hostname|internet|example.test"]);
     assert!(!unknown.ok && unknown.stderr.contains("unknown boefje \"echo-input\""), "without KATALOGUS_PLUGIN_DIR the folder is not known: {}", unknown.stderr);
 }
+
+/// The findings section of a scan's output: (risk, finding type, object) per line.
+fn findings(stdout: &str) -> Vec<(String, String, String)> {
+    let section = stdout.split("\nFindings (").nth(1).unwrap_or_default();
+    let mut risk = String::new();
+    let mut out = Vec::new();
+    for line in section.lines().skip(1).take_while(|l| !l.is_empty()) {
+        if let Some(group) = line.strip_prefix("  ").filter(|l| !l.starts_with(' ')) {
+            risk = group.split(' ').next().unwrap_or_default().to_string();
+        } else if let Some((id, object)) = line.trim().split_once(char::is_whitespace) {
+            out.push((risk.clone(), id.to_string(), object.trim().to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn open_ports_become_findings_by_risk_and_a_finding_goes_with_its_port() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Ports the port classification rule names (ports above 1024, so any user may listen there), and a random one.
+    let bind = |p: u16| TcpListener::bind(("127.0.0.1", p)).unwrap_or_else(|e| panic!("port {p} must be free on 127.0.0.1 for this test ({e}); stop what listens there"));
+    let (rdp, vnc, mut database) = (bind(3389), bind(5900), Some(bind(1433)));
+    let other = listeners(1);
+    let uncommon = port(&other[0]);
+    let ports = format!("3389,5900,1433,{uncommon},{}", closed_port());
+    let env = [("BOEFJE_PORTS", ports.as_str()), ("BOEFJE_TIMEOUT_MS", "500")];
+    let target = |p: u16| format!("IPPort|internet|127.0.0.1|tcp|{p}");
+
+    let first = kat(dir.path(), &env, &["scan", "127.0.0.1"]);
+    assert!(first.ok, "{}\n{}", first.stdout, first.stderr);
+    let mut expected = vec![
+        ("high".to_string(), "KAT-OPEN-DATABASE-PORT".to_string(), target(1433)),
+        ("medium".to_string(), "KAT-OPEN-SYSADMIN-PORT".to_string(), target(5900)),
+        ("medium".to_string(), "KAT-REMOTE-DESKTOP-PORT".to_string(), target(3389)),
+        ("low".to_string(), "KAT-UNCOMMON-OPEN-PORT".to_string(), target(uncommon)),
+    ];
+    assert_eq!(findings(&first.stdout), expected, "exactly one finding per open port, worst risk first:\n{}", first.stdout);
+    assert!(first.stdout.contains("Findings (4):"), "{}", first.stdout);
+    let stored = kat(dir.path(), &[], &["query", "MATCH (f:Finding)-[:finding_type]->(t:KATFindingType) RETURN t.kat_id AS id, t.risk_severity AS risk ORDER BY id"]);
+    assert!(stored.ok, "{}", stored.stderr);
+    assert!(stored.stdout.contains("KAT-OPEN-DATABASE-PORT") && stored.stdout.contains("\"high\""), "findings are graph objects linked to their type: {}", stored.stdout);
+
+    // The database stops listening: its port goes, and its finding with it.
+    drop(database.take());
+    let second = kat(dir.path(), &env, &["scan", "127.0.0.1"]);
+    assert!(second.ok, "{}\n{}", second.stdout, second.stderr);
+    expected.remove(0);
+    assert_eq!(findings(&second.stdout), expected, "{}", second.stdout);
+    let types = kat(dir.path(), &[], &["query", "MATCH (t:KATFindingType) RETURN t.kat_id AS id ORDER BY id"]);
+    assert!(types.ok && types.stdout.contains("KAT-OPEN-SYSADMIN-PORT") && !types.stdout.contains("KAT-OPEN-DATABASE-PORT"), "a finding type no finding uses goes too: {}", types.stdout);
+    drop((rdp, vnc, other));
+}

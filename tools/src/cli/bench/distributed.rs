@@ -59,7 +59,7 @@ pub async fn measure(exe: &std::path::Path, tasks: usize, queue_uri: &str, progr
     let scheduler: Arc<dyn Scheduler> = Arc::new(kat_scheduler::SchedulerClient::new(&scheduler_url, None));
     let graph = Arc::new(kat_graph::Graph::open(&dir.path().join("graph.kgl")).await?);
     let boefjes = Arc::new(BoefjeRunner::new(vec![Box::new(DnsNoop)], bytes.clone(), katalogus, BTreeMap::new()));
-    let normalizers = Arc::new(NormalizerWorker::new(kat_normalizer_runner::NormalizerRunner::new(kat_plugins::normalizers::all(), bytes), graph.clone()));
+    let normalizers = Arc::new(NormalizerWorker::new(kat_normalizer_runner::NormalizerRunner::new(kat_plugins::normalizers::all(), bytes).with_rules(kat_plugins::rules::all()), graph.clone()));
 
     // Finished tasks come back as (is a normalizer task, its input object).
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(bool, Option<String>)>();
