@@ -4,7 +4,7 @@
 //!
 //! # Layout
 //! - [`boefjes`]: the `Boefje` trait and `port-scan`.
-//! - [`normalizers`]: the `Normalizer` trait, `kat_dns_normalize`, `kat_nmap_normalize`.
+//! - [`normalizers`]: the `Normalizer` trait, `kat_dns_normalize`, `kat_nmap_normalize`, `kat_nuclei_normalize`.
 //! - [`rules`]: the `Rule` trait (OpenKAT's bits), the finding types, `port-classification-ip`.
 
 #![forbid(unsafe_code)]

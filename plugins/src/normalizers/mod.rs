@@ -7,6 +7,8 @@ pub mod dns;
 
 pub mod nmap;
 
+pub mod nuclei;
+
 use kat_core::plugin::NormalizerManifest;
 
 pub use kat_core::builtin::{NormalizeError, Normalizer};
@@ -18,7 +20,7 @@ pub(crate) fn manifest(id: &str, text: &str) -> NormalizerManifest {
 
 /// Every built-in normalizer.
 pub fn all() -> Vec<Box<dyn Normalizer>> {
-    vec![Box::new(dns::DnsNormalizer), Box::new(nmap::NmapNormalizer)]
+    vec![Box::new(dns::DnsNormalizer), Box::new(nmap::NmapNormalizer), Box::new(nuclei::NucleiNormalizer)]
 }
 
 /// The built-in normalizer with this id.

@@ -22,11 +22,13 @@ pub fn all() -> Vec<Box<dyn Rule>> {
 /// A finding of `finding_type` on `object`, with the finding type object it references (both are saved: the
 /// type carries the description and risk level that reports show).
 pub fn finding(object: &Reference, finding_type: &FindingType, description: String) -> Result<[Ooi; 2], CoreError> {
-    let kind = Ooi::build("KATFindingType")
-        .field("id", finding_type.id)
-        .field("description", finding_type.description)
-        .field("risk_severity", finding_type.risk.as_str())
-        .finish()?;
+    finding_of(object, finding_type.id, finding_type.description, finding_type.risk, description)
+}
+
+/// [`finding`] for a finding type outside the catalogue (a Nuclei template, say): its id, what it means and its
+/// risk level.
+pub fn finding_of(object: &Reference, type_id: &str, type_description: &str, risk: Risk, description: String) -> Result<[Ooi; 2], CoreError> {
+    let kind = Ooi::build("KATFindingType").field("id", type_id).field("description", type_description).field("risk_severity", risk.as_str()).finish()?;
     let found = Ooi::build("Finding").reference("ooi", object).reference("finding_type", kind.reference()).field("description", description).finish()?;
     Ok([found, kind])
 }
