@@ -61,7 +61,7 @@ pub use serve::serve;
 
 /// Bytes on local disk: `bytes.sqlite` and `raw/` under one directory.
 pub struct LocalBytes {
-    db: MetaDb,
+    db: Arc<MetaDb>,
     store: Arc<dyn ObjectStore>,
     crypto: Arc<Middleware>,
     relay: relay::RelayStatus,
@@ -69,7 +69,7 @@ pub struct LocalBytes {
 
 impl LocalBytes {
     fn new(db: MetaDb, store: Arc<dyn ObjectStore>, crypto: Arc<Middleware>) -> LocalBytes {
-        LocalBytes { db, store, crypto, relay: relay::RelayStatus::default() }
+        LocalBytes { db: Arc::new(db), store, crypto, relay: relay::RelayStatus::default() }
     }
 
     /// Open (creating when missing) the store under `dir`, keeping contents unencrypted.
@@ -219,12 +219,27 @@ impl Bytes for LocalBytes {
             hash_retrieval_link: None,
         };
         let stored = self.crypto.encrypt_bytes(content).map_err(|e| ServiceError::internal(e.to_string()))?;
-        self.store.put(&Self::location(&meta)?, PutPayload::from(stored)).await.map_err(|e| ServiceError::unavailable(format!("cannot write raw file {}: {e}", meta.id)))?;
+        let location = Self::location(&meta)?;
         let now = OffsetDateTime::now_utc();
         let event = RawFileReceived { event_id: Uuid::new_v4(), created_at: now, organization: meta.boefje_meta.organization.clone(), raw_data: meta.clone() };
-        self.db.insert_raw(&meta, HashRule::EndedAtTimestamp, &hashed_text, content.len(), &event).await?;
-        tracing::debug!(raw_id = %meta.id, size = content.len(), "raw file saved");
-        Ok(meta)
+        // The contents and their metadata are written in a task of their own: a caller that goes away (a client
+        // that hung up, a runner killed mid-request) drops this future, and dropped between the two writes it
+        // would leave contents in the store that no metadata names.
+        let (store, db, size) = (self.store.clone(), self.db.clone(), content.len());
+        let write = tokio::spawn(async move {
+            store.put(&location, PutPayload::from(stored)).await.map_err(|e| ServiceError::unavailable(format!("cannot write raw file {}: {e}", meta.id)))?;
+            if let Err(e) = db.insert_raw(&meta, HashRule::EndedAtTimestamp, &hashed_text, size, &event).await {
+                // Best effort: contents whose metadata could not be written are nobody's (`kat verify-raw --all`
+                // lists what a failing delete leaves).
+                if let Err(gone) = store.delete(&location).await {
+                    tracing::warn!(raw_id = %meta.id, "cannot remove the contents of a raw file whose metadata failed: {gone}");
+                }
+                return Err(e);
+            }
+            tracing::debug!(raw_id = %meta.id, size, "raw file saved");
+            Ok(meta)
+        });
+        write.await.map_err(|e| ServiceError::internal(format!("saving a raw file stopped: {e}")))?
     }
 
     async fn get_raw_meta(&self, id: Uuid) -> ServiceResult<RawDataMeta> {

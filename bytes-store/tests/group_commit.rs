@@ -80,3 +80,34 @@ async fn a_writer_that_gives_up_does_not_take_the_others_down() {
         assert_eq!(db.boefje_meta(id).await.expect("stored").id, id);
     }
 }
+
+/// A raw file save that its caller abandons at any point either lands whole (contents and metadata) or not at
+/// all: no contents without metadata are left in the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_raw_file_save_leaves_no_contents_without_metadata() {
+    use kat_core::services::bytes::Bytes;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bytes = kat_bytes::LocalBytes::open(dir.path()).await.expect("opens");
+    let mime_types = ["text/plain".to_string()];
+    let mut abandoned = 0;
+    for i in 0..40u64 {
+        let run = meta(Uuid::new_v4());
+        bytes.save_boefje_meta(&run).await.expect("meta");
+        // Give up after a growing pause, so the saves are cut at different points (the contents' fsync takes a while).
+        let save = bytes.save_raw(run.id, &mime_types, b"evidence");
+        if tokio::time::timeout(std::time::Duration::from_micros(50 * i), save).await.is_err() {
+            abandoned += 1;
+        }
+    }
+    assert!(abandoned > 0, "some saves were abandoned mid-way");
+    // The abandoned saves finish on their own; then every stored content has its metadata.
+    let mut orphans = bytes.orphans().await.expect("listed");
+    for _ in 0..50 {
+        if orphans.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        orphans = bytes.orphans().await.expect("listed");
+    }
+    assert_eq!(orphans, Vec::<String>::new(), "contents without metadata");
+}
