@@ -158,12 +158,9 @@ impl NormalizerRunner {
         let organisation = &raw_meta.boefje_meta.organization;
         let mut report = graph.save_observation(organisation, &method, &input, &objects).await?;
         let declarations = graph.save_declarations(organisation, &method, &input, &declared).await?;
-        report.new_or_raised.extend(declarations.new_or_raised);
-        report.deleted.extend(declarations.deleted);
+        report.absorb(declarations);
         let concluded = rules::apply(&self.rules, graph, organisation, &objects, &report.deleted).await?;
-        report.new_or_raised.extend(concluded.new_or_raised);
-        report.lowered.extend(concluded.lowered);
-        report.deleted.extend(concluded.deleted);
+        report.absorb(concluded);
         let meta = NormalizerMeta { id: task.id, started_at: Some(started_at), ended_at: Some(OffsetDateTime::now_utc()), raw_data: raw_meta, normalizer: PluginRef { id: task.normalizer.id.clone(), version: None } };
         match self.bytes.save_normalizer_meta(&meta).await {
             // The same task ran before and was interrupted after recording its run (its lease ran out): the

@@ -22,21 +22,16 @@ pub fn method(rule: &dyn Rule) -> String {
 pub async fn apply(rules: &[Box<dyn Rule>], graph: &dyn ObjectGraph, organisation: &str, objects: &[Ooi], deleted: &[Reference]) -> ServiceResult<SaveReport> {
     let mut report = SaveReport::default();
     for rule in rules {
+        let method = method(rule.as_ref());
         let consumed = |object_type: &str| rule.consumes().contains(&object_type);
         for object in objects.iter().filter(|o| consumed(o.object_type())) {
             let Some(stored) = graph.get(organisation, object.reference()).await? else { continue };
             let conclusion = rule.evaluate(&stored.ooi).map_err(|e| ServiceError::internal(format!("rule {} failed on {}: {e}", rule.id(), object.reference())))?;
-            merge(&mut report, graph.save_observation(organisation, &method(rule.as_ref()), object.reference(), &conclusion).await?);
+            report.absorb(graph.save_observation(organisation, &method, object.reference(), &conclusion).await?);
         }
         for gone in deleted.iter().filter(|r| consumed(r.object_type())) {
-            merge(&mut report, graph.save_observation(organisation, &method(rule.as_ref()), gone, &[]).await?);
+            report.absorb(graph.save_observation(organisation, &method, gone, &[]).await?);
         }
     }
     Ok(report)
-}
-
-fn merge(into: &mut SaveReport, from: SaveReport) {
-    into.new_or_raised.extend(from.new_or_raised);
-    into.lowered.extend(from.lowered);
-    into.deleted.extend(from.deleted);
 }

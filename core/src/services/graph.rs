@@ -31,6 +31,15 @@ pub struct SaveReport {
     pub deleted: Vec<Reference>,
 }
 
+impl SaveReport {
+    /// Add what a later save in the same piece of work changed.
+    pub fn absorb(&mut self, later: SaveReport) {
+        self.new_or_raised.extend(later.new_or_raised);
+        self.lowered.extend(later.lowered);
+        self.deleted.extend(later.deleted);
+    }
+}
+
 /// The object graph.
 #[async_trait]
 pub trait ObjectGraph: Send + Sync {

@@ -76,11 +76,3 @@ pub const UNCOMMON_OPEN_PORT: FindingType = FindingType {
     description: "A service answers on a port that is not commonly open to the world. Check that it is meant to be reachable.",
     risk: Risk::Low,
 };
-
-/// Every finding type the built-in rules conclude.
-pub const ALL: &[FindingType] = &[OPEN_DATABASE_PORT, OPEN_SYSADMIN_PORT, REMOTE_DESKTOP_PORT, UNCOMMON_OPEN_PORT];
-
-/// The finding type with this id.
-pub fn by_id(id: &str) -> Option<&'static FindingType> {
-    ALL.iter().find(|t| t.id == id)
-}
