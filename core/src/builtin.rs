@@ -100,6 +100,27 @@ pub trait Rule: Send + Sync {
     fn id(&self) -> &'static str;
     /// The object types it is evaluated on.
     fn consumes(&self) -> &'static [&'static str];
-    /// What holds for `object` now: findings and their finding types (empty when nothing does).
-    fn evaluate(&self, object: &Ooi) -> Result<Vec<Ooi>, CoreError>;
+    /// The other objects it reads (OpenKAT's bit parameters): each path leads from the consumed object to
+    /// objects that [`Rule::evaluate`] gets as `parameters`. When an object at a path's end (or on its way)
+    /// changes, the rule is evaluated again on the consumed objects the path leads back to.
+    fn parameters(&self) -> &'static [&'static [Step]] {
+        &[]
+    }
+    /// What holds for `object` now, given the objects its [`Rule::parameters`] paths reach (all paths' ends,
+    /// in path order): conclusions such as findings with their finding types (empty when nothing holds).
+    fn evaluate(&self, object: &Ooi, parameters: &[Ooi]) -> Result<Vec<Ooi>, CoreError>;
+}
+
+/// One step of a rule's parameter path, from the objects reached so far to the next ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// To the object this reference field of the current object names.
+    Field(&'static str),
+    /// To the objects of `object_type` whose reference field `field` names the current object.
+    ReferencedBy {
+        /// The type of the referring objects.
+        object_type: &'static str,
+        /// Their field that holds the reference.
+        field: &'static str,
+    },
 }

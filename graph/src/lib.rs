@@ -177,6 +177,10 @@ impl ObjectGraph for Graph {
     async fn get(&self, organisation: &str, reference: &Reference) -> ServiceResult<Option<StoredObject>> {
         Ok(Graph::get(self, organisation, reference).await?)
     }
+
+    async fn referencing(&self, organisation: &str, object_type: &str, field: &str, target: &Reference) -> ServiceResult<Vec<StoredObject>> {
+        Ok(Graph::referencing(self, organisation, object_type, field, target).await?)
+    }
 }
 
 /// Group `(key, value)` pairs by key, keys in order.

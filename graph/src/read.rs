@@ -98,6 +98,17 @@ impl Graph {
         Ok(ObjectPage { count, objects: rows_to_objects(object_type, &fields, rows)? })
     }
 
+    /// The objects of `object_type` in `organisation` whose reference field `field` names `target`, ordered by key.
+    pub async fn referencing(&self, organisation: &str, object_type: &str, field: &str, target: &Reference) -> Result<Vec<StoredObject>, GraphError> {
+        let fields = field_names(object_type)?;
+        let Some(name) = fields.iter().find(|f| **f == field) else {
+            return Err(GraphError::Invalid(format!("{object_type} has no field {field:?}; its fields are {}", fields.join(", "))));
+        };
+        let values = params(organisation, [("skip", 0.into()), ("limit", i64::MAX.into()), ("f0", target.as_str().into())]);
+        let rows = self.engine.read(&cypher::objects_of_type(object_type, &fields, &[*name]), &values).await?;
+        rows_to_objects(object_type, &fields, rows)
+    }
+
     /// Every object of `organisation`, or those of one type, ordered by type then key.
     pub async fn objects(&self, organisation: &str, object_type: Option<&str>) -> Result<Vec<StoredObject>, GraphError> {
         let mut out = Vec::new();

@@ -38,6 +38,9 @@ use external::{ExternalLimits, ExternalNormalizer, Output};
 pub struct NormalizerOutcome {
     /// The objects the normalizer gave.
     pub objects: Vec<Ooi>,
+    /// The objects the rules concluded after the save (findings, websites): like the normalizer's objects, the
+    /// scheduler hears of them, so a rescan reaches what the rules found too.
+    pub concluded: Vec<Ooi>,
     /// What saving them changed in the graph.
     pub report: SaveReport,
 }
@@ -160,7 +163,7 @@ impl NormalizerRunner {
         let declarations = graph.save_declarations(organisation, &method, &input, &declared).await?;
         report.absorb(declarations);
         let concluded = rules::apply(&self.rules, graph, organisation, &objects, &report.deleted).await?;
-        report.absorb(concluded);
+        report.absorb(concluded.report);
         let meta = NormalizerMeta { id: task.id, started_at: Some(started_at), ended_at: Some(OffsetDateTime::now_utc()), raw_data: raw_meta, normalizer: PluginRef { id: task.normalizer.id.clone(), version: None } };
         match self.bytes.save_normalizer_meta(&meta).await {
             // The same task ran before and was interrupted after recording its run (its lease ran out): the
@@ -169,7 +172,7 @@ impl NormalizerRunner {
             other => other?,
         }
         tracing::debug!(normalizer = %task.normalizer.id, objects = objects.len(), new = report.new_or_raised.len(), deleted = report.deleted.len(), "normalized");
-        Ok(NormalizerOutcome { objects, report })
+        Ok(NormalizerOutcome { objects, concluded: concluded.objects, report })
     }
 
     /// Store the raw files derived from `parent` as raw files of its boefje run, with the marker mime types of
@@ -215,7 +218,7 @@ pub struct Normalized {
 async fn report_objects(scheduler: &dyn Scheduler, graph: &dyn ObjectGraph, organisation: &str, outcome: &NormalizerOutcome) -> ServiceResult<()> {
     let mut saved = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
-    let references = outcome.objects.iter().map(|o| o.reference()).chain(outcome.report.new_or_raised.iter().map(|o| o.ooi.reference()));
+    let references = outcome.objects.iter().chain(&outcome.concluded).map(|o| o.reference()).chain(outcome.report.new_or_raised.iter().map(|o| o.ooi.reference()));
     for reference in references {
         if seen.insert(reference.clone())
             && let Some(stored) = graph.get(organisation, reference).await?

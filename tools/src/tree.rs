@@ -47,7 +47,7 @@ fn print_findings(objects: &[kat_core::services::graph::StoredObject], out: &mut
         let risk = risks.get(kind.as_str()).cloned().unwrap_or_else(|| "unknown".to_string());
         let rank = Risk::parse(&risk).map_or(Risk::ALL.len(), |r| r as usize);
         let id = kind.strip_prefix("KATFindingType|").unwrap_or(&kind).to_string();
-        groups.entry((rank, risk)).or_default().push(format!("{id:<28} {}", text(&finding.ooi, "ooi")));
+        groups.entry((rank, risk)).or_default().push(format!("{id:<30} {}", text(&finding.ooi, "ooi")));
     }
     let total: usize = groups.values().map(Vec::len).sum();
     writeln!(out, "\nFindings ({total}):")?;

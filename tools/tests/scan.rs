@@ -64,7 +64,7 @@ fn scan_finds_exactly_the_open_ports_rescans_without_duplicates_and_drops_stale_
     assert_eq!(open_ports_in_graph(dir.path()), expected);
     let count = object_count(dir.path());
 
-    assert!(first.stderr.contains("enabled the boefjes dns-records, port-scan for organisation _dev"), "boefjes are off by default, so the scan enables them and says so: {}", first.stderr);
+    assert!(first.stderr.contains("enabled the boefjes dns-records, port-scan, webpage-analysis, security_txt_downloader for organisation _dev"), "boefjes are off by default, so the scan enables them and says so: {}", first.stderr);
 
     let second = kat(dir.path(), &env, &["scan", "127.0.0.1"]);
     assert!(second.ok, "{}", second.stderr);
@@ -135,7 +135,7 @@ fn run_boefje_show_raw_and_run_normalizer_work_on_stored_files() {
     assert_eq!(open_ports_in_graph(dir.path()), vec![port(&open[0])]);
 
     for (program, args, needle) in [
-        (env!("CARGO_BIN_EXE_run_boefje"), vec!["_dev", "nope", "Hostname|internet|a.test"], "unknown boefje \"nope\"; known: dns-records, port-scan"),
+        (env!("CARGO_BIN_EXE_run_boefje"), vec!["_dev", "nope", "Hostname|internet|a.test"], "unknown boefje \"nope\"; known: dns-records, port-scan, webpage-analysis, security_txt_downloader"),
         (env!("CARGO_BIN_EXE_run_boefje"), vec!["_dev", "port-scan", "Hostname|internet"], "malformed reference"),
         (env!("CARGO_BIN_EXE_show_raw"), vec!["not-a-uuid"], "is not a raw file id"),
         (env!("CARGO_BIN_EXE_show_raw"), vec!["7134430c-8509-4944-b0be-27cb9bfb4bc2"], "no raw file 7134430c"),
@@ -278,4 +278,55 @@ fn open_ports_become_findings_by_risk_and_a_finding_goes_with_its_port() {
     let types = kat(dir.path(), &[], &["query", "MATCH (t:KATFindingType) RETURN t.kat_id AS id ORDER BY id"]);
     assert!(types.ok && types.stdout.contains("KAT-OPEN-SYSADMIN-PORT") && !types.stdout.contains("KAT-OPEN-DATABASE-PORT"), "a finding type no finding uses goes too: {}", types.stdout);
     drop((rdp, vnc, other));
+}
+
+/// The pages of a test website: `/` with `headers`, and a security.txt when `security_txt`.
+fn site(headers: &[(&str, &str)], security_txt: bool) -> std::collections::BTreeMap<String, kat_tests::web_server::Page> {
+    use kat_tests::web_server::Page;
+    let mut pages = std::collections::BTreeMap::from([("/".to_string(), Page::ok(headers, "<html><body>test site</body></html>"))]);
+    if security_txt {
+        pages.insert("/.well-known/security.txt".into(), Page::ok(&[("Content-Type", "text/plain")], "Contact: mailto:security@web.test\nExpires: 2030-01-01T00:00:00.000Z\n"));
+    }
+    pages
+}
+
+#[test]
+fn websites_are_found_fetched_and_checked_and_their_findings_follow_the_sites() {
+    use kat_tests::web_server::start_web_server;
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Addresses of this test's own (no other test scans 127.0.80.x), port 80 so that the port scan calls it http.
+    let (a, b) = ("127.0.80.1:80", "127.0.80.2:80");
+    let dns = runtime.block_on(kat_tests::dns_server::start_dns_server_for(&[("www.web.test", [127, 0, 80, 1].into()), ("bare.web.test", [127, 0, 80, 2].into())]));
+    let all_headers = [("Content-Type", "text/html"), ("Content-Security-Policy", "default-src 'self'"), ("X-Frame-Options", "DENY"), ("X-Content-Type-Options", "nosniff"), ("Permissions-Policy", "camera=()"), ("Referrer-Policy", "no-referrer")];
+    let start = |addr: &str, pages| runtime.block_on(start_web_server(addr, pages)).unwrap_or_else(|e| panic!("{e}"));
+    // www: a security.txt, but no CSP, X-Content-Type-Options or Permissions-Policy; bare: every header, no security.txt.
+    let www = start(a, site(&[("Content-Type", "text/html; charset=utf-8"), ("X-Frame-Options", "SAMEORIGIN"), ("Referrer-Policy", "no-referrer")], true));
+    let bare = start(b, site(&all_headers, false));
+    let ns = format!("127.0.0.1:{dns}");
+    let env = [("BOEFJE_REMOTE_NS", ns.as_str()), ("BOEFJE_PORTS", "80"), ("BOEFJE_TIMEOUT_MS", "1000"), ("BOEFJE_RECORD_TYPES", "A")];
+
+    let first = kat(dir.path(), &env, &["scan", "www.web.test", "bare.web.test"]);
+    assert!(first.ok, "{}\n{}", first.stdout, first.stderr);
+    let website = |host: &str, ip: &str| format!("Website|internet|{ip}|tcp|80|http|internet|{host}");
+    let resource = |host: &str, ip: &str| format!("HTTPResource|internet|{ip}|tcp|80|http|internet|{host}|http|internet|{host}|80|/");
+    for object in [website("www.web.test", "127.0.80.1"), website("bare.web.test", "127.0.80.2"), resource("www.web.test", "127.0.80.1"), format!("HTTPHeader|{}|x-frame-options", &resource("www.web.test", "127.0.80.1")["HTTPResource|".len()..]), format!("SecurityTXT|{}|internet|http://www.web.test/.well-known/security.txt", &website("www.web.test", "127.0.80.1")["Website|".len()..])] {
+        assert!(first.stdout.contains(&object), "the scan shows {object}:\n{}", first.stdout);
+    }
+    let www_page = resource("www.web.test", "127.0.80.1");
+    let expected = vec![
+        ("medium".to_string(), "KAT-NO-CSP".to_string(), www_page.clone()),
+        ("low".to_string(), "KAT-NO-X-CONTENT-TYPE-OPTIONS".to_string(), www_page.clone()),
+        ("recommendation".to_string(), "KAT-NO-PERMISSIONS-POLICY".to_string(), www_page.clone()),
+        ("recommendation".to_string(), "KAT-NO-SECURITY-TXT".to_string(), website("bare.web.test", "127.0.80.2")),
+    ];
+    assert_eq!(findings(&first.stdout), expected, "exactly the findings that hold:\n{}", first.stdout);
+
+    // The sites are fixed: www sends every header, bare publishes a security.txt. The rescan clears the findings.
+    drop((www, bare));
+    let (www, bare) = (start(a, site(&all_headers, true)), start(b, site(&all_headers, true)));
+    let second = kat(dir.path(), &env, &["scan", "www.web.test", "bare.web.test"]);
+    assert!(second.ok, "{}\n{}", second.stdout, second.stderr);
+    assert_eq!(findings(&second.stdout), vec![], "no finding holds any more:\n{}", second.stdout);
+    drop((www, bare));
 }

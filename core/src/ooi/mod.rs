@@ -85,6 +85,11 @@ impl Ooi {
             if part.is_empty() {
                 return Err(invalid(name, "must not be empty: it is part of the natural key"));
             }
+            let last = spec.natural_key.last() == Some(name);
+            let own_text = !matches!(spec.field(name).map(|f| f.kind), Some(FieldKind::Ref { .. }));
+            if own_text && part.contains('|') && !(last && spec.last_key_may_contain_bar) {
+                return Err(invalid(name, "must not contain '|': it is part of the natural key, whose parts '|' separates"));
+            }
             key.push('|');
             key.push_str(&part);
         }
@@ -263,6 +268,10 @@ mod tests {
         let err = Ooi::build("IPPort").field("address", "IPAddressV4|internet|1.1.1.1").field("protocol", "tcp").field("port", "x").finish().expect_err("port text");
         assert!(err.to_string().contains("integer"), "{err}");
         assert!(Ooi::build("Nope").finish().is_err());
+        let err = Ooi::build("Hostname").field("network", "Network|internet").field("name", "a|b.nl").finish().expect_err("a bar in a key part");
+        assert!(err.to_string().contains("\"name\"") && err.to_string().contains("must not contain '|'"), "{err}");
+        let mx = Ooi::build("DNSMXRecord").field("hostname", "Hostname|internet|a.nl").field("dns_record_type", "MX").field("value", "10 mail|a.nl.").finish();
+        assert!(mx.is_ok(), "a last key part that may hold '|' still may: {mx:?}");
         let mut h = hostname("a.nl");
         assert!(h.set("name", "b.nl".into()).is_err());
         assert!(h.set("dns_zone", "DNSZone|internet|a.nl".into()).is_ok());

@@ -147,16 +147,21 @@ fn split_key(spec: &ObjectTypeSpec, parts: &[&str], at: &mut usize, to_end: bool
     Ok(fields)
 }
 
-/// The target type of a reference field whose key starts at `parts[at]`: the only one, or for IP
-/// addresses the version the address text parses as.
+/// The target type of a reference field whose key starts at `parts[at]`: the only one, for IP
+/// addresses the version the address text parses as, for web URLs whether the host is an address.
 fn pick_target(targets: &[&str], parts: &[&str], at: usize) -> Option<&'static ObjectTypeSpec> {
     if let [only] = targets {
         return type_spec(only);
     }
+    // An address's key is network, address; a web URL's scheme, network, host.
     let address = parts.get(at + 1).copied().unwrap_or_default();
+    let url_host = parts.get(at + 2).copied().unwrap_or_default();
+    let is_ip = |text: &str| text.parse::<std::net::IpAddr>().is_ok();
     let fits = |name: &&&str| match **name {
         "IPAddressV4" => address.parse::<Ipv4Addr>().is_ok(),
         "IPAddressV6" => address.parse::<Ipv6Addr>().is_ok(),
+        "IPAddressHTTPURL" => is_ip(url_host),
+        "HostnameHTTPURL" => !is_ip(url_host),
         _ => true,
     };
     targets.iter().find(fits).and_then(|name| type_spec(name))
@@ -272,6 +277,21 @@ mod tests {
         let mx = key_fields(&parse("DNSMXRecord|internet|example.nl|10 mail|example.nl.")).expect("fields");
         assert_eq!(mx["value"], "10 mail|example.nl.", "the last text part may hold '|'");
         assert!(Ooi::from_reference(&parse("DNSARecord|internet|example.nl|1.2.3.4")).is_err(), "address and record type are outside the key");
+    }
+
+    #[test]
+    fn web_object_keys_split_into_their_references() {
+        let website = "Website|internet|127.0.80.1|tcp|80|http|internet|www.web.test";
+        let fields = key_fields(&parse(website)).expect("fields");
+        assert_eq!(Value::Object(fields), json!({"ip_service": "IPService|internet|127.0.80.1|tcp|80|http", "hostname": "Hostname|internet|www.web.test"}));
+        let header = format!("HTTPHeader|{}|http|internet|www.web.test|80|/|Content-Type", &website["Website|".len()..]);
+        let fields = key_fields(&parse(&format!("HTTPResource|{}|http|internet|www.web.test|80|/a|b", &website["Website|".len()..]))).expect("fields");
+        assert_eq!(fields["web_url"], "HostnameHTTPURL|http|internet|www.web.test|80|/a|b", "a path, last in the key, may hold '|'");
+        let fields = key_fields(&parse(&header)).expect("fields");
+        assert_eq!(fields["key"], "Content-Type");
+        assert_eq!(fields["resource"], format!("HTTPResource|{}|http|internet|www.web.test|80|/", &website["Website|".len()..]));
+        let on_address = key_fields(&parse("HTTPResource|internet|::1|tcp|443|https|internet|a.test|https|internet|::1|443|/")).expect("fields");
+        assert_eq!(on_address["web_url"], "IPAddressHTTPURL|https|internet|::1|443|/", "a URL whose host is an address is an IPAddressHTTPURL");
     }
 
     #[test]

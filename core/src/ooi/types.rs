@@ -82,6 +82,8 @@ const fn reference(
 const IP: &[&str] = &["IPAddressV4", "IPAddressV6"];
 const NETWORK: &[&str] = &["Network"];
 const HOSTNAME: &[&str] = &["Hostname"];
+/// OpenKAT's `WebURL`: a URL on a hostname or on an IP address.
+const WEB_URL: &[&str] = &["HostnameHTTPURL", "IPAddressHTTPURL"];
 
 /// A DNS record type. OpenKAT keys records by hostname and value (`DNSARecord|internet|example.nl|1.2.3.4`);
 /// `$key` overrides that (SOA: hostname and SOA hostname), `$hashed` names a key field that enters as SHA-1 (TXT).
@@ -182,6 +184,67 @@ pub static OBJECT_TYPES: &[ObjectTypeSpec] = &[
         name: "IPService",
         fields: &[reference("ip_port", &["IPPort"], Some(0), Some(4), false), reference("service", &["Service"], Some(0), Some(0), false)],
         natural_key: &["ip_port", "service"],
+        last_key_may_contain_bar: false,
+        hashed_key: None,
+    },
+    ObjectTypeSpec {
+        name: "Website",
+        fields: &[
+            reference("ip_service", &["IPService"], Some(0), Some(1), false),
+            reference("hostname", HOSTNAME, None, Some(4), false),
+        ],
+        natural_key: &["ip_service", "hostname"],
+        last_key_may_contain_bar: false,
+        hashed_key: None,
+    },
+    ObjectTypeSpec {
+        name: "HostnameHTTPURL",
+        fields: &[reference("network", NETWORK, Some(0), None, false), text("scheme"), reference("netloc", HOSTNAME, Some(2), Some(4), false), int("port"), text("path")],
+        natural_key: &["scheme", "netloc", "port", "path"],
+        last_key_may_contain_bar: true,
+        hashed_key: None,
+    },
+    ObjectTypeSpec {
+        name: "IPAddressHTTPURL",
+        fields: &[reference("network", NETWORK, Some(0), None, false), text("scheme"), reference("netloc", IP, Some(1), Some(4), false), int("port"), text("path")],
+        natural_key: &["scheme", "netloc", "port", "path"],
+        last_key_may_contain_bar: true,
+        hashed_key: None,
+    },
+    ObjectTypeSpec {
+        name: "HTTPResource",
+        fields: &[
+            reference("website", &["Website"], Some(0), Some(4), false),
+            reference("web_url", WEB_URL, Some(1), Some(4), false),
+            reference("redirects_to", WEB_URL, None, None, true),
+        ],
+        natural_key: &["website", "web_url"],
+        last_key_may_contain_bar: false,
+        hashed_key: None,
+    },
+    ObjectTypeSpec {
+        name: "HTTPHeader",
+        fields: &[reference("resource", &["HTTPResource"], Some(0), Some(4), false), text("key"), text("value")],
+        natural_key: &["resource", "key"],
+        last_key_may_contain_bar: false,
+        hashed_key: None,
+    },
+    ObjectTypeSpec {
+        name: "URL",
+        fields: &[reference("network", NETWORK, Some(0), None, false), text("raw"), reference("web_url", WEB_URL, Some(2), None, true)],
+        natural_key: &["network", "raw"],
+        last_key_may_contain_bar: true,
+        hashed_key: None,
+    },
+    ObjectTypeSpec {
+        name: "SecurityTXT",
+        fields: &[
+            reference("website", &["Website"], Some(0), Some(4), false),
+            reference("url", &["URL"], Some(0), Some(4), false),
+            reference("redirects_to", &["SecurityTXT"], Some(2), Some(0), true),
+            opt_text("security_txt"),
+        ],
+        natural_key: &["website", "url"],
         last_key_may_contain_bar: false,
         hashed_key: None,
     },

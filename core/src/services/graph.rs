@@ -51,4 +51,7 @@ pub trait ObjectGraph: Send + Sync {
     async fn save_declarations(&self, organisation: &str, method: &str, source: &Reference, declared: &[Ooi]) -> ServiceResult<SaveReport>;
     /// One stored object of `organisation`.
     async fn get(&self, organisation: &str, reference: &Reference) -> ServiceResult<Option<StoredObject>>;
+    /// The stored objects of `object_type` in `organisation` whose reference field `field` names `target`
+    /// (the headers of a resource, the A records of an address), ordered by key.
+    async fn referencing(&self, organisation: &str, object_type: &str, field: &str, target: &Reference) -> ServiceResult<Vec<StoredObject>>;
 }

@@ -6,6 +6,9 @@
 
 pub mod dns_records;
 pub mod port_scan;
+pub mod security_txt;
+pub mod web;
+pub mod webpage_analysis;
 
 use kat_core::plugin::BoefjeManifest;
 
@@ -13,7 +16,12 @@ pub use kat_core::builtin::{Boefje, BoefjeError, BoefjeRun, JobEnv, RawFile};
 
 /// Every built-in boefje.
 pub fn all() -> Vec<Box<dyn Boefje>> {
-    vec![Box::new(dns_records::DnsRecords), Box::new(port_scan::PortScan)]
+    vec![
+        Box::new(dns_records::DnsRecords),
+        Box::new(port_scan::PortScan),
+        Box::new(webpage_analysis::WebpageAnalysis),
+        Box::new(security_txt::SecurityTxtDownloader),
+    ]
 }
 
 /// The built-in boefje with this id.

@@ -4,10 +4,10 @@
 //! run offline (`kat normalize`) as well as in the normalizer runner.
 
 pub mod dns;
-
+pub mod http_headers;
 pub mod nmap;
-
 pub mod nuclei;
+pub mod security_txt;
 
 use kat_core::plugin::NormalizerManifest;
 
@@ -20,7 +20,13 @@ pub(crate) fn manifest(id: &str, text: &str) -> NormalizerManifest {
 
 /// Every built-in normalizer.
 pub fn all() -> Vec<Box<dyn Normalizer>> {
-    vec![Box::new(dns::DnsNormalizer), Box::new(nmap::NmapNormalizer), Box::new(nuclei::NucleiNormalizer)]
+    vec![
+        Box::new(dns::DnsNormalizer),
+        Box::new(nmap::NmapNormalizer),
+        Box::new(nuclei::NucleiNormalizer),
+        Box::new(http_headers::HttpHeadersNormalizer),
+        Box::new(security_txt::SecurityTxtNormalizer),
+    ]
 }
 
 /// The built-in normalizer with this id.

@@ -76,3 +76,59 @@ pub const UNCOMMON_OPEN_PORT: FindingType = FindingType {
     description: "A service answers on a port that is not commonly open to the world. Check that it is meant to be reachable.",
     risk: Risk::Low,
 };
+
+/// A site served over HTTPS does not tell browsers to keep to HTTPS.
+pub const NO_HSTS: FindingType = FindingType {
+    id: "KAT-NO-HSTS",
+    description: "The HTTPS site sends no Strict-Transport-Security header, so a browser may still be sent to its plain HTTP version by an attacker on the network. Send Strict-Transport-Security with a max-age of at least a year.",
+    risk: Risk::Medium,
+};
+
+/// A page that can run scripts has no Content-Security-Policy.
+pub const NO_CSP: FindingType = FindingType {
+    id: "KAT-NO-CSP",
+    description: "A page that a browser renders as HTML, XML or SVG comes without a Content-Security-Policy header, which would limit the damage of injected scripts. Send a policy that names the sources the page may load from.",
+    risk: Risk::Medium,
+};
+
+/// A page may be framed by any site.
+pub const NO_X_FRAME_OPTIONS: FindingType = FindingType {
+    id: "KAT-NO-X-FRAME-OPTIONS",
+    description: "The response has no X-Frame-Options header, so any site may show the page in a frame and trick users into clicking on it (clickjacking). Send X-Frame-Options: DENY or SAMEORIGIN, or a frame-ancestors policy.",
+    risk: Risk::Medium,
+};
+
+/// Browsers may guess the content type of a response.
+pub const NO_X_CONTENT_TYPE_OPTIONS: FindingType = FindingType {
+    id: "KAT-NO-X-CONTENT-TYPE-OPTIONS",
+    description: "The response has no X-Content-Type-Options header, so a browser may guess its type and run content served as data as a script. Send X-Content-Type-Options: nosniff.",
+    risk: Risk::Low,
+};
+
+/// No Permissions-Policy limits the browser features a page may use.
+pub const NO_PERMISSIONS_POLICY: FindingType = FindingType {
+    id: "KAT-NO-PERMISSIONS-POLICY",
+    description: "The response has no Permissions-Policy header to switch off browser features (camera, microphone, location) the site does not use.",
+    risk: Risk::Recommendation,
+};
+
+/// No Referrer-Policy limits what the browser tells other sites.
+pub const NO_REFERRER_POLICY: FindingType = FindingType {
+    id: "KAT-NO-REFERRER-POLICY",
+    description: "The response has no Referrer-Policy header, so full URLs of the site may be sent to the sites it links to. Send Referrer-Policy: strict-origin-when-cross-origin or stricter.",
+    risk: Risk::Recommendation,
+};
+
+/// The response uses headers that are deprecated or not standard.
+pub const NONSTANDARD_HEADERS: FindingType = FindingType {
+    id: "KAT-NONSTANDARD-HEADERS",
+    description: "The response carries headers that are deprecated or not standard; they may not do what is meant and can leak information. Remove them.",
+    risk: Risk::Recommendation,
+};
+
+/// A website publishes no security.txt.
+pub const NO_SECURITY_TXT: FindingType = FindingType {
+    id: "KAT-NO-SECURITY-TXT",
+    description: "The website has no security.txt (RFC 9116) at /.well-known/security.txt, so someone who finds a weakness does not know whom to tell. Publish one with at least a Contact and an Expires field.",
+    risk: Risk::Recommendation,
+};

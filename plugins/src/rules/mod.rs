@@ -5,9 +5,16 @@
 //! - [`finding_types`]: the catalogue of finding types (OpenKAT's
 //!   `KATFindingType` ids) with a description and a risk level each.
 //! - [`ports`]: `port-classification-ip`, open ports by what they expose.
+//! - [`websites`]: `website-discovery`, a web service and the hostnames
+//!   pointing at its address make websites.
+//! - [`headers`]: `missing-headers`, security headers a page lacks.
+//! - [`security_txt`]: `missing-security-txt`, websites without one.
 
 pub mod finding_types;
+pub mod headers;
 pub mod ports;
+pub mod security_txt;
+pub mod websites;
 
 use kat_core::{CoreError, Ooi, Reference};
 
@@ -16,7 +23,7 @@ pub use finding_types::{FindingType, Risk};
 
 /// Every built-in rule.
 pub fn all() -> Vec<Box<dyn Rule>> {
-    vec![Box::new(ports::PortClassification)]
+    vec![Box::new(ports::PortClassification), Box::new(websites::WebsiteDiscovery), Box::new(headers::MissingHeaders), Box::new(security_txt::MissingSecurityTxt)]
 }
 
 /// A finding of `finding_type` on `object`, with the finding type object it references (both are saved: the
@@ -31,4 +38,13 @@ pub fn finding_of(object: &Reference, type_id: &str, type_description: &str, ris
     let kind = Ooi::build("KATFindingType").field("id", type_id).field("description", type_description).field("risk_severity", risk.as_str()).finish()?;
     let found = Ooi::build("Finding").reference("ooi", object).reference("finding_type", kind.reference()).field("description", description).finish()?;
     Ok([found, kind])
+}
+
+/// A natural-key field of the object `reference` names, read from the key as text (a reference field gives the
+/// referenced object's primary key, a number its digits); `None` when the key does not hold it.
+pub fn key_part(reference: &Reference, field: &str) -> Option<String> {
+    match kat_core::ooi::openkat::key_fields(reference).ok()?.remove(field)? {
+        serde_json::Value::String(text) => Some(text),
+        other => Some(other.to_string()),
+    }
 }

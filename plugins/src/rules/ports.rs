@@ -54,7 +54,7 @@ impl Rule for PortClassification {
         &["IPPort"]
     }
 
-    fn evaluate(&self, object: &Ooi) -> Result<Vec<Ooi>, CoreError> {
+    fn evaluate(&self, object: &Ooi, _parameters: &[Ooi]) -> Result<Vec<Ooi>, CoreError> {
         let fields = object.fields();
         if fields.get("state").and_then(Value::as_str).is_some_and(|state| state != "open") {
             return Ok(Vec::new());
@@ -81,7 +81,7 @@ mod tests {
     }
 
     fn finding_type_of(protocol: &str, number: u16, state: Option<&str>) -> Option<String> {
-        let found = PortClassification.evaluate(&port(protocol, number, state)).expect("evaluates");
+        let found = PortClassification.evaluate(&port(protocol, number, state), &[]).expect("evaluates");
         match found.as_slice() {
             [] => None,
             [finding, kind] => {
@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn the_finding_key_is_openkats() {
-        let found = PortClassification.evaluate(&port("tcp", 3306, Some("open"))).expect("evaluates");
+        let found = PortClassification.evaluate(&port("tcp", 3306, Some("open")), &[]).expect("evaluates");
         assert_eq!(found[0].reference().as_str(), "Finding|IPPort|internet|127.0.0.1|tcp|3306|KAT-OPEN-DATABASE-PORT");
         assert_eq!(found[1].reference().as_str(), "KATFindingType|KAT-OPEN-DATABASE-PORT");
         assert_eq!(found[1].fields()["risk_severity"], "high");
