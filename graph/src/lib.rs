@@ -174,6 +174,11 @@ impl ObjectGraph for Graph {
         Ok(Graph::save_declarations(self, organisation, method, source, declared).await?)
     }
 
+    async fn affirm(&self, organisation: &str, method: &str, source: &Reference, objects: &[Ooi]) -> ServiceResult<()> {
+        Graph::affirm(self, organisation, method, source, objects).await?;
+        Ok(())
+    }
+
     async fn get(&self, organisation: &str, reference: &Reference) -> ServiceResult<Option<StoredObject>> {
         Ok(Graph::get(self, organisation, reference).await?)
     }

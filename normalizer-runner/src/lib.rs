@@ -159,7 +159,13 @@ impl NormalizerRunner {
         let Normalized { method, input, objects, declared, derived, raw_meta, started_at } = normalized;
         self.store_derived(&raw_meta, &derived).await?;
         let organisation = &raw_meta.boefje_meta.organization;
-        let mut report = graph.save_observation(organisation, &method, &input, &objects).await?;
+        // The input object given back (a website with the certificate it serves) adds to its fields: an
+        // observation made on an object cannot be what keeps that object alive.
+        let (itself, observed): (Vec<Ooi>, Vec<Ooi>) = objects.iter().cloned().partition(|o| *o.reference() == input);
+        let mut report = graph.save_observation(organisation, &method, &input, &observed).await?;
+        if !itself.is_empty() {
+            graph.affirm(organisation, &method, &input, &itself).await?;
+        }
         let declarations = graph.save_declarations(organisation, &method, &input, &declared).await?;
         report.absorb(declarations);
         let concluded = rules::apply(&self.rules, graph, organisation, &objects, &report.deleted).await?;

@@ -115,3 +115,18 @@ fn a_header_name_that_cannot_be_part_of_a_key_is_left_out() {
     let objects = normalizer("kat_http_headers").normalize(&reference(RESOURCE), br#"{"x|y": "1", "": "2", "ok": "3"}"#).expect("normalizes");
     assert_eq!(objects.iter().filter_map(|o| o.get("key")?.as_str()).collect::<Vec<_>>(), ["ok"]);
 }
+
+#[test]
+fn a_certificate_file_that_is_not_a_chain_is_refused_and_an_empty_one_gives_nothing() {
+    let certificates = normalizer("kat_ssl_certificates_normalize");
+    assert!(certificates.normalize(&reference(WEBSITE), b"").expect("normalizes").is_empty(), "a plain HTTP website");
+    assert!(certificates.normalize(&reference(WEBSITE), b"CONNECTED(00000003)\nno peer certificate available\n").expect("normalizes").is_empty());
+    for (input, raw, says) in [
+        (WEBSITE, &b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"[..], "certificate 1 of the chain"),
+        (WEBSITE, &b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"[..], "PEM block 1"),
+        (RESOURCE, &b""[..], "of a Website"),
+    ] {
+        let err = certificates.normalize(&reference(input), raw).expect_err("refused");
+        assert!(err.to_string().contains(says), "{err}");
+    }
+}

@@ -89,3 +89,53 @@ async fn security_txt_downloader_fetches_both_places_and_keeps_only_plain_text_f
     assert_eq!(security_txt[0].get("website").and_then(|v| v.as_str()), Some(website.as_str()));
     assert_eq!(security_txt[0].get("security_txt").and_then(|v| v.as_str()), Some(text));
 }
+
+#[tokio::test]
+async fn ssl_certificates_records_any_certificate_and_its_normalizer_reads_it() {
+    use kat_tests::web_server::{start_tls_web_server, test_certificate};
+    let day = time::Duration::days(1);
+    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).expect("whole seconds");
+    // Expired, and for other names than the website's.
+    let certificate = test_certificate(&["other.web.test", "*.other.web.test"], now - 30 * day, now - day, 4711).expect("certificate");
+    let pages = BTreeMap::from([("/".to_string(), Page::ok(&[("Content-Type", "text/plain"), ("Strict-Transport-Security", "max-age=63072000")], "secure"))]);
+    let server = start_tls_web_server("127.0.81.3:0", pages, &certificate).await.expect("TLS web server");
+    let port = server.addr.port();
+    let website = format!("Website|internet|127.0.81.3|tcp|{port}|https|internet|www.web.test");
+
+    let files = run("ssl-certificates", &website, &[]).await;
+    let pem = String::from_utf8(raw(&files, "boefje/ssl-certificates").to_vec()).expect("PEM is text");
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n") && pem.trim_end().ends_with("-----END CERTIFICATE-----"), "{pem}");
+
+    let normalizer = kat_plugins::normalizers::by_id("kat_ssl_certificates_normalize").expect("built in");
+    let objects = normalizer.normalize(&reference(&website), pem.as_bytes()).expect("normalizes");
+    let keys: Vec<&str> = objects.iter().map(|o| o.reference().as_str()).collect();
+    let cert_key = "X509Certificate|CN=other.web.test|4711";
+    assert_eq!(
+        keys,
+        [
+            cert_key,
+            "SubjectAlternativeNameHostname|CN=other.web.test|4711|internet|*.other.web.test",
+            "Hostname|internet|*.other.web.test",
+            "SubjectAlternativeNameHostname|CN=other.web.test|4711|internet|other.web.test",
+            "Hostname|internet|other.web.test",
+            website.as_str(),
+        ]
+    );
+    let cert = &objects[0];
+    let rfc3339 = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).expect("formats");
+    assert_eq!(cert.get("valid_until").and_then(|v| v.as_str()), Some(rfc3339(now - day).as_str()));
+    assert_eq!(cert.get("valid_from").and_then(|v| v.as_str()), Some(rfc3339(now - 30 * day).as_str()));
+    assert_eq!(cert.get("subject").and_then(|v| v.as_str()), Some("CN=other.web.test"));
+    assert_eq!(cert.get("pk_algorithm").and_then(|v| v.as_str()), Some("EC"));
+    assert_eq!(objects[5].get("certificate").and_then(|v| v.as_str()), Some(cert_key), "the website is given back with its certificate");
+
+    // The certificate does not stop webpage-analysis: over HTTPS it records the headers too.
+    let resource = format!("HTTPResource|internet|127.0.81.3|tcp|{port}|https|internet|www.web.test|https|internet|www.web.test|{port}|/");
+    let page = run("webpage-analysis", &resource, &[]).await;
+    let headers: serde_json::Value = serde_json::from_slice(raw(&page, "openkat-http/headers")).expect("JSON");
+    assert_eq!(headers["strict-transport-security"], "max-age=63072000");
+
+    // A plain HTTP website has no chain: an empty file.
+    let plain = run("ssl-certificates", "Website|internet|127.0.81.3|tcp|80|http|internet|www.web.test", &[]).await;
+    assert!(raw(&plain, "boefje/ssl-certificates").is_empty());
+}

@@ -64,7 +64,7 @@ fn scan_finds_exactly_the_open_ports_rescans_without_duplicates_and_drops_stale_
     assert_eq!(open_ports_in_graph(dir.path()), expected);
     let count = object_count(dir.path());
 
-    assert!(first.stderr.contains("enabled the boefjes dns-records, port-scan, webpage-analysis, security_txt_downloader for organisation _dev"), "boefjes are off by default, so the scan enables them and says so: {}", first.stderr);
+    assert!(first.stderr.contains("enabled the boefjes dns-records, port-scan, webpage-analysis, security_txt_downloader, ssl-certificates for organisation _dev"), "boefjes are off by default, so the scan enables them and says so: {}", first.stderr);
 
     let second = kat(dir.path(), &env, &["scan", "127.0.0.1"]);
     assert!(second.ok, "{}", second.stderr);
@@ -135,7 +135,7 @@ fn run_boefje_show_raw_and_run_normalizer_work_on_stored_files() {
     assert_eq!(open_ports_in_graph(dir.path()), vec![port(&open[0])]);
 
     for (program, args, needle) in [
-        (env!("CARGO_BIN_EXE_run_boefje"), vec!["_dev", "nope", "Hostname|internet|a.test"], "unknown boefje \"nope\"; known: dns-records, port-scan, webpage-analysis, security_txt_downloader"),
+        (env!("CARGO_BIN_EXE_run_boefje"), vec!["_dev", "nope", "Hostname|internet|a.test"], "unknown boefje \"nope\"; known: dns-records, port-scan, webpage-analysis, security_txt_downloader, ssl-certificates"),
         (env!("CARGO_BIN_EXE_run_boefje"), vec!["_dev", "port-scan", "Hostname|internet"], "malformed reference"),
         (env!("CARGO_BIN_EXE_show_raw"), vec!["not-a-uuid"], "is not a raw file id"),
         (env!("CARGO_BIN_EXE_show_raw"), vec!["7134430c-8509-4944-b0be-27cb9bfb4bc2"], "no raw file 7134430c"),
@@ -323,10 +323,45 @@ fn websites_are_found_fetched_and_checked_and_their_findings_follow_the_sites() 
     assert_eq!(findings(&first.stdout), expected, "exactly the findings that hold:\n{}", first.stdout);
 
     // The sites are fixed: www sends every header, bare publishes a security.txt. The rescan clears the findings.
-    drop((www, bare));
-    let (www, bare) = (start(a, site(&all_headers, true)), start(b, site(&all_headers, true)));
+    www.set_pages(site(&all_headers, true));
+    bare.set_pages(site(&all_headers, true));
     let second = kat(dir.path(), &env, &["scan", "www.web.test", "bare.web.test"]);
     assert!(second.ok, "{}\n{}", second.stdout, second.stderr);
     assert_eq!(findings(&second.stdout), vec![], "no finding holds any more:\n{}", second.stdout);
     drop((www, bare));
+}
+
+#[test]
+fn https_websites_show_their_certificates_and_the_certificate_findings_that_hold() {
+    use kat_tests::web_server::{start_tls_web_server, test_certificate};
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dns = runtime.block_on(kat_tests::dns_server::start_dns_server_for(&[("expired.web.test", [127, 0, 80, 3].into()), ("wrong.web.test", [127, 0, 80, 4].into())]));
+    let day = time::Duration::days(1);
+    let now = time::OffsetDateTime::now_utc();
+    let expired = test_certificate(&["expired.web.test"], now - 30 * day, now - day, 1).expect("certificate");
+    let misnamed = test_certificate(&["other.test"], now - day, now + 365 * day, 2).expect("certificate");
+    let secure = [("Content-Type", "text/html"), ("Strict-Transport-Security", "max-age=63072000"), ("Content-Security-Policy", "default-src 'self'"), ("X-Frame-Options", "DENY"), ("X-Content-Type-Options", "nosniff"), ("Permissions-Policy", "camera=()"), ("Referrer-Policy", "no-referrer")];
+    let start = |addr: &str, headers: &[(&str, &str)], certificate| runtime.block_on(start_tls_web_server(addr, site(headers, true), certificate)).unwrap_or_else(|e| panic!("{e}"));
+    // Both on 443, so that the port scan calls them https; one sends no Strict-Transport-Security.
+    let servers = (start("127.0.80.3:443", &secure, &expired), start("127.0.80.4:443", &secure[..1].iter().chain(&secure[2..]).copied().collect::<Vec<_>>(), &misnamed));
+    let ns = format!("127.0.0.1:{dns}");
+    let env = [("BOEFJE_REMOTE_NS", ns.as_str()), ("BOEFJE_PORTS", "443"), ("BOEFJE_TIMEOUT_MS", "1000"), ("BOEFJE_RECORD_TYPES", "A")];
+
+    let scan = kat(dir.path(), &env, &["scan", "expired.web.test", "wrong.web.test"]);
+    assert!(scan.ok, "{}\n{}", scan.stdout, scan.stderr);
+    for object in ["X509Certificate|CN=expired.web.test|1", "X509Certificate|CN=other.test|2", "Website|internet|127.0.80.3|tcp|443|https|internet|expired.web.test"] {
+        assert!(scan.stdout.contains(object), "the scan shows {object}:\n{}", scan.stdout);
+    }
+    let wrong = "internet|127.0.80.4|tcp|443|https|internet|wrong.web.test";
+    let expected = vec![
+        ("high".to_string(), "KAT-CERTIFICATE-EXPIRED".to_string(), "X509Certificate|CN=expired.web.test|1".to_string()),
+        ("high".to_string(), "KAT-SSL-CERT-HOSTNAME-MISMATCH".to_string(), format!("Website|{wrong}")),
+        ("medium".to_string(), "KAT-NO-HSTS".to_string(), format!("HTTPResource|{wrong}|https|internet|wrong.web.test|443|/")),
+    ];
+    assert_eq!(findings(&scan.stdout), expected, "exactly the findings that hold:\n{}", scan.stdout);
+    let linked = kat(dir.path(), &[], &["query", "MATCH (w:Website) RETURN w.certificate AS certificate ORDER BY certificate"]);
+    assert!(linked.ok, "{}", linked.stderr);
+    assert_eq!(linked.stdout, "certificate\n[\"X509Certificate|CN=expired.web.test|1\"]\n[\"X509Certificate|CN=other.test|2\"]\n", "each website knows the certificate it serves");
+    drop(servers);
 }

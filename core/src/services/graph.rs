@@ -49,6 +49,9 @@ pub trait ObjectGraph: Send + Sync {
     async fn save_observation(&self, organisation: &str, method: &str, source: &Reference, result: &[Ooi]) -> ServiceResult<SaveReport>;
     /// Save the objects normalizer `method` declares on `source`, replacing what it declared there before.
     async fn save_declarations(&self, organisation: &str, method: &str, source: &Reference, declared: &[Ooi]) -> ServiceResult<SaveReport>;
+    /// Add the fields `method` found on `source` to those of `objects` that exist (an affirmation): it creates
+    /// nothing and keeps nothing alive, so an observation can add to the very object it was made on.
+    async fn affirm(&self, organisation: &str, method: &str, source: &Reference, objects: &[Ooi]) -> ServiceResult<()>;
     /// One stored object of `organisation`.
     async fn get(&self, organisation: &str, reference: &Reference) -> ServiceResult<Option<StoredObject>>;
     /// The stored objects of `object_type` in `organisation` whose reference field `field` names `target`

@@ -7,6 +7,8 @@
 pub mod dns_records;
 pub mod port_scan;
 pub mod security_txt;
+pub mod ssl_certificates;
+pub mod tls;
 pub mod web;
 pub mod webpage_analysis;
 
@@ -21,6 +23,7 @@ pub fn all() -> Vec<Box<dyn Boefje>> {
         Box::new(port_scan::PortScan),
         Box::new(webpage_analysis::WebpageAnalysis),
         Box::new(security_txt::SecurityTxtDownloader),
+        Box::new(ssl_certificates::SslCertificates),
     ]
 }
 

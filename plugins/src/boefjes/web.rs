@@ -1,7 +1,8 @@
 //! What the web boefjes share: the site a `Website` or `HTTPResource` key
 //! names (address, port, scheme, hostname), an HTTP client that connects to
 //! that address whatever DNS says about the hostname (as OpenKAT's
-//! forced-IP adapter does), and reading a body up to a cap.
+//! forced-IP adapter does) and records any certificate ([`super::tls`]),
+//! and reading a body up to a cap.
 //!
 //! Settings: `USERAGENT` (default `OpenKAT`), `TIMEOUT` (seconds per
 //! request, default 30).
@@ -61,6 +62,7 @@ impl Site {
         let agent = env.get("USERAGENT").map_or_else(|| "OpenKAT".to_string(), |a| a.expose().clone());
         let policy = if redirects == 0 { reqwest::redirect::Policy::none() } else { reqwest::redirect::Policy::limited(redirects) };
         reqwest::Client::builder()
+            .use_preconfigured_tls(super::tls::client_config()?)
             .resolve(&self.hostname, SocketAddr::new(self.address, self.port))
             .redirect(policy)
             .timeout(timeout)

@@ -8,6 +8,7 @@ pub mod http_headers;
 pub mod nmap;
 pub mod nuclei;
 pub mod security_txt;
+pub mod ssl_certificates;
 
 use kat_core::plugin::NormalizerManifest;
 
@@ -26,6 +27,7 @@ pub fn all() -> Vec<Box<dyn Normalizer>> {
         Box::new(nuclei::NucleiNormalizer),
         Box::new(http_headers::HttpHeadersNormalizer),
         Box::new(security_txt::SecurityTxtNormalizer),
+        Box::new(ssl_certificates::SslCertificatesNormalizer),
     ]
 }
 

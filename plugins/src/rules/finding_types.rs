@@ -132,3 +132,24 @@ pub const NO_SECURITY_TXT: FindingType = FindingType {
     description: "The website has no security.txt (RFC 9116) at /.well-known/security.txt, so someone who finds a weakness does not know whom to tell. Publish one with at least a Contact and an Expires field.",
     risk: Risk::Recommendation,
 };
+
+/// A certificate is past its end date.
+pub const CERTIFICATE_EXPIRED: FindingType = FindingType {
+    id: "KAT-CERTIFICATE-EXPIRED",
+    description: "The certificate's validity has ended: browsers refuse the site or warn its visitors, who learn to click warnings away. Renew it, and automate renewal.",
+    risk: Risk::High,
+};
+
+/// A certificate ends within 30 days.
+pub const CERTIFICATE_EXPIRING_SOON: FindingType = FindingType {
+    id: "KAT-CERTIFICATE-EXPIRING-SOON",
+    description: "The certificate's validity ends within 30 days. Renew it before then.",
+    risk: Risk::Medium,
+};
+
+/// A website serves a certificate that does not name it.
+pub const SSL_CERT_HOSTNAME_MISMATCH: FindingType = FindingType {
+    id: "KAT-SSL-CERT-HOSTNAME-MISMATCH",
+    description: "The website serves a certificate that is not for its hostname, so browsers refuse it or warn its visitors. Serve a certificate that lists the hostname among its subject alternative names.",
+    risk: Risk::High,
+};

@@ -9,7 +9,9 @@
 //!   pointing at its address make websites.
 //! - [`headers`]: `missing-headers`, security headers a page lacks.
 //! - [`security_txt`]: `missing-security-txt`, websites without one.
+//! - [`certificates`]: `expiring-certificate` and `ssl-certificate-hostname`.
 
+pub mod certificates;
 pub mod finding_types;
 pub mod headers;
 pub mod ports;
@@ -23,7 +25,14 @@ pub use finding_types::{FindingType, Risk};
 
 /// Every built-in rule.
 pub fn all() -> Vec<Box<dyn Rule>> {
-    vec![Box::new(ports::PortClassification), Box::new(websites::WebsiteDiscovery), Box::new(headers::MissingHeaders), Box::new(security_txt::MissingSecurityTxt)]
+    vec![
+        Box::new(ports::PortClassification),
+        Box::new(websites::WebsiteDiscovery),
+        Box::new(headers::MissingHeaders),
+        Box::new(security_txt::MissingSecurityTxt),
+        Box::new(certificates::ExpiringCertificate),
+        Box::new(certificates::CertificateHostname),
+    ]
 }
 
 /// A finding of `finding_type` on `object`, with the finding type object it references (both are saved: the
