@@ -159,9 +159,7 @@ impl NormalizerRunner {
         let Normalized { method, input, objects, declared, derived, raw_meta, started_at } = normalized;
         self.store_derived(&raw_meta, &derived).await?;
         let organisation = &raw_meta.boefje_meta.organization;
-        // The input object given back (a website with the certificate it serves) adds to its fields: an
-        // observation made on an object cannot be what keeps that object alive.
-        let (itself, observed): (Vec<Ooi>, Vec<Ooi>) = objects.iter().cloned().partition(|o| *o.reference() == input);
+        let (itself, observed) = Normalized::split(&input, &objects);
         let mut report = graph.save_observation(organisation, &method, &input, &observed).await?;
         if !itself.is_empty() {
             graph.affirm(organisation, &method, &input, &itself).await?;
@@ -217,6 +215,20 @@ pub struct Normalized {
     pub raw_meta: kat_core::meta::RawDataMeta,
     /// When the run started.
     pub started_at: OffsetDateTime,
+}
+
+impl Normalized {
+    /// The objects `normalized` gave, split into the input object given back (a website with the certificate it
+    /// serves), whose fields are added to the stored object (an affirmation: an observation made on an object
+    /// cannot be what keeps that object alive), and the rest, the observation's result.
+    pub fn split(input: &Reference, objects: &[Ooi]) -> (Vec<Ooi>, Vec<Ooi>) {
+        objects.iter().cloned().partition(|o| o.reference() == input)
+    }
+
+    /// The observation's result: the objects given, but the input object.
+    pub fn observed(&self) -> Vec<Ooi> {
+        Normalized::split(&self.input, &self.objects).1
+    }
 }
 
 /// Hand the scheduler the objects of an observation, and those whose clearance the save raised, with their

@@ -88,7 +88,7 @@ pub fn run(args: &RenormalizeArgs, out: &mut impl Write) -> anyhow::Result<()> {
             };
             let organisation = normalized.raw_meta.boefje_meta.organization.clone();
             let before = graph.observation_result(&organisation, &normalized.method, &normalized.input).await?;
-            let diff = diff(&before, &normalized.objects);
+            let diff = diff(&before, &normalized.observed());
             writeln!(out, "{} on {} (organisation {organisation}, raw file {raw_id}): {} added, {} removed, {} changed", normalized.method, normalized.input, diff.added.len(), diff.removed.len(), diff.changed.len())?;
             print_diff(&diff, out)?;
             totals[0] += diff.added.len();
