@@ -7,6 +7,7 @@
 //! - [`cli`]: the argument definitions and one module per subcommand.
 //! - [`embedded`]: the in-process services wired on one data directory.
 //! - [`pipeline`]: the scan loop: events -> normalizer tasks -> objects -> boefje tasks.
+//! - [`profiles`]: scan profiles (`kat scan --profile`), named sets of boefjes and settings.
 //! - [`remote`]: `kat scan --api`, the scan run by running services.
 //! - [`runner_health`]: `/health` of the boefje and normalizer runners.
 //! - [`scheduler_service`]: the scheduler service (`scheduler`, `kat serve --scheduler`).
@@ -30,6 +31,7 @@ pub mod embedded;
 pub mod normalizer_pool;
 pub mod normalizer_runner_service;
 pub mod pipeline;
+pub mod profiles;
 pub mod remote;
 pub mod runner_health;
 pub mod scheduler_service;

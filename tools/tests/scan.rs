@@ -365,3 +365,42 @@ fn https_websites_show_their_certificates_and_the_certificate_findings_that_hold
     assert_eq!(linked.stdout, "certificate\n[\"X509Certificate|CN=expired.web.test|1\"]\n[\"X509Certificate|CN=other.test|2\"]\n", "each website knows the certificate it serves");
     drop(servers);
 }
+
+#[test]
+fn a_profile_chooses_the_boefjes_and_settings_of_the_scan() {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dns = runtime.block_on(kat_tests::dns_server::start_dns_server_for(&[("profile.web.test", [127, 0, 80, 5].into())]));
+    let complete = [("Content-Type", "text/html"), ("Content-Security-Policy", "default-src 'self'"), ("X-Frame-Options", "DENY"), ("X-Content-Type-Options", "nosniff"), ("Permissions-Policy", "camera=()"), ("Referrer-Policy", "no-referrer")];
+    let server = runtime.block_on(kat_tests::web_server::start_web_server("127.0.80.5:80", site(&complete, true))).unwrap_or_else(|e| panic!("{e}"));
+    let ns = format!("127.0.0.1:{dns}");
+    let env = [("BOEFJE_REMOTE_NS", ns.as_str()), ("BOEFJE_RECORD_TYPES", "A")];
+
+    let quick = kat(dir.path(), &env, &["scan", "--profile", "quick", "profile.web.test"]);
+    assert!(quick.ok, "{}\n{}", quick.stdout, quick.stderr);
+    assert!(quick.stderr.contains("profile quick: enabled dns-records, port-scan; disabled webpage-analysis, security_txt_downloader, ssl-certificates (for organisation _dev)"), "{}", quick.stderr);
+    assert!(quick.stdout.contains("IPService|internet|127.0.80.5|tcp|80|http") && quick.stdout.contains("2 boefje tasks"), "quick scans DNS and its ports only:\n{}", quick.stdout);
+
+    let web = kat(dir.path(), &env, &["scan", "--profile", "web", "profile.web.test"]);
+    assert!(web.ok, "{}\n{}", web.stdout, web.stderr);
+    assert!(web.stderr.contains("profile web: enabled dns-records, port-scan, webpage-analysis, security_txt_downloader, ssl-certificates; disabled none"), "{}", web.stderr);
+    assert!(web.stdout.contains("HTTPHeader|internet|127.0.80.5|tcp|80|http|internet|profile.web.test|http|internet|profile.web.test|80|/|x-frame-options"), "web fetches the site:\n{}", web.stdout);
+    assert_eq!(findings(&web.stdout), vec![], "a complete site with a security.txt:\n{}", web.stdout);
+
+    let unknown = kat(dir.path(), &env, &["scan", "--profile", "nope", "profile.web.test"]);
+    assert!(!unknown.ok && unknown.stderr.contains("unknown profile \"nope\"; known: full, quick, web"), "{}", unknown.stderr);
+
+    // A user's own profiles, from the plugin directory; one whose settings the boefje's schema refuses.
+    let plugins = tempfile::tempdir().expect("plugin dir");
+    std::fs::create_dir(plugins.path().join("profiles")).expect("profiles dir");
+    std::fs::write(plugins.path().join("profiles/dns.json"), r#"{"name": "dns", "description": "DNS only", "boefjes": ["dns-records"]}"#).expect("write");
+    std::fs::write(plugins.path().join("profiles/bad.json"), r#"{"name": "bad", "boefjes": ["port-scan"], "settings": {"port-scan": {"TIMEOUT_MS": "soon"}}}"#).expect("write");
+    let plugin_dir = plugins.path().to_string_lossy().into_owned();
+    let with_dir = [env[0], env[1], ("KATALOGUS_PLUGIN_DIR", plugin_dir.as_str())];
+    let own = kat(dir.path(), &with_dir, &["scan", "--profile", "dns", "profile.web.test"]);
+    assert!(own.ok && own.stderr.contains("profile dns: enabled dns-records; disabled port-scan,"), "{}\n{}", own.stdout, own.stderr);
+    assert!(own.stdout.contains("1 boefje tasks"), "{}", own.stdout);
+    let bad = kat(dir.path(), &with_dir, &["scan", "--profile", "bad", "profile.web.test"]);
+    assert!(!bad.ok && bad.stderr.contains("profile bad: settings of port-scan:") && bad.stderr.contains("TIMEOUT_MS"), "{}", bad.stderr);
+    drop(server);
+}

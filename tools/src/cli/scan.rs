@@ -1,6 +1,7 @@
-//! `kat scan [--org ORG] TARGET...`: enable the organisation's boefjes that it
-//! has made no choice about (boefjes are off by default, as in OpenKAT, and
-//! the scan says which it enabled), declare the targets with clearance 2,
+//! `kat scan [--org ORG] [--profile NAME] TARGET...`: enable the
+//! organisation's boefjes that it has made no choice about (boefjes are off
+//! by default, as in OpenKAT, and the scan says which it enabled), or apply a
+//! scan profile (`crate::profiles`), declare the targets with clearance 2,
 //! run the pipeline until no task is left (with a progress bar on a
 //! terminal), print the object tree and the count per type, and exit
 //! non-zero naming every failed task. With `--api` the running services do
@@ -28,6 +29,12 @@ pub struct ScanArgs {
     /// The organisation the scan runs for.
     #[arg(long, env = "KAT_ORGANISATION", default_value = "_dev")]
     pub org: String,
+    /// Apply a scan profile first: enable exactly its boefjes for the organisation and set its settings (the
+    /// change lasts, as any KATalogus change). Shipped: quick (DNS and the top 100 ports), web (DNS, ports 80
+    /// and 443, then each website's headers, security.txt and certificate), full (everything, every port). Add
+    /// your own as profiles/NAME.json in KATALOGUS_PLUGIN_DIR; see the README's "Scan profiles".
+    #[arg(long, value_name = "NAME", conflicts_with = "api")]
+    pub profile: Option<String>,
     /// How many boefjes run at once.
     #[arg(long, env = "KAT_WORKERS", default_value_t = 8)]
     pub workers: usize,
@@ -60,7 +67,10 @@ pub fn run(args: &ScanArgs, out: &mut impl Write) -> anyhow::Result<()> {
     }
     block_on(async {
         let stores = Embedded::open_with(&args.data.data_dir, scan_rules(args.grace)).await?;
-        enable_boefjes(&stores, &args.org).await?;
+        match &args.profile {
+            Some(name) => apply_profile(&stores, &args.org, name).await?,
+            None => enable_boefjes(&stores, &args.org).await?,
+        }
         let graph = std::sync::Arc::new(stores.graph().await?);
         let pipeline = Pipeline::new(&stores, graph.clone(), host_env(), args.workers);
         for objects in &declared {
@@ -124,6 +134,17 @@ fn scan_rules(grace: Option<u64>) -> kat_scheduler::Settings {
     let now = kat_scheduler::Clock::now(&kat_scheduler::SystemClock);
     let grace = std::time::Duration::from_secs(grace.unwrap_or(0));
     kat_scheduler::Settings { grace, rerun_epoch: Some(now - grace), ..kat_scheduler::Settings::default() }
+}
+
+/// Apply the profile called `name` to the organisation and say what it enabled and disabled.
+async fn apply_profile(stores: &Embedded, org: &str, name: &str) -> anyhow::Result<()> {
+    let plugin_dir = std::env::var_os(kat_katalogus::config::ENV_PLUGIN_DIR).filter(|d| !d.is_empty()).map(std::path::PathBuf::from);
+    let profile = crate::profiles::find(name, plugin_dir.as_deref())?;
+    stores.katalogus.ensure_organisation(org, org).await?;
+    let applied = crate::profiles::apply(&stores.katalogus, org, &profile).await?;
+    let list = |ids: &[String]| if ids.is_empty() { "none".to_string() } else { ids.join(", ") };
+    eprintln!("kat scan: profile {name}: enabled {}; disabled {} (for organisation {org})", list(&applied.enabled), list(&applied.disabled));
+    Ok(())
 }
 
 /// Boefjes are off by default (as in OpenKAT): enable, for the organisation, every boefje it has made no choice
