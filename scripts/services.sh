@@ -42,6 +42,11 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/5000) 2>/dev/null; then
         sleep 0.2
     done
 fi
+# The real tools the plugin folders of plugin-dir/ wrap, from Debian.
+if ! command -v nmap >/dev/null || ! command -v masscan >/dev/null || ! command -v testssl >/dev/null; then
+    echo "services.sh: installing nmap, masscan and testssl.sh from Debian"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nmap masscan testssl.sh >/dev/null || echo "services.sh: could not install nmap, masscan or testssl.sh (apt-get update first?)" >&2
+fi
 KAT_TOOLS="${KAT_TOOLS:-$HOME/.cache/kat-tools}"
 BOLT_SERVER="$KAT_TOOLS/bin/kglite-bolt-server"
 if [ ! -x "$BOLT_SERVER" ]; then
