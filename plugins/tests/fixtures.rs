@@ -200,3 +200,14 @@ fn a_raw_file_cut_short_is_refused_never_half_read() {
         assert!(dns.normalize(&host, &json[..end]).is_err(), "DNS JSON cut at {end} was accepted");
     }
 }
+
+#[test]
+fn a_dmarc_answer_becomes_the_dmarc_record_of_the_hostname() {
+    let mut raw: serde_json::Value = serde_json::from_slice(&fixture("dns-result-example.nl.json")).expect("JSON");
+    raw["dmarc_response"] = "RESOLVER: 1.1.1.1\nid 1\nopcode QUERY\nrcode NOERROR\nflags QR RD RA\n;QUESTION\n_dmarc.example.nl. IN TXT\n;ANSWER\n_dmarc.example.nl. 300 IN TXT \"v=DMARC1; p=none\"\n;AUTHORITY\n;ADDITIONAL\n".into();
+    let input = Reference::parse("Hostname|internet|example.nl").expect("reference");
+    let objects = by_id("kat_dns_normalize").expect("built in").normalize(&input, raw.to_string().as_bytes()).expect("normalizes");
+    let dmarc = find(&objects, "DMARCTXTRecord|v=DMARC1; p=none|internet|example.nl");
+    assert_eq!(dmarc.get("ttl").and_then(|v| v.as_i64()), Some(300));
+    assert!(!objects.iter().any(|o| o.reference().as_str().contains("_dmarc")), "no object for the _dmarc name itself, as OpenKAT");
+}

@@ -404,3 +404,18 @@ fn a_profile_chooses_the_boefjes_and_settings_of_the_scan() {
     assert!(!bad.ok && bad.stderr.contains("profile bad: settings of port-scan:") && bad.stderr.contains("TIMEOUT_MS"), "{}", bad.stderr);
     drop(server);
 }
+
+#[test]
+fn a_domain_without_a_dmarc_policy_is_a_finding_and_its_spf_record_counts() {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The test zone example.test has an SOA record (it is a domain) and the TXT record v=spf1 -all, no _dmarc name.
+    let dns = runtime.block_on(kat_tests::dns_server::start_dns_server());
+    let ns = format!("127.0.0.1:{dns}");
+    let closed = closed_port().to_string();
+    let env = [("BOEFJE_REMOTE_NS", ns.as_str()), ("BOEFJE_RECORD_TYPES", "A,TXT,SOA"), ("BOEFJE_PORTS", closed.as_str()), ("BOEFJE_TIMEOUT_MS", "500")];
+    let scan = kat(dir.path(), &env, &["scan", "example.test"]);
+    assert!(scan.ok, "{}\n{}", scan.stdout, scan.stderr);
+    let expected = vec![("medium".to_string(), "KAT-NO-DMARC".to_string(), "Hostname|internet|example.test".to_string())];
+    assert_eq!(findings(&scan.stdout), expected, "DMARC missing, SPF present; the zone's other names are not domains:\n{}", scan.stdout);
+}

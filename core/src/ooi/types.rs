@@ -166,6 +166,13 @@ pub static OBJECT_TYPES: &[ObjectTypeSpec] = &[
     ),
     dns_record!("DNSTXTRecord", key: &["hostname", "value"], bar: false, hashed: Some("value"),),
     ObjectTypeSpec {
+        name: "DMARCTXTRecord",
+        fields: &[text("value"), opt_int("ttl"), reference("hostname", HOSTNAME, Some(0), None, false)],
+        natural_key: &["value", "hostname"],
+        last_key_may_contain_bar: false,
+        hashed_key: None,
+    },
+    ObjectTypeSpec {
         name: "NXDOMAIN",
         fields: &[reference("hostname", HOSTNAME, Some(0), Some(2), false)],
         natural_key: &["hostname"],

@@ -153,3 +153,17 @@ pub const SSL_CERT_HOSTNAME_MISMATCH: FindingType = FindingType {
     description: "The website serves a certificate that is not for its hostname, so browsers refuse it or warn its visitors. Serve a certificate that lists the hostname among its subject alternative names.",
     risk: Risk::High,
 };
+
+/// A mail domain publishes no SPF policy.
+pub const NO_SPF: FindingType = FindingType {
+    id: "KAT-NO-SPF",
+    description: "The domain has no SPF record (a TXT record starting v=spf1), so receivers cannot tell which servers may send its mail and others can send mail in its name more easily. Publish one; a domain that sends no mail can publish v=spf1 -all.",
+    risk: Risk::Medium,
+};
+
+/// A mail domain publishes no DMARC policy.
+pub const NO_DMARC: FindingType = FindingType {
+    id: "KAT-NO-DMARC",
+    description: "The domain has no DMARC policy (a TXT record at _dmarc.<domain> starting v=DMARC1), so receivers do not know what to do with mail that fails SPF and DKIM, and the domain hears nothing of abuse. Publish one, at least p=none with a reporting address.",
+    risk: Risk::Medium,
+};

@@ -10,10 +10,12 @@
 //! - [`headers`]: `missing-headers`, security headers a page lacks.
 //! - [`security_txt`]: `missing-security-txt`, websites without one.
 //! - [`certificates`]: `expiring-certificate` and `ssl-certificate-hostname`.
+//! - [`mail`]: `missing-spf` and `missing-dmarc`, on the domains scanned.
 
 pub mod certificates;
 pub mod finding_types;
 pub mod headers;
+pub mod mail;
 pub mod ports;
 pub mod security_txt;
 pub mod websites;
@@ -32,6 +34,8 @@ pub fn all() -> Vec<Box<dyn Rule>> {
         Box::new(security_txt::MissingSecurityTxt),
         Box::new(certificates::ExpiringCertificate),
         Box::new(certificates::CertificateHostname),
+        Box::new(mail::MissingSpf),
+        Box::new(mail::MissingDmarc),
     ]
 }
 

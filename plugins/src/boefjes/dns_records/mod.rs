@@ -6,7 +6,9 @@
 //! Settings: `RECORD_TYPES` (default as OpenKAT), `REMOTE_NS` (`ip` or
 //! `ip:port`; default the system resolvers), `TIMEOUT_MS` (default 5000).
 //! A name without records is left out; a name that does not exist gives an
-//! `NXDOMAIN` block; a timeout or unreachable server fails the run.
+//! `NXDOMAIN` block; a timeout or unreachable server fails the run. The TXT
+//! records of `_dmarc.<hostname>` (the DMARC policy) are written as
+//! OpenKAT's `dmarc_response`; DKIM is not looked up (`NXDOMAIN`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -48,6 +50,7 @@ impl Boefje for DnsRecords {
             let (resolver, server) = resolver(env.get("REMOTE_NS").map(|s| s.expose().as_str()), timeout)?;
             let fqdn = format!("{}.", hostname.trim_end_matches('.'));
             let mut blocks = Vec::new();
+            let mut nx_domain = false;
             for rtype in types {
                 match resolver.lookup(fqdn.as_str(), rtype).await {
                     Ok(lookup) => {
@@ -56,19 +59,40 @@ impl Boefje for DnsRecords {
                     }
                     Err(e) if e.is_nx_domain() => {
                         blocks.push(block(&server, &fqdn, rtype, "NXDOMAIN", &[]));
+                        nx_domain = true;
                         break;
                     }
                     Err(e) if e.is_no_records_found() => {}
                     Err(e) => return Err(BoefjeError::Scan(format!("looking up {rtype} records of {hostname} at {server}: {e}"))),
                 }
             }
+            let dmarc = dmarc_response(&resolver, &server, &fqdn, nx_domain).await;
             let raw = serde_json::json!({
                 "dns_records": blocks.join("\n"),
                 "dkim_response": "NXDOMAIN",
-                "dmarc_response": "NXDOMAIN",
+                "dmarc_response": dmarc,
             });
             Ok(vec![RawFile { name: "dns-records.json".into(), mime_types: vec!["boefje/dns-records".into()], content: raw.to_string().into_bytes() }])
         })
+    }
+}
+
+/// OpenKAT's `dmarc_response`: the answer to the TXT query of `_dmarc.<fqdn>` in the text form of the other
+/// answers, `NXDOMAIN` when that name does not exist (or the hostname itself does not), `Timeout` when the lookup
+/// failed otherwise (the rest of the run stands).
+async fn dmarc_response(resolver: &Resolver<TokioRuntimeProvider>, server: &str, fqdn: &str, nx_domain: bool) -> String {
+    if nx_domain {
+        return "NXDOMAIN".into();
+    }
+    let name = format!("_dmarc.{fqdn}");
+    match resolver.lookup(name.as_str(), RecordType::TXT).await {
+        Ok(lookup) => {
+            let answers: Vec<String> = lookup.answers().iter().map(ToString::to_string).collect();
+            block(server, &name, RecordType::TXT, "NOERROR", &answers)
+        }
+        Err(e) if e.is_nx_domain() => "NXDOMAIN".into(),
+        Err(e) if e.is_no_records_found() => block(server, &name, RecordType::TXT, "NOERROR", &[]),
+        Err(_) => "Timeout".into(),
     }
 }
 

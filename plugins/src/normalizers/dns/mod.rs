@@ -6,7 +6,9 @@
 //! addresses; an SOA answer gives the DNSZone, to which the zone's hostnames
 //! are linked. Values are written as OpenKAT writes them (`10 mail.example.nl.`
 //! for MX, the target with its trailing dot for NS and CNAME, TXT without its
-//! outer quotes), so primary keys match those in an OpenKAT graph.
+//! outer quotes), so primary keys match those in an OpenKAT graph. The TXT
+//! answers of `dmarc_response` (the `_dmarc.` name's) become
+//! `DMARCTXTRecord`s of the input hostname, as OpenKAT gives them.
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -157,10 +159,13 @@ impl Normalizer for DnsNormalizer {
                 collected.record(rr)?;
             }
         }
-        if let Some(dmarc) = json.get("dmarc_response").and_then(Value::as_str).filter(|t| t.contains(";ANSWER")) {
+        // The DMARC policy (the TXT records of `_dmarc.<hostname>`) belongs to the hostname, as OpenKAT has it.
+        if let Some(dmarc) = json.get("dmarc_response").and_then(Value::as_str).filter(|t| t.contains(";ANSWER"))
+            && input.object_type() == "Hostname"
+        {
             for response in responses(dmarc)? {
                 for rr in response.answer.iter().filter(|rr| rr.rtype == "TXT") {
-                    collected.record(rr)?;
+                    collected.push(Ooi::build("DMARCTXTRecord").reference("hostname", input).field("value", rr.rdata.trim_matches('"')).field("ttl", rr.ttl).finish()?);
                 }
             }
         }
