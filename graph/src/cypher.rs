@@ -154,6 +154,15 @@ pub fn objects_of_type(label: &str, fields: &[&str], filters: &[&str]) -> String
     format!("MATCH (n:{label} {{organisation: $org}}){} RETURN {} ORDER BY pk SKIP $skip LIMIT $limit", filter_clause(filters), object_columns(fields))
 }
 
+/// The objects of one type whose reference field `field` names object `$pk` of type `target_label`, ordered by
+/// key: along the relation from the target, which its key index finds.
+pub fn referencing(label: &str, field: &str, target_label: &str, fields: &[&str]) -> String {
+    format!(
+        "MATCH (t:{target_label} {{organisation: $org, primary_key: $pk}})<-[:{field}]-(n:{label} {{organisation: $org}}) RETURN {} ORDER BY pk",
+        object_columns(fields)
+    )
+}
+
 /// How many objects of one type match `filters` (as [`objects_of_type`]).
 pub fn count_of_type(label: &str, filters: &[&str]) -> String {
     format!("MATCH (n:{label} {{organisation: $org}}){} RETURN count(n) AS count", filter_clause(filters))

@@ -98,14 +98,14 @@ impl Graph {
         Ok(ObjectPage { count, objects: rows_to_objects(object_type, &fields, rows)? })
     }
 
-    /// The objects of `object_type` in `organisation` whose reference field `field` names `target`, ordered by key.
+    /// The objects of `object_type` in `organisation` whose reference field `field` names `target`, ordered by key
+    /// (found along the field's relation, so the cost follows the target's relations, not the type's size).
     pub async fn referencing(&self, organisation: &str, object_type: &str, field: &str, target: &Reference) -> Result<Vec<StoredObject>, GraphError> {
         let fields = field_names(object_type)?;
         let Some(name) = fields.iter().find(|f| **f == field) else {
             return Err(GraphError::Invalid(format!("{object_type} has no field {field:?}; its fields are {}", fields.join(", "))));
         };
-        let values = params(organisation, [("skip", 0.into()), ("limit", i64::MAX.into()), ("f0", target.as_str().into())]);
-        let rows = self.engine.read(&cypher::objects_of_type(object_type, &fields, &[*name]), &values).await?;
+        let rows = self.engine.read(&cypher::referencing(object_type, name, target.object_type(), &fields), &params(organisation, [("pk", target.as_str().into())])).await?;
         rows_to_objects(object_type, &fields, rows)
     }
 

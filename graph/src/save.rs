@@ -63,6 +63,9 @@ impl Graph {
             values.insert("origin".into(), origin.clone().into());
             statements.push((cypher::affirm_objects(&label, &fields), values));
         }
+        let (clear_references, link_references) = reference_statements(organisation, objects);
+        statements.extend(clear_references);
+        statements.extend(link_references);
         self.engine.write(&statements).await?;
         Ok(SaveReport::default())
     }
@@ -149,23 +152,15 @@ impl Graph {
             let rows = objects.iter().map(|o| object_row(o, &fields)).collect();
             statements.push((cypher::merge_objects(label, &fields), params(organisation, [("rows", Value::Array(rows))])));
         }
-        // A reference field a save sets is linked anew; one it leaves unset keeps its relation (as its value).
-        let set_references = result.iter().flat_map(|o| o.references().into_iter().map(move |(field, _)| ((o.object_type().to_string(), field.to_string()), Value::from(o.reference().as_str()))));
-        for ((label, field), pks) in group(set_references) {
-            statements.push((cypher::clear_references(&label, &field), params(organisation, [("pks", Value::Array(pks))])));
-        }
+        let (clear_references, link_references) = reference_statements(organisation, result);
+        statements.extend(clear_references);
         statements.push(merge_origin(organisation, origin, kind, method, source));
         statements.push((cypher::CLEAR_ORIGIN_RESULTS.into(), with_origin(params(organisation, []))));
         for (label, objects) in &by_type {
             let pks = objects.iter().map(|o| Value::from(o.reference().as_str())).collect();
             statements.push((cypher::link_results(label), with_origin(params(organisation, [("pks", Value::Array(pks))]))));
         }
-        let references = result.iter().flat_map(|o| {
-            o.references().into_iter().map(move |(field, to)| ((o.object_type().to_string(), field.to_string(), to.object_type().to_string()), json!({"from": o.reference().as_str(), "to": to.as_str()})))
-        });
-        for ((from, field, to), rows) in group(references) {
-            statements.push((cypher::link_references(&from, &field, &to), params(organisation, [("rows", Value::Array(rows))])));
-        }
+        statements.extend(link_references);
         if let Some(level) = declared {
             statements.push((cypher::set_declared_level(source.object_type()), params(organisation, [("pk", source.as_str().into()), ("level", level.get().into())])));
         }
@@ -240,4 +235,16 @@ fn by_label(organisation: &str, refs: &[Reference], cypher: fn(&str) -> String) 
         .into_iter()
         .map(|(label, pks)| (cypher(&label), params(organisation, [("pks", Value::Array(pks))])))
         .collect()
+}
+
+/// The statements that relink the reference fields `objects` set: first remove the relations of those fields
+/// (a field a save leaves unset keeps its relation, as its value), then link each to its target.
+fn reference_statements(organisation: &str, objects: &[Ooi]) -> (Vec<Statement>, Vec<Statement>) {
+    let set_references = objects.iter().flat_map(|o| o.references().into_iter().map(move |(field, _)| ((o.object_type().to_string(), field.to_string()), Value::from(o.reference().as_str()))));
+    let clears = group(set_references).into_iter().map(|((label, field), pks)| (cypher::clear_references(&label, &field), params(organisation, [("pks", Value::Array(pks))]))).collect();
+    let references = objects.iter().flat_map(|o| {
+        o.references().into_iter().map(move |(field, to)| ((o.object_type().to_string(), field.to_string(), to.object_type().to_string()), json!({"from": o.reference().as_str(), "to": to.as_str()})))
+    });
+    let links = group(references).into_iter().map(|((from, field, to), rows)| (cypher::link_references(&from, &field, &to), params(organisation, [("rows", Value::Array(rows))]))).collect();
+    (clears, links)
 }

@@ -294,6 +294,33 @@ async fn affirmation_adds_fields_and_holds_nothing(graph: &Graph) {
     assert!(report.deleted.contains(record.reference()), "the affirmation does not keep the record alive");
 }
 
+async fn referencing_follows_relations_set_by_observations_and_affirmations(graph: &Graph) {
+    let other = org("referencing-other");
+    let org = org("referencing");
+    let host = hostname("example.test");
+    let (ip1, ip2) = (ip("192.0.2.1"), ip("192.0.2.2"));
+    graph.save_observation(&org, DNS, host.reference(), &dns_result(&host, &[&ip1, &ip2])).await.expect("save");
+    let records = graph.referencing(&org, "DNSARecord", "hostname", host.reference()).await.expect("referencing");
+    assert_eq!(keys(&records), ["DNSARecord|internet|example.test|192.0.2.1", "DNSARecord|internet|example.test|192.0.2.2"]);
+    let by_address = graph.referencing(&org, "DNSARecord", "address", ip2.reference()).await.expect("referencing");
+    assert_eq!(keys(&by_address), ["DNSARecord|internet|example.test|192.0.2.2"]);
+    assert!(graph.referencing(&org, "DNSNSRecord", "hostname", host.reference()).await.expect("referencing").is_empty());
+    assert!(graph.referencing(&other, "DNSARecord", "hostname", host.reference()).await.expect("referencing").is_empty(), "another organisation sees none");
+    let err = graph.referencing(&org, "DNSARecord", "nope", host.reference()).await.expect_err("unknown field");
+    assert!(err.to_string().contains("has no field \"nope\""), "{err}");
+
+    // A reference an affirmation sets is followed too: a website with the certificate it serves.
+    let service = Ooi::build("IPService").field("ip_port", "IPPort|internet|192.0.2.1|tcp|443").field("service", "Service|https").finish().expect("service");
+    let website = Ooi::build("Website").reference("ip_service", service.reference()).reference("hostname", host.reference()).finish().expect("website");
+    let certificate = Ooi::build("X509Certificate").field("issuer", "CN=Test CA").field("serial_number", "7").field("valid_from", "2026-01-01T00:00:00Z").field("valid_until", "2027-01-01T00:00:00Z").finish().expect("certificate");
+    graph.save_observation(&org, "rule/website-discovery", service.reference(), &[website.clone()]).await.expect("website");
+    graph.save_observation(&org, "ssl-certificates/kat_ssl_certificates_normalize", website.reference(), &[certificate.clone()]).await.expect("certificate");
+    let mut served = website.clone();
+    served.set("certificate", certificate.reference().to_string().into()).expect("certificate field");
+    graph.affirm(&org, "ssl-certificates/kat_ssl_certificates_normalize", website.reference(), &[served]).await.expect("affirm");
+    assert_eq!(keys(&graph.referencing(&org, "Website", "certificate", certificate.reference()).await.expect("referencing")), [website.reference().to_string()]);
+}
+
 async fn bad_input_gets_clear_errors(graph: &Graph) {
     let err = graph.query("MATCH (n RETURN n").await.expect_err("syntax error");
     assert!(err.to_string().contains("graph query failed"), "{err}");
@@ -351,5 +378,6 @@ on_both_engines!(
     neighbours_origins_and_history,
     delete_cascades,
     affirmation_adds_fields_and_holds_nothing,
+    referencing_follows_relations_set_by_observations_and_affirmations,
     bad_input_gets_clear_errors,
 );

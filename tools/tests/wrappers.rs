@@ -64,3 +64,47 @@ fn nmap_finds_a_web_server_on_an_unusual_port_and_its_normalizer_names_the_servi
     let (ok, _, stderr) = kat(dir.path(), &[("KATALOGUS_PLUGIN_DIR", plugins), ("BOEFJE_PORTS", "80;rm")], &["run-boefje", "_dev", "nmap", "IPAddressV4|internet|127.0.80.6"]);
     assert!(!ok && stderr.contains("PORTS"), "a setting outside the schema's pattern never reaches nmap: {stderr}");
 }
+
+/// Copy a shipped plugin folder into `to`.
+fn copy_folder(name: &str, to: &Path) -> PathBuf {
+    let from = plugin_dir().join(name);
+    let dest = to.join(name);
+    std::fs::create_dir_all(&dest).expect("folder");
+    for entry in std::fs::read_dir(&from).expect("shipped folder").flatten() {
+        std::fs::copy(entry.path(), dest.join(entry.file_name())).expect("copy");
+    }
+    dest
+}
+
+#[test]
+fn nuclei_runs_the_binary_in_its_folder_with_the_settings_and_its_output_becomes_findings() {
+    // No nuclei binary is available here: a stand-in in the plugin folder records its arguments and answers
+    // with recorded nuclei -jsonl output.
+    let plugins = tempfile::tempdir().expect("plugin dir");
+    let folder = copy_folder("kat_nuclei", plugins.path());
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/tests/data/nuclei.jsonl"), folder.join("recorded.jsonl")).expect("recorded output");
+    let stub = "#!/usr/bin/env python3\nimport os, sys\nhere = os.path.dirname(os.path.abspath(__file__))\nopen(os.path.join(here, 'argv.txt'), 'w').write('\\n'.join(sys.argv[1:]))\nsys.stdout.write(open(os.path.join(here, 'recorded.jsonl')).read())\n";
+    std::fs::write(folder.join("nuclei"), stub).expect("stub");
+    let mut permissions = std::fs::metadata(folder.join("nuclei")).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(folder.join("nuclei"), permissions).expect("chmod");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plugin_dir = plugins.path().to_str().expect("utf-8 path");
+    let env = [("KATALOGUS_PLUGIN_DIR", plugin_dir), ("BOEFJE_TEMPLATES", "http/exposures/,http/technologies/"), ("BOEFJE_SEVERITY", "info,medium")];
+    let website = "Website|internet|127.0.80.7|tcp|8443|https|internet|www.web.test";
+
+    let (ok, stdout, stderr) = kat(dir.path(), &env, &["run-boefje", "_dev", "nuclei", website]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let argv = std::fs::read_to_string(folder.join("argv.txt")).expect("the stand-in ran");
+    let argv: Vec<&str> = argv.lines().collect();
+    assert_eq!(argv, ["-u", "https://www.web.test:8443/", "-jsonl", "-silent", "-disable-update-check", "-no-color", "-rate-limit", "50", "-t", "http/exposures/,http/technologies/", "-severity", "info,medium"]);
+    let raw_id = stdout.lines().next().unwrap_or_default().trim().to_string();
+    let (ok, objects, stderr) = kat(dir.path(), &[], &["run-normalizer", "kat_nuclei_normalize", &raw_id]);
+    assert!(ok, "{stderr}");
+    assert!(objects.contains(&format!("\"Finding|{website}|git-config\"")) && objects.contains("\"KATFindingType|git-config\""), "{objects}");
+
+    // Without a binary in the folder or on PATH the run fails and says why in its log.
+    std::fs::remove_file(folder.join("nuclei")).expect("remove the stand-in");
+    let (ok, _, _) = kat(dir.path(), &env, &["run-boefje", "_dev", "nuclei", website]);
+    assert!(!ok, "a run without nuclei fails");
+}
