@@ -29,7 +29,8 @@ impl Graph {
         self.save_origin(organisation, &origin, DECLARATION, DECLARATION, ooi.reference(), std::slice::from_ref(ooi), Some(level)).await
     }
 
-    /// Save what normalizer `method` saw for input object `source`, replacing its earlier result.
+    /// Save what normalizer `method` saw for input object `source`, replacing its earlier result. An empty result
+    /// where there was none writes nothing.
     pub async fn save_observation(&self, organisation: &str, method: &str, source: &Reference, result: &[Ooi]) -> Result<SaveReport, GraphError> {
         self.save_origin(organisation, &observation_key(method, source), OBSERVATION, method, source, result, None).await
     }
@@ -38,9 +39,6 @@ impl Graph {
     /// them, replaced on each save, so an object it no longer declares goes unless something else holds it).
     pub async fn save_declarations(&self, organisation: &str, method: &str, source: &Reference, declared: &[Ooi]) -> Result<SaveReport, GraphError> {
         let origin = format!("{DECLARATION}|{method}|{source}");
-        if declared.is_empty() && self.origin_results(organisation, &origin).await?.is_empty() {
-            return Ok(SaveReport::default());
-        }
         self.save_origin(organisation, &origin, DECLARATION, method, source, declared, None).await
     }
 
@@ -133,11 +131,15 @@ impl Graph {
     #[allow(clippy::too_many_arguments)]
     async fn save_origin(&self, organisation: &str, origin: &str, kind: &str, method: &str, source: &Reference, result: &[Ooi], declared: Option<ScanLevel>) -> Result<SaveReport, GraphError> {
         let _writing = self.writes.lock().await;
+        let old: BTreeSet<String> = self.origin_results(organisation, origin).await?;
+        if result.is_empty() && old.is_empty() && declared.is_none() {
+            // Nothing seen now or before (a rule that concludes nothing, again): nothing to write.
+            return Ok(SaveReport::default());
+        }
         let mut keys: Vec<Reference> = result.iter().map(|o| o.reference().clone()).collect();
         keys.push(source.clone());
         let before: HashMap<Reference, (u8, Option<ScanLevel>)> =
             self.get_many(organisation, &keys).await?.into_iter().map(|s| (s.ooi.reference().clone(), (s.scan_level.get(), s.declared))).collect();
-        let old: BTreeSet<String> = self.origin_results(organisation, origin).await?;
         let new: BTreeSet<String> = result.iter().map(|o| o.reference().to_string()).collect();
         let gone: Vec<Reference> = old.difference(&new).filter_map(|k| Reference::parse(k).ok()).collect();
 
