@@ -25,7 +25,7 @@ fn each_matched_template_is_one_finding_on_the_scanned_object() {
     assert_eq!(
         keys,
         [
-            "KATFindingType|CVE-2021-41773",
+            "CVEFindingType|CVE-2021-41773",
             "Finding|IPPort|internet|127.0.0.1|tcp|8080|CVE-2021-41773",
             "KATFindingType|git-config",
             "Finding|IPPort|internet|127.0.0.1|tcp|8080|git-config",
@@ -33,7 +33,7 @@ fn each_matched_template_is_one_finding_on_the_scanned_object() {
             "Finding|IPPort|internet|127.0.0.1|tcp|8080|tech-detect",
         ]
     );
-    let risks: Vec<&str> = objects.iter().filter(|o| o.object_type() == "KATFindingType").map(|o| field(o, "risk_severity")).collect();
+    let risks: Vec<&str> = objects.iter().filter(|o| o.object_type().ends_with("FindingType")).map(|o| field(o, "risk_severity")).collect();
     assert_eq!(risks, ["critical", "medium", "recommendation"], "Nuclei's severities, info as a recommendation");
     let git = objects.iter().find(|o| o.reference().as_str().ends_with("|git-config") && o.object_type() == "Finding").expect("git finding");
     assert_eq!(field(git, "description"), "Nuclei template matched at http://127.0.0.1:8080/.git/config; http://127.0.0.1:8081/.git/config");

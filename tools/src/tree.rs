@@ -40,13 +40,13 @@ pub async fn print(graph: &Graph, organisation: &str, roots: &[Reference], out: 
 /// The findings among `objects`, grouped by the risk their finding type gives (unknown risks last).
 fn print_findings(objects: &[kat_core::services::graph::StoredObject], out: &mut impl Write) -> anyhow::Result<()> {
     let text = |ooi: &kat_core::Ooi, field: &str| ooi.fields().get(field).and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
-    let risks: BTreeMap<&str, String> = objects.iter().filter(|o| o.ooi.object_type() == "KATFindingType").map(|o| (o.ooi.reference().as_str(), text(&o.ooi, "risk_severity"))).collect();
+    let risks: BTreeMap<&str, String> = objects.iter().filter(|o| matches!(o.ooi.object_type(), "KATFindingType" | "CVEFindingType")).map(|o| (o.ooi.reference().as_str(), text(&o.ooi, "risk_severity"))).collect();
     let mut groups: BTreeMap<(usize, String), Vec<String>> = BTreeMap::new();
     for finding in objects.iter().filter(|o| o.ooi.object_type() == "Finding") {
         let kind = text(&finding.ooi, "finding_type");
         let risk = risks.get(kind.as_str()).cloned().unwrap_or_else(|| "unknown".to_string());
         let rank = Risk::parse(&risk).map_or(Risk::ALL.len(), |r| r as usize);
-        let id = kind.strip_prefix("KATFindingType|").unwrap_or(&kind).to_string();
+        let id = kind.split_once('|').map_or(kind.as_str(), |(_, id)| id).to_string();
         groups.entry((rank, risk)).or_default().push(format!("{id:<30} {}", text(&finding.ooi, "ooi")));
     }
     let total: usize = groups.values().map(Vec::len).sum();

@@ -147,6 +147,13 @@ fn split_key(spec: &ObjectTypeSpec, parts: &[&str], at: &mut usize, to_end: bool
     Ok(fields)
 }
 
+/// Whether a finding type id names a CVE (`CVE-2021-44228`): such ids are `CVEFindingType`s.
+pub fn is_cve(id: &str) -> bool {
+    let mut parts = id.splitn(3, '-');
+    let (prefix, year, number) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    prefix.eq_ignore_ascii_case("cve") && year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()) && number.len() >= 4 && number.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// The target type of a reference field whose key starts at `parts[at]`: the only one, for IP
 /// addresses the version the address text parses as, for web URLs whether the host is an address.
 fn pick_target(targets: &[&str], parts: &[&str], at: usize) -> Option<&'static ObjectTypeSpec> {
@@ -162,6 +169,8 @@ fn pick_target(targets: &[&str], parts: &[&str], at: usize) -> Option<&'static O
         "IPAddressV6" => address.parse::<Ipv6Addr>().is_ok(),
         "IPAddressHTTPURL" => is_ip(url_host),
         "HostnameHTTPURL" => !is_ip(url_host),
+        "CVEFindingType" => is_cve(parts.get(at).copied().unwrap_or_default()),
+        "KATFindingType" => !is_cve(parts.get(at).copied().unwrap_or_default()),
         _ => true,
     };
     targets.iter().find(fits).and_then(|name| type_spec(name))
@@ -290,6 +299,10 @@ mod tests {
         let fields = key_fields(&parse(&header)).expect("fields");
         assert_eq!(fields["key"], "Content-Type");
         assert_eq!(fields["resource"], format!("HTTPResource|{}|http|internet|www.web.test|80|/", &website["Website|".len()..]));
+        let cve = key_fields(&parse("Finding|Website|internet|::1|tcp|443|https|internet|a.test|CVE-2021-44228")).expect("fields");
+        assert_eq!(cve["finding_type"], "CVEFindingType|CVE-2021-44228", "a CVE id is a CVEFindingType");
+        let kat = key_fields(&parse("Finding|Hostname|internet|a.test|KAT-NO-SPF")).expect("fields");
+        assert_eq!(kat["finding_type"], "KATFindingType|KAT-NO-SPF");
         let on_address = key_fields(&parse("HTTPResource|internet|::1|tcp|443|https|internet|a.test|https|internet|::1|443|/")).expect("fields");
         assert_eq!(on_address["web_url"], "IPAddressHTTPURL|https|internet|::1|443|/", "a URL whose host is an address is an IPAddressHTTPURL");
     }

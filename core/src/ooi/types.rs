@@ -281,6 +281,13 @@ pub static OBJECT_TYPES: &[ObjectTypeSpec] = &[
         hashed_key: None,
     },
     ObjectTypeSpec {
+        name: "CVEFindingType",
+        fields: &[text("id"), opt_text("description"), opt_text("risk_severity")],
+        natural_key: &["id"],
+        last_key_may_contain_bar: false,
+        hashed_key: None,
+    },
+    ObjectTypeSpec {
         name: "KATFindingType",
         fields: &[text("id"), opt_text("description"), opt_text("risk_severity")],
         natural_key: &["id"],
@@ -291,7 +298,7 @@ pub static OBJECT_TYPES: &[ObjectTypeSpec] = &[
         name: "Finding",
         fields: &[
             reference("ooi", &[], Some(0), Some(4), false),
-            reference("finding_type", &["KATFindingType"], Some(0), Some(0), false),
+            reference("finding_type", &["KATFindingType", "CVEFindingType"], Some(0), Some(0), false),
             opt_text("description"),
         ],
         natural_key: &["ooi", "finding_type"],

@@ -46,9 +46,10 @@ pub fn finding(object: &Reference, finding_type: &FindingType, description: Stri
 }
 
 /// [`finding`] for a finding type outside the catalogue (a Nuclei template, say): its id, what it means and its
-/// risk level.
+/// risk level. A CVE id (`CVE-2021-44228`, any case) makes a `CVEFindingType` with the id in upper case.
 pub fn finding_of(object: &Reference, type_id: &str, type_description: &str, risk: Risk, description: String) -> Result<[Ooi; 2], CoreError> {
-    let kind = Ooi::build("KATFindingType").field("id", type_id).field("description", type_description).field("risk_severity", risk.as_str()).finish()?;
+    let (object_type, type_id) = if kat_core::ooi::openkat::is_cve(type_id) { ("CVEFindingType", type_id.to_ascii_uppercase()) } else { ("KATFindingType", type_id.to_string()) };
+    let kind = Ooi::build(object_type).field("id", type_id).field("description", type_description).field("risk_severity", risk.as_str()).finish()?;
     let found = Ooi::build("Finding").reference("ooi", object).reference("finding_type", kind.reference()).field("description", description).finish()?;
     Ok([found, kind])
 }

@@ -5,7 +5,8 @@
 //! `info.name` and `info.severity`, where it matched (`matched-at`) and
 //! what the template extracted (`extracted-results`). Each template that
 //! matched gives one `KATFindingType` (id the template id, risk level from
-//! the severity: `info` is a recommendation, `unknown` low) and one
+//! the severity: `info` is a recommendation, `unknown` low; a CVE template,
+//! `CVE-2021-41773`, gives a `CVEFindingType` instead) and one
 //! `Finding` on the scanned object, the boefje's input; several matches of
 //! one template are one finding, whose description lists every place it
 //! matched and what was extracted there. Blank lines are skipped; a line
