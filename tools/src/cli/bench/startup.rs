@@ -44,29 +44,35 @@ pub fn run(args: &BenchArgs, progress: &Progress) -> anyhow::Result<Vec<Figure>>
 /// Start each service of the `kat` executable `exe`, time it to healthy, then read its memory after `idle`.
 pub fn measure(exe: &std::path::Path, idle: Duration, progress: &Progress) -> anyhow::Result<Vec<Figure>> {
     let dir = tempfile::tempdir().context("temporary directory")?;
-    let ports = [free_port()?, free_port()?, free_port()?];
-    let katalogus_api = format!("http://127.0.0.1:{}", ports[0]);
-    // Each service: its name, its `kat serve` flag, the port its /health answers on, its variables.
-    let one = |name: &'static str, flag: &'static str, var: &'static str, port: u16| (name, flag, port, vec![(var, format!("127.0.0.1:{port}"))]);
-    let all_ports = [free_port()?, free_port()?, free_port()?];
-    let services = [
-        one("katalogus", "--katalogus", "KATALOGUS_BIND", ports[0]),
-        one("bytes", "--bytes", "BYTES_BIND", ports[1]),
-        one("scheduler", "--scheduler", "SCHEDULER_BIND", ports[2]),
-        ("all", "", all_ports[2], vec![("BYTES_BIND", format!("127.0.0.1:{}", all_ports[0])), ("KATALOGUS_BIND", format!("127.0.0.1:{}", all_ports[1])), ("SCHEDULER_BIND", format!("127.0.0.1:{}", all_ports[2]))]),
+    // Each service: its name, its `kat serve` flag and the variables that bind it; /health answers on the last.
+    // Ports are picked just before each start, so that others (tests running beside this) have no time to take them.
+    let services: [(&str, &str, &[&str]); 4] = [
+        ("katalogus", "--katalogus", &["KATALOGUS_BIND"]),
+        ("bytes", "--bytes", &["BYTES_BIND"]),
+        ("scheduler", "--scheduler", &["SCHEDULER_BIND"]),
+        ("all", "", &["BYTES_BIND", "KATALOGUS_BIND", "SCHEDULER_BIND"]),
     ];
+    let mut katalogus_api = String::new();
     let mut figures = Vec::new();
     let mut started = Vec::new();
-    for (n, (name, flag, port, binds)) in services.iter().enumerate() {
+    for (n, (name, flag, vars)) in services.iter().enumerate() {
         let shown = if flag.is_empty() { "kat serve (every service)".to_string() } else { format!("kat serve {flag}") };
         progress.step(STAGE, &format!("starting {shown}"), n, services.len() + 1);
         let data = dir.path().join(name);
-        let begun = Instant::now();
-        let mut env = binds.clone();
+        let mut env = Vec::new();
+        let mut port = 0;
+        for var in *vars {
+            port = free_port()?;
+            env.push((*var, format!("127.0.0.1:{port}")));
+        }
+        if katalogus_api.is_empty() {
+            katalogus_api = format!("http://127.0.0.1:{port}");
+        }
         env.extend([("KATALOGUS_API", katalogus_api.clone()), ("QUEUE_URI", String::new())]);
         let flags: &[&str] = if flag.is_empty() { &[] } else { std::slice::from_ref(flag) };
+        let begun = Instant::now();
         let mut service = spawn_service(exe, name, flags, &env, &data)?;
-        wait_healthy(&mut service, *port)?;
+        wait_healthy(&mut service, port)?;
         figures.push(Figure::new(STAGE, format!("{shown}: exec to healthy"), millis(begun.elapsed()), "ms").lower_is_better().target(300.0));
         started.push((shown, service));
     }
