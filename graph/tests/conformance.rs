@@ -313,8 +313,8 @@ async fn referencing_follows_relations_set_by_observations_and_affirmations(grap
     let service = Ooi::build("IPService").field("ip_port", "IPPort|internet|192.0.2.1|tcp|443").field("service", "Service|https").finish().expect("service");
     let website = Ooi::build("Website").reference("ip_service", service.reference()).reference("hostname", host.reference()).finish().expect("website");
     let certificate = Ooi::build("X509Certificate").field("issuer", "CN=Test CA").field("serial_number", "7").field("valid_from", "2026-01-01T00:00:00Z").field("valid_until", "2027-01-01T00:00:00Z").finish().expect("certificate");
-    graph.save_observation(&org, "rule/website-discovery", service.reference(), &[website.clone()]).await.expect("website");
-    graph.save_observation(&org, "ssl-certificates/kat_ssl_certificates_normalize", website.reference(), &[certificate.clone()]).await.expect("certificate");
+    graph.save_observation(&org, "rule/website-discovery", service.reference(), std::slice::from_ref(&website)).await.expect("website");
+    graph.save_observation(&org, "ssl-certificates/kat_ssl_certificates_normalize", website.reference(), std::slice::from_ref(&certificate)).await.expect("certificate");
     let mut served = website.clone();
     served.set("certificate", certificate.reference().to_string().into()).expect("certificate field");
     graph.affirm(&org, "ssl-certificates/kat_ssl_certificates_normalize", website.reference(), &[served]).await.expect("affirm");
