@@ -101,8 +101,8 @@ pub trait Rule: Send + Sync {
     /// The object types it is evaluated on.
     fn consumes(&self) -> &'static [&'static str];
     /// The other objects it reads (OpenKAT's bit parameters): each path leads from the consumed object to
-    /// objects that [`Rule::evaluate`] gets as `parameters`. When an object at a path's end (or on its way)
-    /// changes, the rule is evaluated again on the consumed objects the path leads back to.
+    /// objects that [`Rule::evaluate`] gets as `parameters`. When an object at a path's end changes, the rule
+    /// is evaluated again on the consumed objects the path leads back to.
     fn parameters(&self) -> &'static [&'static [Step]] {
         &[]
     }

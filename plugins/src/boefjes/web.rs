@@ -1,54 +1,29 @@
-//! What the web boefjes share: the site a `Website` or `HTTPResource` key
-//! names (address, port, scheme, hostname), an HTTP client that connects to
-//! that address whatever DNS says about the hostname (as OpenKAT's
-//! forced-IP adapter does) and records any certificate ([`super::tls`]),
-//! and reading a body up to a cap.
+//! What the web boefjes share: the site of a `Website` key (`crate::keys::Site`)
+//! as a boefje input, an HTTP client that connects to the site's address
+//! whatever DNS says about the hostname (as OpenKAT's forced-IP adapter
+//! does) and records any certificate ([`super::tls`]), reading a body up to
+//! a cap, and an error's causes for the task's error.
 //!
 //! Settings: `USERAGENT` (default `OpenKAT`), `TIMEOUT` (seconds per
 //! request, default 30).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use kat_core::Reference;
 
 use super::{number_setting, BoefjeError, JobEnv};
-use crate::rules::key_part;
-
-/// The site a website key names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Site {
-    /// `http` or `https`: the service's name.
-    pub scheme: String,
-    /// The hostname the site answers for.
-    pub hostname: String,
-    /// The address the service listens on.
-    pub address: IpAddr,
-    /// The TCP port.
-    pub port: u16,
-}
+pub use crate::keys::Site;
 
 impl Site {
-    /// The site of `Website|...` (its service and hostname).
+    /// The site of `Website|...` for a web boefje: refused (wrong input) unless it is a website of an `http` or
+    /// `https` service.
     pub fn of_website(website: &Reference) -> Result<Site, BoefjeError> {
-        let wrong = || BoefjeError::WrongInput(website.to_string());
-        if website.object_type() != "Website" {
-            return Err(wrong());
+        let site = Site::parse(website).ok_or_else(|| BoefjeError::WrongInput(website.to_string()))?;
+        if site.scheme != "http" && site.scheme != "https" {
+            return Err(BoefjeError::WrongInput(format!("{website}: service {:?} is not a web service", site.scheme)));
         }
-        let part = |r: &Reference, field: &str| key_part(r, field).ok_or_else(wrong);
-        let reference = |text: String| Reference::parse(&text).map_err(|_| wrong());
-        let service = reference(part(website, "ip_service")?)?;
-        let port = reference(part(&service, "ip_port")?)?;
-        let scheme = part(&reference(part(&service, "service")?)?, "name")?;
-        if scheme != "http" && scheme != "https" {
-            return Err(BoefjeError::WrongInput(format!("{website}: service {scheme:?} is not a web service")));
-        }
-        Ok(Site {
-            scheme,
-            hostname: part(&reference(part(website, "hostname")?)?, "name")?,
-            address: part(&reference(part(&port, "address")?)?, "address")?.parse().map_err(|_| wrong())?,
-            port: part(&port, "port")?.parse().map_err(|_| wrong())?,
-        })
+        Ok(site)
     }
 
     /// The URL of `path` (starting with `/`) on the site.
@@ -86,6 +61,18 @@ pub async fn body_up_to(mut response: reqwest::Response, cap: usize) -> Result<(
     Ok((body, false))
 }
 
+/// An error with its causes, which say what went wrong on the wire (refused, timed out, bad certificate).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,7 +80,7 @@ mod tests {
     #[test]
     fn a_website_key_names_its_site() {
         let site = Site::of_website(&Reference::parse("Website|internet|::1|tcp|8443|https|internet|www.a.test").expect("reference")).expect("site");
-        assert_eq!(site, Site { scheme: "https".into(), hostname: "www.a.test".into(), address: "::1".parse().expect("ip"), port: 8443 });
+        assert_eq!(site, Site { scheme: "https".into(), hostname: "www.a.test".into(), network: "Network|internet".into(), address: "::1".parse().expect("ip"), port: 8443 });
         assert_eq!(site.url("/x"), "https://www.a.test:8443/x");
         let ssh = Reference::parse("Website|internet|127.0.0.1|tcp|22|ssh|internet|a.test").expect("reference");
         assert!(matches!(Site::of_website(&ssh), Err(BoefjeError::WrongInput(_))));

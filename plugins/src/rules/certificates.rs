@@ -17,7 +17,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::finding_types::{CERTIFICATE_EXPIRED, CERTIFICATE_EXPIRING_SOON, SSL_CERT_HOSTNAME_MISMATCH};
-use super::{finding, key_part, Rule};
+use super::{finding, Rule};
+use crate::keys::{key_part, key_path};
 
 /// How many days before its end a certificate counts as expiring soon.
 pub const EXPIRING_SOON_DAYS: i64 = 30;
@@ -86,7 +87,7 @@ impl Rule for CertificateHostname {
 
     fn evaluate(&self, website: &Ooi, parameters: &[Ooi]) -> Result<Vec<Ooi>, CoreError> {
         let Some(certificate) = parameters.iter().find(|o| o.object_type() == "X509Certificate") else { return Ok(Vec::new()) };
-        let Some(hostname) = key_part(website.reference(), "hostname").and_then(|h| key_part(&Reference::parse(&h).ok()?, "name")) else { return Ok(Vec::new()) };
+        let Some(hostname) = key_path(website.reference(), &["hostname", "name"]) else { return Ok(Vec::new()) };
         let mut names: Vec<String> = parameters
             .iter()
             .filter(|o| o.object_type() == "SubjectAlternativeNameHostname")

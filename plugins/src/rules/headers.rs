@@ -15,7 +15,8 @@ use kat_core::builtin::Step;
 use kat_core::{CoreError, Ooi};
 
 use super::finding_types::{FindingType, NONSTANDARD_HEADERS, NO_CSP, NO_HSTS, NO_PERMISSIONS_POLICY, NO_REFERRER_POLICY, NO_X_CONTENT_TYPE_OPTIONS, NO_X_FRAME_OPTIONS};
-use super::{finding, key_part, Rule};
+use super::{finding, Rule};
+use crate::keys::key_path;
 
 /// The missing headers rule.
 #[derive(Debug, Default)]
@@ -47,7 +48,7 @@ impl Rule for MissingHeaders {
             return Ok(Vec::new());
         }
         let headers: BTreeMap<String, &str> = headers.iter().filter_map(|h| Some((h.get("key")?.as_str()?.to_ascii_lowercase(), h.get("value").and_then(|v| v.as_str()).unwrap_or_default()))).collect();
-        let scheme = key_part(resource.reference(), "web_url").and_then(|url| key_part(&kat_core::Reference::parse(&url).ok()?, "scheme"));
+        let scheme = key_path(resource.reference(), &["web_url", "scheme"]);
         let mut missing: Vec<(&FindingType, String)> = Vec::new();
         let lacks = |name: &str| !headers.contains_key(name);
         if scheme.as_deref() != Some("http") && lacks("strict-transport-security") {

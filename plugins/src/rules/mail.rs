@@ -18,27 +18,38 @@ use kat_core::{CoreError, Ooi};
 use super::finding_types::{FindingType, NO_DMARC, NO_SPF};
 use super::{finding, Rule};
 
-const TO_TXT: &[Step] = &[Step::Field("hostname"), Step::ReferencedBy { object_type: "DNSTXTRecord", field: "hostname" }];
-const TO_DMARC: &[Step] = &[Step::Field("hostname"), Step::ReferencedBy { object_type: "DMARCTXTRecord", field: "hostname" }];
-
-/// The finding on the SOA record's hostname when none of `records` (its TXT or DMARC records) starts with
-/// `prefix` (compared without case).
-fn missing(soa: &Ooi, records: &[Ooi], prefix: &str, kind: &FindingType, description: &str) -> Result<Vec<Ooi>, CoreError> {
-    let Some(hostname) = soa.get("hostname").and_then(|h| h.as_str()).and_then(|h| kat_core::Reference::parse(h).ok()) else { return Ok(Vec::new()) };
-    let found = records.iter().filter_map(|o| o.get("value")?.as_str()).any(|v| v.trim_start().to_ascii_lowercase().starts_with(prefix));
-    if found {
-        return Ok(Vec::new());
-    }
-    Ok(finding(&hostname, kind, description.to_string())?.into())
+/// A rule that a domain publishes a TXT policy record: the records a path from its SOA record reaches, the
+/// prefix one of them must start with (compared without case), and what it concludes when none does.
+#[derive(Debug)]
+pub struct MissingPolicy {
+    id: &'static str,
+    records: &'static [&'static [Step]],
+    prefix: &'static str,
+    kind: &'static FindingType,
+    description: &'static str,
 }
 
-/// The missing SPF rule.
-#[derive(Debug, Default)]
-pub struct MissingSpf;
+/// `missing-spf`: no TXT record of the domain starts `v=spf1`.
+pub const MISSING_SPF: MissingPolicy = MissingPolicy {
+    id: "missing-spf",
+    records: &[&[Step::Field("hostname"), Step::ReferencedBy { object_type: "DNSTXTRecord", field: "hostname" }]],
+    prefix: "v=spf1",
+    kind: &NO_SPF,
+    description: "This domain has no SPF record.",
+};
 
-impl Rule for MissingSpf {
+/// `missing-dmarc`: no DMARC record of the domain starts `v=DMARC1`.
+pub const MISSING_DMARC: MissingPolicy = MissingPolicy {
+    id: "missing-dmarc",
+    records: &[&[Step::Field("hostname"), Step::ReferencedBy { object_type: "DMARCTXTRecord", field: "hostname" }]],
+    prefix: "v=dmarc1",
+    kind: &NO_DMARC,
+    description: "This domain has no DMARC policy.",
+};
+
+impl Rule for MissingPolicy {
     fn id(&self) -> &'static str {
-        "missing-spf"
+        self.id
     }
 
     fn consumes(&self) -> &'static [&'static str] {
@@ -46,33 +57,17 @@ impl Rule for MissingSpf {
     }
 
     fn parameters(&self) -> &'static [&'static [Step]] {
-        &[TO_TXT]
+        self.records
     }
 
-    fn evaluate(&self, soa: &Ooi, txt_records: &[Ooi]) -> Result<Vec<Ooi>, CoreError> {
-        missing(soa, txt_records, "v=spf1", &NO_SPF, "This domain has no SPF record.")
-    }
-}
-
-/// The missing DMARC rule.
-#[derive(Debug, Default)]
-pub struct MissingDmarc;
-
-impl Rule for MissingDmarc {
-    fn id(&self) -> &'static str {
-        "missing-dmarc"
-    }
-
-    fn consumes(&self) -> &'static [&'static str] {
-        &["DNSSOARecord"]
-    }
-
-    fn parameters(&self) -> &'static [&'static [Step]] {
-        &[TO_DMARC]
-    }
-
-    fn evaluate(&self, soa: &Ooi, dmarc_records: &[Ooi]) -> Result<Vec<Ooi>, CoreError> {
-        missing(soa, dmarc_records, "v=dmarc1", &NO_DMARC, "This domain has no DMARC policy.")
+    /// The finding on the SOA record's hostname when none of `records` starts with the prefix.
+    fn evaluate(&self, soa: &Ooi, records: &[Ooi]) -> Result<Vec<Ooi>, CoreError> {
+        let Some(hostname) = soa.get("hostname").and_then(|h| h.as_str()).and_then(|h| kat_core::Reference::parse(h).ok()) else { return Ok(Vec::new()) };
+        let found = records.iter().filter_map(|o| o.get("value")?.as_str()).any(|v| v.trim_start().to_ascii_lowercase().starts_with(self.prefix));
+        if found {
+            return Ok(Vec::new());
+        }
+        Ok(finding(&hostname, self.kind, self.description.to_string())?.into())
     }
 }
 
@@ -97,9 +92,9 @@ mod tests {
     #[test]
     fn a_domain_without_policies_is_a_finding_each_on_the_hostname() {
         let on_host = |kind: &str| vec![(format!("KATFindingType|{kind}"), "Hostname|internet|a.test".to_string())];
-        assert_eq!(found(&MissingSpf.evaluate(&soa(), &[txt("DNSTXTRecord", "google-site-verification=x")]).expect("evaluates")), on_host("KAT-NO-SPF"));
-        assert_eq!(found(&MissingDmarc.evaluate(&soa(), &[]).expect("evaluates")), on_host("KAT-NO-DMARC"));
-        assert!(MissingSpf.evaluate(&soa(), &[txt("DNSTXTRecord", "V=SPF1 -all")]).expect("evaluates").is_empty());
-        assert!(MissingDmarc.evaluate(&soa(), &[txt("DMARCTXTRecord", "v=DMARC1; p=reject")]).expect("evaluates").is_empty());
+        assert_eq!(found(&MISSING_SPF.evaluate(&soa(), &[txt("DNSTXTRecord", "google-site-verification=x")]).expect("evaluates")), on_host("KAT-NO-SPF"));
+        assert_eq!(found(&MISSING_DMARC.evaluate(&soa(), &[]).expect("evaluates")), on_host("KAT-NO-DMARC"));
+        assert!(MISSING_SPF.evaluate(&soa(), &[txt("DNSTXTRecord", "V=SPF1 -all")]).expect("evaluates").is_empty());
+        assert!(MISSING_DMARC.evaluate(&soa(), &[txt("DMARCTXTRecord", "v=DMARC1; p=reject")]).expect("evaluates").is_empty());
     }
 }

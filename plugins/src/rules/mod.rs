@@ -34,8 +34,8 @@ pub fn all() -> Vec<Box<dyn Rule>> {
         Box::new(security_txt::MissingSecurityTxt),
         Box::new(certificates::ExpiringCertificate),
         Box::new(certificates::CertificateHostname),
-        Box::new(mail::MissingSpf),
-        Box::new(mail::MissingDmarc),
+        Box::new(mail::MISSING_SPF),
+        Box::new(mail::MISSING_DMARC),
     ]
 }
 
@@ -52,13 +52,4 @@ pub fn finding_of(object: &Reference, type_id: &str, type_description: &str, ris
     let kind = Ooi::build(object_type).field("id", type_id).field("description", type_description).field("risk_severity", risk.as_str()).finish()?;
     let found = Ooi::build("Finding").reference("ooi", object).reference("finding_type", kind.reference()).field("description", description).finish()?;
     Ok([found, kind])
-}
-
-/// A natural-key field of the object `reference` names, read from the key as text (a reference field gives the
-/// referenced object's primary key, a number its digits); `None` when the key does not hold it.
-pub fn key_part(reference: &Reference, field: &str) -> Option<String> {
-    match kat_core::ooi::openkat::key_fields(reference).ok()?.remove(field)? {
-        serde_json::Value::String(text) => Some(text),
-        other => Some(other.to_string()),
-    }
 }

@@ -9,7 +9,8 @@
 use kat_core::builtin::Step;
 use kat_core::{CoreError, Ooi};
 
-use super::{key_part, Rule};
+use super::Rule;
+use crate::keys::{key_part, key_path};
 
 /// The website discovery rule.
 #[derive(Debug, Default)]
@@ -36,11 +37,11 @@ impl Rule for WebsiteDiscovery {
 
     fn evaluate(&self, service: &Ooi, records: &[Ooi]) -> Result<Vec<Ooi>, CoreError> {
         let reference = service.reference();
-        let Some(scheme) = key_part(reference, "service").and_then(|s| key_part(&kat_core::Reference::parse(&s).ok()?, "name")) else { return Ok(Vec::new()) };
+        let Some(scheme) = key_path(reference, &["service", "name"]) else { return Ok(Vec::new()) };
         if !WEB_SERVICES.contains(&scheme.as_str()) {
             return Ok(Vec::new());
         }
-        let Some(port) = key_part(reference, "ip_port").and_then(|p| key_part(&kat_core::Reference::parse(&p).ok()?, "port")) else { return Ok(Vec::new()) };
+        let Some(port) = key_path(reference, &["ip_port", "port"]) else { return Ok(Vec::new()) };
         let mut hostnames: Vec<&str> = records.iter().filter_map(|r| r.get("hostname")?.as_str()).collect();
         hostnames.sort_unstable();
         hostnames.dedup();

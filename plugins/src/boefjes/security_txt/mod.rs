@@ -15,8 +15,7 @@ use kat_core::plugin::{BoefjeManifest, SettingsSchema};
 use kat_core::Reference;
 use serde_json::{json, Map, Value};
 
-use super::web::{body_up_to, Site};
-use super::webpage_analysis::error_chain;
+use super::web::{body_up_to, error_chain, Site};
 use super::{Boefje, BoefjeError, BoefjeRun, JobEnv, RawFile};
 
 /// The security.txt downloader.

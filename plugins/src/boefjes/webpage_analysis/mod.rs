@@ -15,9 +15,9 @@ use kat_core::plugin::{BoefjeManifest, SettingsSchema};
 use kat_core::Reference;
 use serde_json::{Map, Value};
 
-use super::web::{body_up_to, Site};
+use super::web::{body_up_to, error_chain, Site};
 use super::{number_setting, Boefje, BoefjeError, BoefjeRun, JobEnv, RawFile};
-use crate::rules::key_part;
+use crate::keys::{key_part, key_path};
 
 /// The webpage analysis boefje.
 #[derive(Debug, Default)]
@@ -68,22 +68,10 @@ fn target(resource: &Reference) -> Result<(Site, String), BoefjeError> {
     }
     let website = key_part(resource, "website").and_then(|w| Reference::parse(&w).ok()).ok_or_else(wrong)?;
     let site = Site::of_website(&website)?;
-    let url = key_part(resource, "web_url").and_then(|u| Reference::parse(&u).ok()).ok_or_else(wrong)?;
-    let part = |field: &str| key_part(&url, field).ok_or_else(wrong);
+    let part = |field: &str| key_path(resource, &["web_url", field]).ok_or_else(wrong);
     let (scheme, port, path) = (part("scheme")?, part("port")?, part("path")?);
-    Ok((Site { scheme: scheme.clone(), ..site.clone() }, format!("{scheme}://{}:{port}{path}", site.hostname)))
-}
-
-/// An error with its causes, which say what went wrong on the wire (refused, timed out, bad certificate).
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    let url = format!("{scheme}://{}:{port}{path}", site.hostname);
+    Ok((Site { scheme, ..site }, url))
 }
 
 #[cfg(test)]

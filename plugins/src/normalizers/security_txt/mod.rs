@@ -17,7 +17,7 @@ use kat_core::{Ooi, Reference};
 use serde::Deserialize;
 
 use super::{NormalizeError, Normalizer};
-use crate::rules::key_part;
+use crate::keys::Site;
 
 /// The security.txt normalizer.
 #[derive(Debug, Default)]
@@ -33,39 +33,13 @@ struct Place {
     ip: Option<String>,
 }
 
-/// What the input website's key says.
-struct Website {
-    reference: Reference,
-    network: String,
-    scheme: String,
-    hostname: String,
-    address: String,
-}
-
-impl Website {
-    fn of(input: &Reference) -> Option<Website> {
-        let part = |r: &Reference, f: &str| key_part(r, f);
-        let reference = |text: String| Reference::parse(&text).ok();
-        let service = reference(part(input, "ip_service")?)?;
-        let hostname = reference(part(input, "hostname")?)?;
-        let port = reference(part(&service, "ip_port")?)?;
-        Some(Website {
-            reference: input.clone(),
-            network: part(&hostname, "network")?,
-            scheme: part(&reference(part(&service, "service")?)?, "name")?,
-            hostname: part(&hostname, "name")?,
-            address: part(&reference(part(&port, "address")?)?, "address")?,
-        })
-    }
-}
-
 impl Normalizer for SecurityTxtNormalizer {
     fn manifest(&self) -> NormalizerManifest {
         super::manifest("kat_security_txt_downloader", include_str!("normalizer.json"))
     }
 
     fn normalize(&self, input: &Reference, raw: &[u8]) -> Result<Vec<Ooi>, NormalizeError> {
-        let website = (input.object_type() == "Website").then(|| Website::of(input)).flatten().ok_or_else(|| NormalizeError::parse(format!("kat_security_txt_downloader reads the security.txt of a Website, not of {input}")))?;
+        let website = Site::parse(input).ok_or_else(|| NormalizeError::parse(format!("kat_security_txt_downloader reads the security.txt of a Website, not of {input}")))?;
         let places: std::collections::BTreeMap<String, Place> = serde_json::from_slice(raw).map_err(|e| NormalizeError::parse(format!("expected a JSON object of place to result: {e}")))?;
         let mut out = Vec::new();
         for (place, found) in places {
@@ -74,14 +48,14 @@ impl Normalizer for SecurityTxtNormalizer {
             let asked = url(&website.network, &format!("{}://{}/{}", website.scheme, website.hostname, place.trim_start_matches('/')))?;
             let url_answered = url(&website.network, &answered)?;
             let parsed = reqwest::Url::parse(&answered).map_err(|e| NormalizeError::parse(format!("{place}: url {answered:?}: {e}")))?;
-            let ip = found.ip.unwrap_or_else(|| website.address.clone());
-            let same_site = parsed.scheme() == website.scheme && parsed.host_str() == Some(website.hostname.as_str()) && ip == website.address;
+            let ip = found.ip.unwrap_or_else(|| website.address.to_string());
+            let same_site = parsed.scheme() == website.scheme && parsed.host_str() == Some(website.hostname.as_str()) && ip.parse::<IpAddr>().ok() == Some(website.address);
             if same_site {
-                out.push(security_txt(website.reference.clone(), &url_answered, Some(&content), None)?);
+                out.push(security_txt(input.clone(), &url_answered, Some(&content), None)?);
             } else {
                 let (other, mut chain) = other_website(&website.network, &parsed, &ip)?;
                 let there = security_txt(other, &url_answered, Some(&content), None)?;
-                let here = security_txt(website.reference.clone(), &asked, None, Some(there.reference()))?;
+                let here = security_txt(input.clone(), &asked, None, Some(there.reference()))?;
                 out.append(&mut chain);
                 out.extend([there, here]);
             }

@@ -22,7 +22,7 @@ use x509_parser::pem::Pem;
 use x509_parser::public_key::PublicKey;
 
 use super::{NormalizeError, Normalizer};
-use crate::rules::key_part;
+use crate::keys::key_path;
 
 /// The certificate chain normalizer.
 #[derive(Debug, Default)]
@@ -37,7 +37,7 @@ impl Normalizer for SslCertificatesNormalizer {
         if input.object_type() != "Website" {
             return Err(NormalizeError::parse(format!("kat_ssl_certificates_normalize reads the certificates of a Website, not of {input}")));
         }
-        let network = key_part(input, "hostname").and_then(|h| key_part(&Reference::parse(&h).ok()?, "network")).unwrap_or_else(|| "Network|internet".into());
+        let network = key_path(input, &["hostname", "network"]).unwrap_or_else(|| "Network|internet".into());
         let mut ders = Vec::new();
         for (index, block) in Pem::iter_from_buffer(raw).enumerate() {
             let block = block.map_err(|e| NormalizeError::parse(format!("PEM block {}: {e}", index + 1)))?;
