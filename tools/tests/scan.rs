@@ -64,7 +64,7 @@ fn scan_finds_exactly_the_open_ports_rescans_without_duplicates_and_drops_stale_
     assert_eq!(open_ports_in_graph(dir.path()), expected);
     let count = object_count(dir.path());
 
-    assert!(first.stderr.contains("enabled the boefjes dns-records, port-scan, webpage-analysis, security_txt_downloader, ssl-certificates for organisation _dev"), "boefjes are off by default, so the scan enables them and says so: {}", first.stderr);
+    assert!(first.stderr.contains("enabled the boefjes dns-records, port-scan, webpage-analysis, security_txt_downloader, ssl-certificates, dns-zone for organisation _dev"), "boefjes are off by default, so the scan enables them and says so: {}", first.stderr);
 
     let second = kat(dir.path(), &env, &["scan", "127.0.0.1"]);
     assert!(second.ok, "{}", second.stderr);
@@ -135,7 +135,7 @@ fn run_boefje_show_raw_and_run_normalizer_work_on_stored_files() {
     assert_eq!(open_ports_in_graph(dir.path()), vec![port(&open[0])]);
 
     for (program, args, needle) in [
-        (env!("CARGO_BIN_EXE_run_boefje"), vec!["_dev", "nope", "Hostname|internet|a.test"], "unknown boefje \"nope\"; known: dns-records, port-scan, webpage-analysis, security_txt_downloader, ssl-certificates"),
+        (env!("CARGO_BIN_EXE_run_boefje"), vec!["_dev", "nope", "Hostname|internet|a.test"], "unknown boefje \"nope\"; known: dns-records, port-scan, webpage-analysis, security_txt_downloader, ssl-certificates, dns-zone"),
         (env!("CARGO_BIN_EXE_run_boefje"), vec!["_dev", "port-scan", "Hostname|internet"], "malformed reference"),
         (env!("CARGO_BIN_EXE_show_raw"), vec!["not-a-uuid"], "is not a raw file id"),
         (env!("CARGO_BIN_EXE_show_raw"), vec!["7134430c-8509-4944-b0be-27cb9bfb4bc2"], "no raw file 7134430c"),
@@ -378,12 +378,12 @@ fn a_profile_chooses_the_boefjes_and_settings_of_the_scan() {
 
     let quick = kat(dir.path(), &env, &["scan", "--profile", "quick", "profile.web.test"]);
     assert!(quick.ok, "{}\n{}", quick.stdout, quick.stderr);
-    assert!(quick.stderr.contains("profile quick: enabled dns-records, port-scan; disabled webpage-analysis, security_txt_downloader, ssl-certificates (for organisation _dev)"), "{}", quick.stderr);
+    assert!(quick.stderr.contains("profile quick: enabled dns-records, port-scan; disabled webpage-analysis, security_txt_downloader, ssl-certificates, dns-zone (for organisation _dev)"), "{}", quick.stderr);
     assert!(quick.stdout.contains("IPService|internet|127.0.80.5|tcp|80|http") && quick.stdout.contains("2 boefje tasks"), "quick scans DNS and its ports only:\n{}", quick.stdout);
 
     let web = kat(dir.path(), &env, &["scan", "--profile", "web", "profile.web.test"]);
     assert!(web.ok, "{}\n{}", web.stdout, web.stderr);
-    assert!(web.stderr.contains("profile web: enabled dns-records, port-scan, webpage-analysis, security_txt_downloader, ssl-certificates; disabled none"), "{}", web.stderr);
+    assert!(web.stderr.contains("profile web: enabled dns-records, port-scan, webpage-analysis, security_txt_downloader, ssl-certificates; disabled dns-zone"), "{}", web.stderr);
     assert!(web.stdout.contains("HTTPHeader|internet|127.0.80.5|tcp|80|http|internet|profile.web.test|http|internet|profile.web.test|80|/|x-frame-options"), "web fetches the site:\n{}", web.stdout);
     assert_eq!(findings(&web.stdout), vec![], "a complete site with a security.txt:\n{}", web.stdout);
 

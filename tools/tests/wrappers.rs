@@ -1,7 +1,8 @@
 //! The plugin folders of `plugin-dir/` that wrap real tools, run as a user
 //! runs them (`KATALOGUS_PLUGIN_DIR`, `kat run-boefje`, `kat
 //! run-normalizer`) against servers this test starts on a loopback address
-//! of its own (127.0.80.6). The tools come from Debian: `scripts/services.sh`
+//! of its own (127.0.80.6, 127.0.80.9; masscan in a private network
+//! namespace). The tools come from Debian: `scripts/services.sh`
 //! installs them.
 
 use std::path::{Path, PathBuf};
@@ -37,11 +38,7 @@ fn nmap_finds_a_web_server_on_an_unusual_port_and_its_normalizer_names_the_servi
     // Python's own HTTP server: a real one, which nmap's service probes know.
     let site = tempfile::tempdir().expect("site dir");
     let server = Server(Command::new("python3").args(["-m", "http.server", "8081", "--bind", "127.0.80.6", "--directory"]).arg(site.path()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("python3 runs"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect("127.0.80.6:8081").is_err() {
-        assert!(std::time::Instant::now() < deadline, "python3 -m http.server did not listen on 127.0.80.6:8081");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for("127.0.80.6:8081", "python3 -m http.server");
     let dir = tempfile::tempdir().expect("temp dir");
     let plugins = plugin_dir();
     let plugins = plugins.to_str().expect("utf-8 path");
@@ -107,4 +104,116 @@ fn nuclei_runs_the_binary_in_its_folder_with_the_settings_and_its_output_becomes
     std::fs::remove_file(folder.join("nuclei")).expect("remove the stand-in");
     let (ok, _, _) = kat(dir.path(), &env, &["run-boefje", "_dev", "nuclei", website]);
     assert!(!ok, "a run without nuclei fails");
+}
+
+/// Sets up a private network namespace for masscan and then runs the command given after the script:
+/// masscan injects raw Ethernet frames, which the loopback interface does not take, so it sends on one end
+/// of a veth pair (`ka`, source 10.99.0.1, an address no interface has) to the other (`kb`), where the
+/// kernel delivers them to 127.0.0.1 (`route_localnet`) and routes its answers back through `kb`. The
+/// namespace has no way out: nothing leaves this machine, or even the namespace.
+const MASSCAN_NETNS: &str = r#"set -e
+ip link set lo up
+ip link add ka type veth peer name kb
+ip link set ka address 02:00:00:00:00:0a
+ip link set kb address 02:00:00:00:00:0b
+ip link set ka up
+ip link set kb up
+ip addr add 10.99.0.2/24 dev kb
+sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.kb.route_localnet=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.kb.rp_filter=0
+python3 -m http.server 8099 --bind 127.0.0.1 >/dev/null 2>&1 &
+server=$!
+trap 'kill $server' EXIT
+python3 -c 'import socket, time
+for _ in range(200):
+    try:
+        socket.create_connection(("127.0.0.1", 8099), 0.2).close(); break
+    except OSError:
+        time.sleep(0.05)'
+"$@"
+"#;
+
+#[test]
+fn masscan_finds_the_open_port_of_a_server_and_its_normalizer_gives_the_port() {
+    require("masscan");
+    require("unshare");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plugins = plugin_dir();
+    let out = Command::new("unshare")
+        .args(["-n", "sh", "-c", MASSCAN_NETNS, "netns", env!("CARGO_BIN_EXE_kat"), "run-boefje", "_dev", "masscan", "IPAddressV4|internet|127.0.0.1"])
+        .env("KAT_DATA_DIR", dir.path())
+        .env("KATALOGUS_PLUGIN_DIR", &plugins)
+        .envs([("BOEFJE_PORTS", "8099,8100"), ("BOEFJE_WAIT", "1"), ("BOEFJE_ADAPTER", "ka"), ("BOEFJE_ADAPTER_IP", "10.99.0.1"), ("BOEFJE_ADAPTER_MAC", "02:00:00:00:00:0a"), ("BOEFJE_ROUTER_MAC", "02:00:00:00:00:0b")])
+        .output()
+        .expect("unshare runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "masscan in a private network namespace (needs root for unshare -n and raw sockets): {stdout}\n{stderr}");
+    let raw_id = stdout.lines().next().unwrap_or_default().trim().to_string();
+    let (_, meta, _) = kat(dir.path(), &[], &["show-raw", "--meta", &raw_id]);
+    assert!(meta.contains("\"boefje/masscan\""), "{meta}");
+    let (_, json, _) = kat(dir.path(), &[], &["show-raw", &raw_id]);
+    assert!(json.contains("\"ip\": \"127.0.0.1\"") && json.contains("\"port\": 8099"), "masscan's own JSON: {json}");
+
+    let (ok, objects, stderr) = kat(dir.path(), &[], &["run-normalizer", "kat_masscan_normalize", &raw_id]);
+    assert!(ok, "{stderr}");
+    assert!(objects.contains("\"IPPort|internet|127.0.0.1|tcp|8099\""), "the open port: {objects}");
+    assert!(!objects.contains("|8100"), "the closed port is not listed: {objects}");
+
+    let (ok, _, stderr) = kat(dir.path(), &[("KATALOGUS_PLUGIN_DIR", plugins.to_str().expect("utf-8")), ("BOEFJE_ADAPTER", "lo --ping")], &["run-boefje", "_dev", "masscan", "IPAddressV4|internet|127.0.0.1"]);
+    assert!(!ok && stderr.contains("ADAPTER"), "a setting outside the schema's pattern never reaches masscan: {stderr}");
+}
+
+fn wait_for(address: &str, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(address).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not listen on {address}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn testssl_lists_the_suites_a_server_offers_and_its_normalizer_gives_them_per_protocol() {
+    require("testssl");
+    require("openssl");
+    let keys = tempfile::tempdir().expect("key dir");
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=tls.test", "-keyout", "key.pem", "-out", "cert.pem"])
+        .current_dir(keys.path())
+        .output()
+        .expect("openssl runs");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    // A real TLS server offering one suite without forward secrecy (AES256-SHA) beside a good one.
+    let server = Server(
+        Command::new("openssl")
+            .args(["s_server", "-accept", "127.0.80.9:4433", "-cert", "cert.pem", "-key", "key.pem", "-www", "-quiet", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256:AES256-SHA:@SECLEVEL=0"])
+            .current_dir(keys.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server runs"),
+    );
+    wait_for("127.0.80.9:4433", "openssl s_server");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plugins = plugin_dir();
+    let env = [("KATALOGUS_PLUGIN_DIR", plugins.to_str().expect("utf-8 path")), ("BOEFJE_TIMEOUT", "10")];
+    let service = "IPService|internet|127.0.80.9|tcp|4433|https";
+
+    let (ok, stdout, stderr) = kat(dir.path(), &env, &["run-boefje", "_dev", "testssl-sh-ciphers", service]);
+    assert!(ok, "{stdout}\n{stderr}");
+    drop(server);
+    let raw_id = stdout.lines().next().unwrap_or_default().trim().to_string();
+    let (_, meta, _) = kat(dir.path(), &[], &["show-raw", "--meta", &raw_id]);
+    assert!(meta.contains("\"boefje/testssl-sh-ciphers\"") && meta.contains("\"openkat/testssl-sh-ciphers-output\""), "{meta}");
+    let (_, json, _) = kat(dir.path(), &[], &["show-raw", &raw_id]);
+    assert!(json.contains("\"cipher-tls1_2_x35\""), "testssl.sh's own JSON: {json}");
+
+    let (ok, objects, stderr) = kat(dir.path(), &[], &["run-normalizer", "kat_ssl_test_ciphers_normalize", &raw_id]);
+    assert!(ok, "{stderr}");
+    assert!(objects.contains("\"TLSCipher|internet|127.0.80.9|tcp|4433|https\""), "{objects}");
+    assert!(objects.contains("AES256-SHA") && objects.contains("ECDHE-RSA-AES128-GCM-SHA256"), "both suites: {objects}");
+
+    // A service that is not TLS is not scanned: the raw is an empty list.
+    let (ok, stdout, stderr) = kat(dir.path(), &env, &["run-boefje", "_dev", "testssl-sh-ciphers", "IPService|internet|127.0.80.9|tcp|22|ssh"]);
+    assert!(ok, "{stderr}");
+    let (_, json, _) = kat(dir.path(), &[], &["show-raw", stdout.lines().next().unwrap_or_default().trim()]);
+    assert_eq!(json.trim(), "[]");
 }

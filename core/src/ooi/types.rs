@@ -195,6 +195,14 @@ pub static OBJECT_TYPES: &[ObjectTypeSpec] = &[
         hashed_key: None,
     },
     ObjectTypeSpec {
+        // `suites`: the cipher suites offered per protocol, as OpenKAT's JSON object, kept as its JSON text.
+        name: "TLSCipher",
+        fields: &[reference("ip_service", &["IPService"], Some(0), Some(4), false), text("suites")],
+        natural_key: &["ip_service"],
+        last_key_may_contain_bar: false,
+        hashed_key: None,
+    },
+    ObjectTypeSpec {
         name: "Website",
         fields: &[
             reference("ip_service", &["IPService"], Some(0), Some(1), false),

@@ -5,6 +5,7 @@
 //! tagged with mime types. The boefje runner stores them in Bytes.
 
 pub mod dns_records;
+pub mod dns_zone;
 pub mod port_scan;
 pub mod security_txt;
 pub mod ssl_certificates;
@@ -24,6 +25,7 @@ pub fn all() -> Vec<Box<dyn Boefje>> {
         Box::new(webpage_analysis::WebpageAnalysis),
         Box::new(security_txt::SecurityTxtDownloader),
         Box::new(ssl_certificates::SslCertificates),
+        Box::new(dns_zone::DnsZone),
     ]
 }
 

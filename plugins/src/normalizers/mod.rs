@@ -5,10 +5,12 @@
 
 pub mod dns;
 pub mod http_headers;
+pub mod masscan;
 pub mod nmap;
 pub mod nuclei;
 pub mod security_txt;
 pub mod ssl_certificates;
+pub mod testssl;
 
 use kat_core::plugin::NormalizerManifest;
 
@@ -23,11 +25,14 @@ pub(crate) fn manifest(id: &str, text: &str) -> NormalizerManifest {
 pub fn all() -> Vec<Box<dyn Normalizer>> {
     vec![
         Box::new(dns::DnsNormalizer),
+        Box::new(dns::zone::DnsZoneNormalizer),
         Box::new(nmap::NmapNormalizer),
+        Box::new(masscan::MasscanNormalizer),
         Box::new(nuclei::NucleiNormalizer),
         Box::new(http_headers::HttpHeadersNormalizer),
         Box::new(security_txt::SecurityTxtNormalizer),
         Box::new(ssl_certificates::SslCertificatesNormalizer),
+        Box::new(testssl::TestsslCiphersNormalizer),
     ]
 }
 

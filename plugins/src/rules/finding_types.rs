@@ -167,3 +167,31 @@ pub const NO_DMARC: FindingType = FindingType {
     description: "The domain has no DMARC policy (a TXT record at _dmarc.<domain> starting v=DMARC1), so receivers do not know what to do with mail that fails SPF and DKIM, and the domain hears nothing of abuse. Publish one, at least p=none with a reporting address.",
     risk: Risk::Medium,
 };
+
+/// A TLS service offers cipher suites that are broken: an attacker can read or change its traffic.
+pub const CRITICAL_TLS_CIPHER: FindingType = FindingType {
+    id: "KAT-CRITICAL-TLS-CIPHER",
+    description: "The service offers cipher suites that are broken (no or export-grade encryption, anonymous key exchange, RC4, DES, MD5, SSL 2 or 3): an attacker on the path can read or change its traffic. Turn them off.",
+    risk: Risk::Critical,
+};
+
+/// A TLS service offers cipher suites that are weak.
+pub const HIGH_TLS_CIPHER: FindingType = FindingType {
+    id: "KAT-HIGH-TLS-CIPHER",
+    description: "The service offers cipher suites that are weak (3DES, pre-shared or SRP keys, Diffie-Hellman groups under 1024 bits). Turn them off.",
+    risk: Risk::High,
+};
+
+/// A TLS service offers cipher suites that should be phased out.
+pub const MEDIUM_TLS_CIPHER: FindingType = FindingType {
+    id: "KAT-MEDIUM-TLS-CIPHER",
+    description: "The service offers cipher suites that should be phased out (TLS 1.0 or 1.1, RSA key exchange without forward secrecy, Diffie-Hellman groups under 2048 bits, CCM-8). Plan to turn them off.",
+    risk: Risk::Medium,
+};
+
+/// A TLS service offers cipher suites that are sufficient but not the best choice.
+pub const LOW_TLS_CIPHER: FindingType = FindingType {
+    id: "KAT-LOW-TLS-CIPHER",
+    description: "The service offers cipher suites that are sufficient but not recommended (CBC mode, SHA-1 message authentication). Prefer AEAD suites (AES-GCM, ChaCha20-Poly1305) with forward secrecy.",
+    risk: Risk::Low,
+};

@@ -10,9 +10,11 @@
 //! - [`headers`]: `missing-headers`, security headers a page lacks.
 //! - [`security_txt`]: `missing-security-txt`, websites without one.
 //! - [`certificates`]: `expiring-certificate` and `ssl-certificate-hostname`.
+//! - [`ciphers`]: `cipher-classification`, weak TLS cipher suites.
 //! - [`mail`]: `missing-spf` and `missing-dmarc`, on the domains scanned.
 
 pub mod certificates;
+pub mod ciphers;
 pub mod finding_types;
 pub mod headers;
 pub mod mail;
@@ -36,6 +38,7 @@ pub fn all() -> Vec<Box<dyn Rule>> {
         Box::new(certificates::CertificateHostname),
         Box::new(mail::MISSING_SPF),
         Box::new(mail::MISSING_DMARC),
+        Box::new(ciphers::CipherClassification),
     ]
 }
 

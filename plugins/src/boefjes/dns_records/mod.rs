@@ -122,7 +122,7 @@ fn parse_server(spec: &str) -> Result<SocketAddr, BoefjeError> {
         .map_err(|_| BoefjeError::Setting { key: "REMOTE_NS".into(), reason: "expected an IP address with an optional port, such as 1.1.1.1 or 127.0.0.1:5353".into() })
 }
 
-fn resolver(remote_ns: Option<&str>, timeout: Duration) -> Result<(Resolver<TokioRuntimeProvider>, String), BoefjeError> {
+pub(super) fn resolver(remote_ns: Option<&str>, timeout: Duration) -> Result<(Resolver<TokioRuntimeProvider>, String), BoefjeError> {
     let mut builder = match remote_ns {
         Some(spec) => {
             let addr = parse_server(spec)?;
@@ -145,7 +145,7 @@ fn resolver(remote_ns: Option<&str>, timeout: Duration) -> Result<(Resolver<Toki
 }
 
 /// One answer in dnspython's message text form.
-fn block(server: &str, fqdn: &str, rtype: RecordType, rcode: &str, answers: &[String]) -> String {
+pub(super) fn block(server: &str, fqdn: &str, rtype: RecordType, rcode: &str, answers: &[String]) -> String {
     let mut text = format!("RESOLVER: {server}\nid 0\nopcode QUERY\nrcode {rcode}\nflags QR RD RA\n;QUESTION\n{fqdn} IN {rtype}\n;ANSWER\n");
     for answer in answers {
         text.push_str(answer);

@@ -18,6 +18,7 @@ use kat_core::plugin::NormalizerManifest;
 use kat_core::{Ooi, Reference};
 
 pub mod answers;
+pub mod zone;
 
 use answers::{parse_mx, parse_responses, parse_soa, DnsResponse, RecordLine};
 use super::{NormalizeError, Normalizer};
