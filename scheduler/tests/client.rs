@@ -44,7 +44,7 @@ async fn the_trait_over_http_behaves_as_in_process() {
     assert_eq!(c.raw_file_received(&event).await.expect("event").len(), 1);
     assert!(c.raw_file_received(&event).await.expect("again").is_empty());
     let made = c.objects_changed("org1", &[object("Hostname|internet|b.test", 1, json!({"name": "b.test"}))], &[]).await.expect("objects");
-    assert_eq!(made.iter().map(|p| (p.created, p.task.data["boefje"]["id"].clone())).collect::<Vec<_>>(), [(true, json!("dns-records"))]);
+    assert_eq!(made.iter().map(|p| (p.created, p.task.data["boefje"]["id"].clone())).collect::<Vec<_>>(), [(true, json!("dns-records")), (true, json!("dns-zone"))]);
     let locked_out = SchedulerClient::new(&api.base, None);
     assert_eq!(locked_out.pop(TaskType::Boefje, &[], 1).await.expect_err("no token").kind, ErrorKind::Unauthorized);
     let nobody = SchedulerClient::new("http://127.0.0.1:9", None);
