@@ -73,12 +73,13 @@ fn testssl_32_spelling_export_and_null_suites_and_failed_scans() {
       {"id": "cipher-ssl3_x03", "severity": "CRITICAL", "finding": "SSLv3   x03   EXP-RC4-MD5   RSA(512)   RC4   40,exp   TLS_RSA_EXPORT_WITH_RC4_40_MD5"},
       {"id": "cipher-tls1_x02", "severity": "CRITICAL", "finding": "TLSv1   x02   NULL-SHA   RSA   None   None   TLS_RSA_WITH_NULL_SHA"},
       {"id": "cipher_order-tls1_2", "severity": "OK", "finding": "server"},
+      {"id": "cipher-tls1_2_xc030", "severity": "OK", "finding": "TLSv1.2   xc030   ECDHE-RSA-AES256-GCM-SHA384       ECDH 253   AESGCM      256      TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
       {"id": "cipher-tls1_2_xzz", "severity": "OK", "finding": "TLSv1.2 xzz nonsense"},
       "not an object"
     ]"#;
     let objects = normalize("kat_ssl_test_ciphers_normalize", SERVICE, raw).expect("parses");
     let suites = suites(&objects[0]);
-    assert_eq!(suites["TLSv1.2"].as_array().map(Vec::len), Some(1), "the row that does not read as a suite is skipped");
+    assert_eq!(suites["TLSv1.2"].as_array().map(Vec::len), Some(1), "the row that does not read as a suite is skipped, a suite listed twice (-E and -P) kept once");
     assert_eq!(suites["SSLv3"][0]["bits"], 40);
     assert_eq!(suites["SSLv3"][0]["key_exchange_algorithm"], "RSA(512)");
     assert_eq!(suites["TLSv1"][0]["bits"], 0);

@@ -10,8 +10,8 @@
 //! 3.2), hex code, OpenSSL name, key exchange, the key exchange's size when
 //! it has one, encryption, its bits (`40,exp` for export grade, `None` for
 //! NULL) and the IANA name. The protocol is read from the id, so both
-//! versions give the same suites. Every other finding is skipped, as are
-//! rows that do not read as a suite.
+//! versions give the same suites, each once per protocol. Every other
+//! finding is skipped, as are rows that do not read as a suite.
 //!
 //! `suites` is OpenKAT's object, protocol (`TLSv1.2`) to a list of
 //! `{cipher_suite_code, cipher_suite_name, key_exchange_algorithm,
@@ -49,7 +49,10 @@ impl Normalizer for TestsslCiphersNormalizer {
             let Some(protocol) = protocol_of(id) else { continue };
             let Some(suite) = suite_of(text) else { continue };
             if let Value::Array(list) = suites.entry(protocol).or_insert_with(|| Value::Array(Vec::new())) {
-                list.push(suite);
+                // testssl.sh 3.2 lists a suite again under its server preferences when run with -P as well as -E.
+                if !list.iter().any(|seen| seen["cipher_suite_code"] == suite["cipher_suite_code"]) {
+                    list.push(suite);
+                }
             }
         }
         if suites.is_empty() {
