@@ -5,13 +5,12 @@
 use kat_core::Reference;
 use libfuzzer_sys::fuzz_target;
 
+mod common;
+
 fuzz_target!(|data: &[u8]| {
     let normalizer = kat_plugins::normalizers::by_id("kat_nmap_normalize").expect("built-in");
     let input = Reference::parse("IPAddressV4|internet|127.0.0.1").expect("valid");
     if let Ok(objects) = normalizer.normalize(&input, data) {
-        for object in objects {
-            let key = object.reference().to_string();
-            assert_eq!(Reference::parse(&key).map(|r| r.to_string()).ok(), Some(key));
-        }
+        common::keys_parse_back(&objects);
     }
 });

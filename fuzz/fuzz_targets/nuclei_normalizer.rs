@@ -7,6 +7,8 @@
 use kat_core::Reference;
 use libfuzzer_sys::fuzz_target;
 
+mod common;
+
 fuzz_target!(|data: &[u8]| {
     let normalizer = kat_plugins::normalizers::by_id("kat_nuclei_normalize").expect("built-in");
     let input = Reference::parse("IPPort|internet|127.0.0.1|tcp|8080").expect("valid");
@@ -14,10 +16,6 @@ fuzz_target!(|data: &[u8]| {
     let id = serde_json::to_string(&String::from_utf8_lossy(data)).expect("a string serializes");
     let line = format!("{{\"template-id\": {id}, \"info\": {{\"severity\": \"high\"}}, \"matched-at\": {id}}}");
     if let Ok(objects) = normalizer.normalize(&input, line.as_bytes()) {
-        for object in objects {
-            // Every object it gives has a key that parses back to itself.
-            let key = object.reference().to_string();
-            assert_eq!(Reference::parse(&key).map(|r| r.to_string()).ok(), Some(key));
-        }
+        common::keys_parse_back(&objects);
     }
 });

@@ -8,16 +8,15 @@ use base64::Engine;
 use kat_core::Reference;
 use libfuzzer_sys::fuzz_target;
 
+mod common;
+
 fuzz_target!(|data: &[u8]| {
     let normalizer = kat_plugins::normalizers::by_id("kat_ssl_certificates_normalize").expect("built-in");
     let website = Reference::parse("Website|internet|127.0.0.1|tcp|443|https|internet|a.test").expect("valid");
     let pem = format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", base64::engine::general_purpose::STANDARD.encode(data));
     for raw in [data, pem.as_bytes()] {
         if let Ok(objects) = normalizer.normalize(&website, raw) {
-            for object in objects {
-                let key = object.reference().to_string();
-                assert_eq!(Reference::parse(&key).map(|r| r.to_string()).ok(), Some(key));
-            }
+            common::keys_parse_back(&objects);
         }
     }
 });

@@ -9,15 +9,11 @@
 //! back to itself.
 #![no_main]
 
-use kat_core::{Ooi, Reference};
+use kat_core::Reference;
 use libfuzzer_sys::fuzz_target;
 
-fn keys_parse_back(objects: &[Ooi]) {
-    for object in objects {
-        let key = object.reference().to_string();
-        assert_eq!(Reference::parse(&key).map(|r| r.to_string()).ok(), Some(key));
-    }
-}
+mod common;
+
 
 fuzz_target!(|data: &[u8]| {
     let by_id = |id| kat_plugins::normalizers::by_id(id).expect("built-in");
@@ -35,22 +31,22 @@ fuzz_target!(|data: &[u8]| {
     let zone_text = format!("RESOLVER: 127.0.0.1\nid 0\nopcode QUERY\nrcode NOERROR\nflags QR RD RA\n;QUESTION\na.test. IN SOA\n;ANSWER\na.test. 300 IN SOA {lossy}\n;AUTHORITY\n;ADDITIONAL\n");
     for (input, raw) in [(&ip, data), (&ip, masscan_json.as_bytes())] {
         if let Ok(objects) = masscan.normalize(input, raw) {
-            keys_parse_back(&objects);
+            common::keys_parse_back(&objects);
         }
     }
     for raw in [data, testssl_json.as_bytes()] {
         if let Ok(objects) = testssl.normalize(&service, raw) {
-            keys_parse_back(&objects);
+            common::keys_parse_back(&objects);
             for cipher in &objects {
                 if let Ok(found) = cipher_rule.evaluate(cipher, &[]) {
-                    keys_parse_back(&found);
+                    common::keys_parse_back(&found);
                 }
             }
         }
     }
     for (input, raw) in [(&host, data), (&host, zone_text.as_bytes()), (&dns_zone, zone_text.as_bytes())] {
         if let Ok(objects) = zone.normalize(input, raw) {
-            keys_parse_back(&objects);
+            common::keys_parse_back(&objects);
         }
     }
 });

@@ -7,15 +7,11 @@
 //! key that parses back to itself.
 #![no_main]
 
-use kat_core::{Ooi, Reference};
+use kat_core::Reference;
 use libfuzzer_sys::fuzz_target;
 
-fn keys_parse_back(objects: &[Ooi]) {
-    for object in objects {
-        let key = object.reference().to_string();
-        assert_eq!(Reference::parse(&key).map(|r| r.to_string()).ok(), Some(key));
-    }
-}
+mod common;
+
 
 fuzz_target!(|data: &[u8]| {
     let headers = kat_plugins::normalizers::by_id("kat_http_headers").expect("built-in");
@@ -28,10 +24,10 @@ fuzz_target!(|data: &[u8]| {
         (&security, &website, format!("{{\"security.txt\": {{\"content\": {text}, \"url\": {text}, \"ip\": {text}}}, \".well-known/security.txt\": {{\"content\": \"x\", \"url\": {text}, \"ip\": \"127.0.0.1\"}}}}")),
     ] {
         if let Ok(objects) = normalizer.normalize(input, data) {
-            keys_parse_back(&objects);
+            common::keys_parse_back(&objects);
         }
         if let Ok(objects) = normalizer.normalize(input, wrapped.as_bytes()) {
-            keys_parse_back(&objects);
+            common::keys_parse_back(&objects);
         }
     }
 });
