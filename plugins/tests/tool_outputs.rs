@@ -2,6 +2,7 @@
 //! `data/masscan.json` is masscan 1.3.2's `-oJ` layout (the first record
 //! recorded from a run on 127.0.0.1, the others written in its layout: a
 //! second port, a closed port shown with `--show closed`);
+//! the dns-zone answer is dnspython's message text after OpenKAT's first line;
 //! `data/testssl-3.0.json` was recorded from testssl.sh 3.0.8 `-E
 //! --jsonfile` against `openssl s_server` offering AES256-SHA and
 //! ECDHE-RSA-AES128-GCM-SHA256 on TLS 1.0-1.2 and OpenSSL's TLS 1.3 suites.
@@ -141,4 +142,24 @@ fn cipher_classification_levels_follow_the_worst_weakness_of_each_suite() {
             ("KATFindingType|KAT-LOW-TLS-CIPHER".to_string(), "TLSv1.2 ECDHE-RSA-AES128-SHA: CBC mode, SHA-1 message authentication".to_string()),
         ]
     );
+}
+
+#[test]
+fn dns_zone_answers_with_openkats_first_line_give_the_zone_and_the_scanned_zone_its_parent() {
+    // OpenKAT's normalizer skips the first line whatever it holds; dnspython's message text follows.
+    let raw = b"8.8.8.8\nid 4711\nopcode QUERY\nrcode NOERROR\nflags QR RD RA\n;QUESTION\nexample.nl. IN SOA\n;ANSWER\nexample.nl. 3600 IN SOA ns1.example.nl. hostmaster.example.nl. 2024010101 3600 600 86400 300\n;AUTHORITY\n;ADDITIONAL\n";
+    let objects = normalize("kat_dns_zone_normalize", "DNSZone|internet|sub.example.nl", raw).expect("parses");
+    assert_eq!(
+        keys(&objects),
+        ["DNSZone|internet|example.nl", "Hostname|internet|example.nl", "Hostname|internet|ns1.example.nl", "DNSSOARecord|internet|example.nl|internet|ns1.example.nl", "DNSZone|internet|sub.example.nl"]
+    );
+    assert_eq!(objects[1].get("dns_zone"), Some(&Value::from("DNSZone|internet|example.nl")), "the apex is in its zone");
+    assert_eq!(objects[4].get("parent"), Some(&Value::from("DNSZone|internet|example.nl")), "the scanned zone learns its parent");
+    assert_eq!(objects[3].get("serial"), Some(&Value::from(2024010101)));
+
+    let no_soa = b"RESOLVER: 127.0.0.1\nid 0\nopcode QUERY\nrcode NXDOMAIN\nflags QR RD RA\n;QUESTION\nnl. IN SOA\n;ANSWER\n;AUTHORITY\n;ADDITIONAL\n";
+    assert_eq!(normalize("kat_dns_zone_normalize", "Hostname|internet|a.nl", no_soa).map(|o| o.len()), Ok(0), "no zone found, nothing said");
+    assert!(normalize("kat_dns_zone_normalize", "IPAddressV4|internet|127.0.0.1", raw).is_err(), "only a Hostname or a DNSZone");
+    let err = normalize("kat_dns_zone_normalize", "Hostname|internet|a.nl", b"x\n;ANSWER\nexample.nl. IN SOA\n").expect_err("a record line without a TTL");
+    assert!(err.contains("invalid DNS answer text"), "{err}");
 }
