@@ -41,7 +41,7 @@ pub fn run(data_dir: &Path) -> anyhow::Result<()> {
     let pool_size = kat_core::config::number(&lookup, kat_boefje_runner::pool::ENV_POOL_SIZE, 8, 1, 1024)?;
     let pool_size = usize::try_from(pool_size).unwrap_or(8);
     tokio::runtime::Runtime::new().context("starting the async runtime")?.block_on(async {
-        let stores = Embedded::open_with(data_dir, scheduler_config.settings.clone()).await?;
+        let stores = Embedded::open_with(data_dir, scheduler_config.settings).await?;
         let graph = Arc::new(stores.graph().await?);
         for warning in katalogus_config.warnings().into_iter().map(String::from).chain(scheduler_config.warnings()) {
             eprintln!("kat serve: warning: {warning}");

@@ -162,10 +162,11 @@ impl<'a> Tx<'a> {
 
 impl Drop for Tx<'_> {
     fn drop(&mut self) {
-        if self.open && !self.conn.is_autocommit() {
-            if let Err(e) = self.conn.prepare_cached("ROLLBACK").and_then(|mut s| s.execute([])) {
-                tracing::error!(database = "scheduler", error = %e, "rolling back a failed write failed");
-            }
+        if self.open
+            && !self.conn.is_autocommit()
+            && let Err(e) = self.conn.prepare_cached("ROLLBACK").and_then(|mut s| s.execute([]))
+        {
+            tracing::error!(database = "scheduler", error = %e, "rolling back a failed write failed");
         }
     }
 }

@@ -103,10 +103,10 @@ async fn measure(tasks: usize, progress: &Progress) -> anyhow::Result<Vec<Figure
     let mut latencies = Vec::with_capacity(tasks);
     let summary = pipeline
         .run_until_idle(&mut |p| {
-            if let (false, Some(input)) = (p.boefje, p.input_ooi.as_deref()) {
-                if let Some(at) = pushed.get(input) {
-                    latencies.push(at.elapsed());
-                }
+            if let (false, Some(input)) = (p.boefje, p.input_ooi.as_deref())
+                && let Some(at) = pushed.get(input)
+            {
+                latencies.push(at.elapsed());
             }
             progress.step(STAGE, "tasks end to end", p.done.min(2 * tasks), 2 * tasks);
         })
