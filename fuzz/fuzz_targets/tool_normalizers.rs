@@ -15,11 +15,22 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 
 
-fuzz_target!(|data: &[u8]| {
+/// The plugins under test, built once (building them per input cost most of each run).
+struct Plugins {
+    masscan: Box<dyn kat_plugins::normalizers::Normalizer>,
+    testssl: Box<dyn kat_plugins::normalizers::Normalizer>,
+    zone: Box<dyn kat_plugins::normalizers::Normalizer>,
+    cipher_rule: Box<dyn kat_plugins::rules::Rule>,
+}
+
+static PLUGINS: std::sync::LazyLock<Plugins> = std::sync::LazyLock::new(|| {
     let by_id = |id| kat_plugins::normalizers::by_id(id).expect("built-in");
-    let (masscan, testssl, zone) = (by_id("kat_masscan_normalize"), by_id("kat_ssl_test_ciphers_normalize"), by_id("kat_dns_zone_normalize"));
-    let rules = kat_plugins::rules::all();
-    let cipher_rule = rules.iter().find(|r| r.id() == "cipher-classification").expect("the rule");
+    let cipher_rule = kat_plugins::rules::all().into_iter().find(|r| r.id() == "cipher-classification").expect("the rule");
+    Plugins { masscan: by_id("kat_masscan_normalize"), testssl: by_id("kat_ssl_test_ciphers_normalize"), zone: by_id("kat_dns_zone_normalize"), cipher_rule }
+});
+
+fuzz_target!(|data: &[u8]| {
+    let Plugins { masscan, testssl, zone, cipher_rule } = &*PLUGINS;
     let ip = Reference::parse("IPAddressV4|internet|127.0.0.1").expect("valid");
     let service = Reference::parse("IPService|internet|127.0.0.1|tcp|443|https").expect("valid");
     let host = Reference::parse("Hostname|internet|www.a.test").expect("valid");
