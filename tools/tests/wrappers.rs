@@ -1,7 +1,7 @@
 //! The plugin folders of `plugin-dir/` that wrap real tools, run as a user
 //! runs them (`KATALOGUS_PLUGIN_DIR`, `kat run-boefje`, `kat
 //! run-normalizer`) against servers this test starts on a loopback address
-//! of its own (127.0.80.6, 127.0.80.9; masscan in a private network
+//! of its own (127.0.80.6 TCP and UDP, 127.0.80.9; masscan in a private network
 //! namespace). The tools come from Debian: `scripts/services.sh`
 //! installs them.
 
@@ -216,4 +216,42 @@ fn testssl_lists_the_suites_a_server_offers_and_its_normalizer_gives_them_per_pr
     assert!(ok, "{stderr}");
     let (_, json, _) = kat(dir.path(), &[], &["show-raw", stdout.lines().next().unwrap_or_default().trim()]);
     assert_eq!(json.trim(), "[]");
+}
+
+#[test]
+fn nmap_udp_runs_the_tcp_folders_program_with_a_udp_scan_and_finds_an_answering_port() {
+    require("nmap");
+    // A UDP service that answers whatever it gets (an echo server): nmap sees the answer, so the port is open.
+    let socket = std::net::UdpSocket::bind("127.0.80.6:7007").expect("bind 127.0.80.6:7007/udp");
+    socket.set_read_timeout(Some(std::time::Duration::from_millis(200))).expect("timeout");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let echo = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok((n, peer)) = socket.recv_from(&mut buf) {
+                    let _ = socket.send_to(if n == 0 { b"\n" } else { &buf[..n] }, peer);
+                }
+            }
+        })
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plugins = plugin_dir();
+    let env = [("KATALOGUS_PLUGIN_DIR", plugins.to_str().expect("utf-8 path")), ("BOEFJE_PORTS", "7007,7008")];
+
+    let (ok, stdout, stderr) = kat(dir.path(), &env, &["run-boefje", "_dev", "nmap-udp", "IPAddressV4|internet|127.0.80.6"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    echo.join().expect("echo server");
+    assert!(ok, "{stdout}\n{stderr}");
+    let raw_id = stdout.lines().next().unwrap_or_default().trim().to_string();
+    let (_, meta, _) = kat(dir.path(), &[], &["show-raw", "--meta", &raw_id]);
+    assert!(meta.contains("\"boefje/nmap-udp\""), "{meta}");
+    let (_, xml, _) = kat(dir.path(), &[], &["show-raw", &raw_id]);
+    assert!(xml.contains("type=\"udp\""), "a UDP scan: {xml}");
+
+    let (ok, objects, stderr) = kat(dir.path(), &[], &["run-normalizer", "kat_nmap_normalize", &raw_id]);
+    assert!(ok, "{stderr}");
+    assert!(objects.contains("\"IPPort|internet|127.0.80.6|udp|7007\""), "the answering port: {objects}");
+    assert!(!objects.contains("|7008"), "the closed port is not listed: {objects}");
 }
