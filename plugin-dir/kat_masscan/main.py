@@ -45,6 +45,9 @@ def main():
         address = str(ipaddress.ip_address(meta["arguments"]["input"]["address"]))
     except (KeyError, TypeError, ValueError) as e:
         fail(f"BOEFJE_META does not hold an IP address input: {e!r}")
+    if ipaddress.ip_address(address).is_loopback and not os.environ.get("ADAPTER", "").strip():
+        # masscan's raw frames never reach the loopback interface's listeners: it would report nothing open.
+        fail(f"masscan cannot scan the loopback address {address} (its raw packets do not reach local listeners); use nmap or port-scan, or set ADAPTER for a setup that routes them")
     ports = setting("PORTS", r"[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*")
     rate = setting("MAX_RATE", r"[0-9]{1,7}") or "100"
     with tempfile.TemporaryDirectory(prefix="kat-masscan-") as work:

@@ -160,6 +160,13 @@ fn masscan_finds_the_open_port_of_a_server_and_its_normalizer_gives_the_port() {
 
     let (ok, _, stderr) = kat(dir.path(), &[("KATALOGUS_PLUGIN_DIR", plugins.to_str().expect("utf-8")), ("BOEFJE_ADAPTER", "lo --ping")], &["run-boefje", "_dev", "masscan", "IPAddressV4|internet|127.0.0.1"]);
     assert!(!ok && stderr.contains("ADAPTER"), "a setting outside the schema's pattern never reaches masscan: {stderr}");
+
+    let (ok, stdout, stderr) = kat(dir.path(), &[("KATALOGUS_PLUGIN_DIR", plugins.to_str().expect("utf-8"))], &["run-boefje", "_dev", "masscan", "IPAddressV4|internet|127.0.0.1"]);
+    let mut said = stderr;
+    for raw_id in stdout.split_whitespace() {
+        said.push_str(&kat(dir.path(), &[], &["show-raw", raw_id]).1);
+    }
+    assert!(!ok && said.contains("cannot scan the loopback address"), "a loopback scan that would find nothing fails and says why: {said}");
 }
 
 fn wait_for(address: &str, what: &str) {
