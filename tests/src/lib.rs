@@ -4,6 +4,7 @@
 //! binaries against real databases.
 //!
 //! # Layout
+//! - [`cli`]: a workspace binary run on a data directory, its output captured.
 //! - [`dns_server`]: a UDP DNS server (on hickory-proto) serving a test zone.
 //! - [`files`]: every file under a directory (for secret-leak checks).
 //! - [`services`]: a fresh PostgreSQL database, a free port, a service binary run in the background.
@@ -11,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod dns_server;
 pub mod files;
 pub mod services;

@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn kat(data: &Path, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kat")).args(args).env("KAT_DATA_DIR", data).envs(env.iter().copied()).output().expect("kat runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    kat_tests::cli::run(env!("CARGO_BIN_EXE_kat"), data, env, args)
 }
 
 fn plugin_dir() -> PathBuf {
