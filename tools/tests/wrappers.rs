@@ -12,6 +12,25 @@ fn kat(data: &Path, env: &[(&str, &str)], args: &[&str]) -> (bool, String, Strin
     kat_tests::cli::run(env!("CARGO_BIN_EXE_kat"), data, env, args)
 }
 
+/// The first raw file a `run-boefje` printed (`stdout`): its id and contents, its metadata checked to carry each
+/// of `tags`.
+fn raw_file(data: &Path, stdout: &str, tags: &[&str]) -> (String, String) {
+    let raw_id = stdout.lines().next().unwrap_or_default().trim().to_string();
+    let (_, meta, _) = kat(data, &[], &["show-raw", "--meta", &raw_id]);
+    for tag in tags {
+        assert!(meta.contains(&format!("\"{tag}\"")), "tagged {tag}: {meta}");
+    }
+    let (_, contents, _) = kat(data, &[], &["show-raw", &raw_id]);
+    (raw_id, contents)
+}
+
+/// The objects (JSON lines) `normalizer` gives for raw file `raw_id`; the run must succeed.
+fn normalized(data: &Path, normalizer: &str, raw_id: &str) -> String {
+    let (ok, objects, stderr) = kat(data, &[], &["run-normalizer", normalizer, raw_id]);
+    assert!(ok, "{normalizer}: {stderr}");
+    objects
+}
+
 fn plugin_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-dir")
 }
@@ -45,14 +64,10 @@ fn nmap_finds_a_web_server_on_an_unusual_port_and_its_normalizer_names_the_servi
 
     let (ok, stdout, stderr) = kat(dir.path(), &env, &["run-boefje", "_dev", "nmap", "IPAddressV4|internet|127.0.80.6"]);
     assert!(ok, "{stdout}\n{stderr}");
-    let raw_id = stdout.lines().next().unwrap_or_default().trim().to_string();
-    let (_, meta, _) = kat(dir.path(), &[], &["show-raw", "--meta", &raw_id]);
-    assert!(meta.contains("\"boefje/nmap\""), "{meta}");
-    let (_, xml, _) = kat(dir.path(), &[], &["show-raw", &raw_id]);
+    let (raw_id, xml) = raw_file(dir.path(), &stdout, &["boefje/nmap"]);
     assert!(xml.contains("<nmaprun") && xml.contains("portid=\"8081\""), "nmap's own XML: {xml}");
 
-    let (ok, objects, stderr) = kat(dir.path(), &[], &["run-normalizer", "kat_nmap_normalize", &raw_id]);
-    assert!(ok, "{stderr}");
+    let objects = normalized(dir.path(), "kat_nmap_normalize", &raw_id);
     assert!(objects.contains("\"IPService|internet|127.0.80.6|tcp|8081|http\""), "service detection names the web server: {objects}");
     assert!(!objects.contains("|8082"), "the closed port is not listed: {objects}");
     drop(server);
@@ -94,9 +109,8 @@ fn nuclei_runs_the_binary_in_its_folder_with_the_settings_and_its_output_becomes
     let argv = std::fs::read_to_string(folder.join("argv.txt")).expect("the stand-in ran");
     let argv: Vec<&str> = argv.lines().collect();
     assert_eq!(argv, ["-u", "https://www.web.test:8443/", "-jsonl", "-silent", "-disable-update-check", "-no-color", "-rate-limit", "50", "-t", "http/exposures/,http/technologies/", "-severity", "info,medium"]);
-    let raw_id = stdout.lines().next().unwrap_or_default().trim().to_string();
-    let (ok, objects, stderr) = kat(dir.path(), &[], &["run-normalizer", "kat_nuclei_normalize", &raw_id]);
-    assert!(ok, "{stderr}");
+    let (raw_id, _) = raw_file(dir.path(), &stdout, &["boefje/nuclei"]);
+    let objects = normalized(dir.path(), "kat_nuclei_normalize", &raw_id);
     assert!(objects.contains(&format!("\"Finding|{website}|git-config\"")) && objects.contains("\"KATFindingType|git-config\""), "{objects}");
 
     // Without a binary in the folder or on PATH the run fails and says why in its log.
@@ -146,14 +160,10 @@ fn masscan_finds_the_open_port_of_a_server_and_its_normalizer_gives_the_port() {
         .expect("unshare runs");
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "masscan in a private network namespace (needs root for unshare -n and raw sockets): {stdout}\n{stderr}");
-    let raw_id = stdout.lines().next().unwrap_or_default().trim().to_string();
-    let (_, meta, _) = kat(dir.path(), &[], &["show-raw", "--meta", &raw_id]);
-    assert!(meta.contains("\"boefje/masscan\""), "{meta}");
-    let (_, json, _) = kat(dir.path(), &[], &["show-raw", &raw_id]);
+    let (raw_id, json) = raw_file(dir.path(), &stdout, &["boefje/masscan"]);
     assert!(json.contains("\"ip\": \"127.0.0.1\"") && json.contains("\"port\": 8099"), "masscan's own JSON: {json}");
 
-    let (ok, objects, stderr) = kat(dir.path(), &[], &["run-normalizer", "kat_masscan_normalize", &raw_id]);
-    assert!(ok, "{stderr}");
+    let objects = normalized(dir.path(), "kat_masscan_normalize", &raw_id);
     assert!(objects.contains("\"IPPort|internet|127.0.0.1|tcp|8099\""), "the open port: {objects}");
     assert!(!objects.contains("|8100"), "the closed port is not listed: {objects}");
 
@@ -206,21 +216,17 @@ fn testssl_lists_the_suites_a_server_offers_and_its_normalizer_gives_them_per_pr
     let (ok, stdout, stderr) = kat(dir.path(), &env, &["run-boefje", "_dev", "testssl-sh-ciphers", service]);
     assert!(ok, "{stdout}\n{stderr}");
     drop(server);
-    let raw_id = stdout.lines().next().unwrap_or_default().trim().to_string();
-    let (_, meta, _) = kat(dir.path(), &[], &["show-raw", "--meta", &raw_id]);
-    assert!(meta.contains("\"boefje/testssl-sh-ciphers\"") && meta.contains("\"openkat/testssl-sh-ciphers-output\""), "{meta}");
-    let (_, json, _) = kat(dir.path(), &[], &["show-raw", &raw_id]);
+    let (raw_id, json) = raw_file(dir.path(), &stdout, &["boefje/testssl-sh-ciphers", "openkat/testssl-sh-ciphers-output"]);
     assert!(json.contains("\"cipher-tls1_2_x35\""), "testssl.sh's own JSON: {json}");
 
-    let (ok, objects, stderr) = kat(dir.path(), &[], &["run-normalizer", "kat_ssl_test_ciphers_normalize", &raw_id]);
-    assert!(ok, "{stderr}");
+    let objects = normalized(dir.path(), "kat_ssl_test_ciphers_normalize", &raw_id);
     assert!(objects.contains("\"TLSCipher|internet|127.0.80.9|tcp|4433|https\""), "{objects}");
     assert!(objects.contains("AES256-SHA") && objects.contains("ECDHE-RSA-AES128-GCM-SHA256"), "both suites: {objects}");
 
     // A service that is not TLS is not scanned: the raw is an empty list.
     let (ok, stdout, stderr) = kat(dir.path(), &env, &["run-boefje", "_dev", "testssl-sh-ciphers", "IPService|internet|127.0.80.9|tcp|22|ssh"]);
     assert!(ok, "{stderr}");
-    let (_, json, _) = kat(dir.path(), &[], &["show-raw", stdout.lines().next().unwrap_or_default().trim()]);
+    let (_, json) = raw_file(dir.path(), &stdout, &["boefje/testssl-sh-ciphers"]);
     assert_eq!(json.trim(), "[]");
 }
 
@@ -250,14 +256,10 @@ fn nmap_udp_runs_the_tcp_folders_program_with_a_udp_scan_and_finds_an_answering_
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     echo.join().expect("echo server");
     assert!(ok, "{stdout}\n{stderr}");
-    let raw_id = stdout.lines().next().unwrap_or_default().trim().to_string();
-    let (_, meta, _) = kat(dir.path(), &[], &["show-raw", "--meta", &raw_id]);
-    assert!(meta.contains("\"boefje/nmap-udp\""), "{meta}");
-    let (_, xml, _) = kat(dir.path(), &[], &["show-raw", &raw_id]);
+    let (raw_id, xml) = raw_file(dir.path(), &stdout, &["boefje/nmap-udp"]);
     assert!(xml.contains("type=\"udp\""), "a UDP scan: {xml}");
 
-    let (ok, objects, stderr) = kat(dir.path(), &[], &["run-normalizer", "kat_nmap_normalize", &raw_id]);
-    assert!(ok, "{stderr}");
+    let objects = normalized(dir.path(), "kat_nmap_normalize", &raw_id);
     assert!(objects.contains("\"IPPort|internet|127.0.80.6|udp|7007\""), "the answering port: {objects}");
     assert!(!objects.contains("|7008"), "the closed port is not listed: {objects}");
 }
