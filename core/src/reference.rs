@@ -24,6 +24,13 @@ pub struct Reference {
 impl Reference {
     /// Parse a `Type|key|parts` string, refusing unknown types and wrong part counts.
     pub fn parse(input: &str) -> Result<Reference, CoreError> {
+        let type_len = Reference::check(input)?;
+        Ok(Reference { text: input.to_string(), type_len })
+    }
+
+    /// Check that `input` is a well-formed reference without keeping it; the length of its type name.
+    /// (Objects check each reference field they hold this way: most are never needed as a `Reference`.)
+    pub fn check(input: &str) -> Result<usize, CoreError> {
         let bad = |reason: &str| CoreError::MalformedReference {
             input: input.to_string(),
             reason: reason.to_string(),
@@ -50,10 +57,14 @@ impl Reference {
                 if min == 1 { "" } else { "s" },
             )));
         }
-        Ok(Reference {
-            text: input.to_string(),
-            type_len: object_type.len(),
-        })
+        Ok(object_type.len())
+    }
+
+    /// A reference from text the caller built from checked parts (an object's own key fields and the
+    /// natural keys of references it checked), so it is well formed by construction.
+    pub(crate) fn from_checked_parts(text: String, type_len: usize) -> Reference {
+        debug_assert!(Reference::check(&text).is_ok_and(|len| len == type_len), "{text} is not a well-formed reference");
+        Reference { text, type_len }
     }
 
     /// The object type, e.g. `Hostname`.
@@ -78,7 +89,7 @@ impl Reference {
 }
 
 /// Every type's [`count_key_parts`], computed once.
-static KEY_PARTS: std::sync::LazyLock<std::collections::HashMap<&'static str, (usize, bool)>> =
+static KEY_PARTS: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, (usize, bool)>> =
     std::sync::LazyLock::new(|| crate::ooi::types::OBJECT_TYPES.iter().map(|t| (t.name, count_key_parts(t))).collect());
 
 /// How many key parts a type's natural key has, and whether that is exact

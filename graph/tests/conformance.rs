@@ -283,7 +283,7 @@ async fn affirmation_adds_fields_and_holds_nothing(graph: &Graph) {
     let address = ip("192.0.2.1");
     graph.save_observation(&org, DNS, host.reference(), &dns_result(&host, &[&address])).await.expect("save");
     let record = a_record(&host, &address);
-    let mut fields = record.fields().clone();
+    let mut fields = record.fields().to_map();
     fields.insert("ttl".into(), json!(60));
     let affirmed = Ooi::new("DNSARecord", fields).expect("affirmed record");
     let stranger = a_record(&host, &ip("192.0.2.99"));

@@ -6,60 +6,80 @@
 //! `object_type` and `primary_key`. [`openkat`] gives the shape OpenKAT's
 //! boefjes read an object in (`arguments.input`).
 
+pub mod fields;
 pub mod openkat;
 pub mod types;
+
+pub use fields::Fields;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::error::CoreError;
 use crate::reference::Reference;
-use types::{type_spec, FieldKind};
+use types::{type_spec, FieldKind, ObjectTypeSpec};
+
+/// Names OpenKAT's JSON of an object carries beside its fields; dropped when present.
+const NOT_FIELDS: [&str; 4] = ["object_type", "primary_key", "scan_profile", "user_id"];
 
 /// The SHA-1 of `text` in lowercase hex, as Python's `hashlib.sha1(text.encode()).hexdigest()`.
 fn sha1_hex(text: &str) -> String {
     use sha1::Digest;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = sha1::Sha1::digest(text.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(2 * digest.len());
+    for byte in digest {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    hex
 }
 
 /// A typed object with its fields and derived primary key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ooi {
     primary_key: Reference,
-    fields: Map<String, Value>,
+    fields: Fields,
 }
 
 impl Ooi {
     /// Build an object from its type and fields, checking every field and
-    /// deriving the primary key.
-    pub fn new(object_type: &str, mut fields: Map<String, Value>) -> Result<Ooi, CoreError> {
+    /// deriving the primary key. OpenKAT's `object_type`, `primary_key`,
+    /// `scan_profile` and `user_id` beside the fields are ignored.
+    pub fn new(object_type: &str, map: Map<String, Value>) -> Result<Ooi, CoreError> {
         let spec = type_spec(object_type).ok_or_else(|| CoreError::UnknownObjectType(object_type.to_string()))?;
-        fields.remove("object_type");
-        fields.remove("primary_key");
-        fields.remove("scan_profile");
-        fields.remove("user_id");
-        let invalid = |field: &str, reason: &str| CoreError::InvalidField {
-            object_type: object_type.to_string(),
-            field: field.to_string(),
-            reason: reason.to_string(),
-        };
-        // References are parsed once: to check them here, and for their key parts below.
-        let mut parsed: Vec<(&str, Reference)> = Vec::new();
-        for (name, value) in &fields {
-            let Some(field) = spec.field(name) else {
-                return Err(invalid(name, "is not a field of this type"));
+        let mut fields = Fields::empty(spec);
+        for (name, value) in map {
+            if fields.set(&name, value).is_err() && !NOT_FIELDS.contains(&name.as_str()) {
+                return Err(invalid(spec, &name, "is not a field of this type"));
+            }
+        }
+        Ooi::of_fields(fields)
+    }
+
+    /// Check each field once, without allocating, and build the key from the checked parts (normalizers
+    /// build an object for every record they read).
+    fn of_fields(fields: Fields) -> Result<Ooi, CoreError> {
+        let spec = fields.spec();
+        let invalid = |field: &str, reason: &str| invalid(spec, field, reason);
+        let mut missing = None;
+        for (field, value) in fields.slots() {
+            let name = field.name;
+            let Some(value) = value else {
+                if !field.optional {
+                    missing = missing.or(Some(name));
+                }
+                continue;
             };
             match (field.kind, value) {
                 (_, Value::Null) if field.optional => {}
                 (FieldKind::Text, Value::String(_)) => {}
                 (FieldKind::Int, Value::Number(n)) if n.is_i64() || n.is_u64() => {}
                 (FieldKind::Ref { targets, .. }, Value::String(s)) => {
-                    let r = Reference::parse(s).map_err(|e| invalid(name, &e.to_string()))?;
-                    if !targets.is_empty() && !targets.contains(&r.object_type()) {
+                    let type_len = Reference::check(s).map_err(|e| invalid(name, &e.to_string()))?;
+                    if !targets.is_empty() && !targets.contains(&&s[..type_len]) {
                         return Err(invalid(name, &format!("must reference one of {targets:?}")));
                     }
-                    parsed.push((field.name, r));
                 }
                 (FieldKind::Text, _) => return Err(invalid(name, "must be a string")),
                 (FieldKind::Int, _) => return Err(invalid(name, "must be an integer")),
@@ -67,13 +87,16 @@ impl Ooi {
             }
         }
         let mut key = String::with_capacity(64);
-        key.push_str(object_type);
+        key.push_str(spec.name);
         for name in spec.natural_key {
-            let part: std::borrow::Cow<'_, str> = match fields.get(*name) {
-                Some(Value::String(s)) => match spec.field(name).map(|f| f.kind) {
+            let kind = spec.field(name).map(|f| f.kind);
+            let part: std::borrow::Cow<'_, str> = match fields.get(name) {
+                Some(Value::String(s)) => match kind {
+                    // A reference to any type keeps its type name in the key.
                     Some(FieldKind::Ref { targets: [], .. }) => s.as_str().into(),
-                    Some(FieldKind::Ref { .. }) => match parsed.iter().find(|(n, _)| n == name) {
-                        Some((_, r)) => r.natural_key().into(),
+                    // Checked above: the natural key follows the type name.
+                    Some(FieldKind::Ref { .. }) => match s.split_once('|') {
+                        Some((_, natural_key)) => natural_key.into(),
                         None => return Err(invalid(name, "is not a valid reference")),
                     },
                     _ if spec.hashed_key == Some(*name) => sha1_hex(s).into(),
@@ -86,25 +109,27 @@ impl Ooi {
                 return Err(invalid(name, "must not be empty: it is part of the natural key"));
             }
             let last = spec.natural_key.last() == Some(name);
-            let own_text = !matches!(spec.field(name).map(|f| f.kind), Some(FieldKind::Ref { .. }));
+            let own_text = !matches!(kind, Some(FieldKind::Ref { .. }));
             if own_text && part.contains('|') && !(last && spec.last_key_may_contain_bar) {
                 return Err(invalid(name, "must not contain '|': it is part of the natural key, whose parts '|' separates"));
             }
             key.push('|');
             key.push_str(&part);
         }
-        for field in spec.fields {
-            if !field.optional && !fields.contains_key(field.name) {
-                return Err(invalid(field.name, "is required"));
-            }
+        if let Some(name) = missing {
+            return Err(invalid(name, "is required"));
         }
-        let primary_key = Reference::parse(&key).map_err(|e| invalid(spec.natural_key.last().copied().unwrap_or(""), &e.to_string()))?;
+        let primary_key = Reference::from_checked_parts(key, spec.name.len());
         Ok(Ooi { primary_key, fields })
     }
 
     /// Start building an object of `object_type` field by field.
     pub fn build(object_type: &str) -> OoiBuilder {
-        OoiBuilder { object_type: object_type.to_string(), fields: Map::new() }
+        let state = match type_spec(object_type) {
+            Some(spec) => Ok(Fields::empty(spec)),
+            None => Err(CoreError::UnknownObjectType(object_type.to_string())),
+        };
+        OoiBuilder { state }
     }
 
     /// The object's type, e.g. `Hostname`.
@@ -118,7 +143,7 @@ impl Ooi {
     }
 
     /// The fields (without `object_type` and `primary_key`).
-    pub fn fields(&self) -> &Map<String, Value> {
+    pub fn fields(&self) -> &Fields {
         &self.fields
     }
 
@@ -129,11 +154,10 @@ impl Ooi {
 
     /// Every non-null reference field with its target, e.g. `("network", Network|internet)`.
     pub fn references(&self) -> Vec<(&'static str, Reference)> {
-        let Some(spec) = type_spec(self.object_type()) else { return Vec::new() };
-        spec.fields
-            .iter()
-            .filter(|f| matches!(f.kind, FieldKind::Ref { .. }))
-            .filter_map(|f| match self.fields.get(f.name) {
+        self.fields
+            .slots()
+            .filter(|(f, _)| matches!(f.kind, FieldKind::Ref { .. }))
+            .filter_map(|(f, value)| match value {
                 Some(Value::String(s)) => Reference::parse(s).ok().map(|r| (f.name, r)),
                 _ => None,
             })
@@ -142,15 +166,12 @@ impl Ooi {
 
     /// Set a field that is not part of the natural key (such as `dns_zone`).
     pub fn set(&mut self, name: &str, value: Value) -> Result<(), CoreError> {
+        let spec = self.fields.spec();
         let mut fields = self.fields.clone();
-        fields.insert(name.to_string(), value);
-        let updated = Ooi::new(self.object_type(), fields)?;
+        fields.set(name, value).map_err(|()| invalid(spec, name, "is not a field of this type"))?;
+        let updated = Ooi::of_fields(fields)?;
         if updated.primary_key != self.primary_key {
-            return Err(CoreError::InvalidField {
-                object_type: self.object_type().to_string(),
-                field: name.to_string(),
-                reason: "is part of the natural key and cannot change".to_string(),
-            });
+            return Err(invalid(spec, name, "is part of the natural key and cannot change"));
         }
         *self = updated;
         Ok(())
@@ -158,11 +179,11 @@ impl Ooi {
 
     /// The object as OpenKAT's JSON: `object_type`, `primary_key` and the fields.
     pub fn to_json(&self) -> Value {
-        let mut map = Map::with_capacity(self.fields.len() + 2);
+        let mut map = Map::new();
         map.insert("object_type".into(), Value::String(self.object_type().to_string()));
         map.insert("primary_key".into(), Value::String(self.primary_key.to_string()));
-        for (k, v) in &self.fields {
-            map.insert(k.clone(), v.clone());
+        for (k, v) in self.fields.iter() {
+            map.insert(k.to_string(), v.clone());
         }
         Value::Object(map)
     }
@@ -173,6 +194,11 @@ impl Ooi {
         let object_type = map.get("object_type").and_then(Value::as_str).ok_or_else(|| CoreError::UnknownObjectType("(missing object_type)".into()))?;
         Ooi::new(object_type, map.clone())
     }
+}
+
+/// The error for field `field` of an object of type `spec`.
+fn invalid(spec: &ObjectTypeSpec, field: &str, reason: &str) -> CoreError {
+    CoreError::InvalidField { object_type: spec.name.to_string(), field: field.to_string(), reason: reason.to_string() }
 }
 
 impl Serialize for Ooi {
@@ -191,14 +217,18 @@ impl<'de> Deserialize<'de> for Ooi {
 /// Builds an [`Ooi`] one field at a time; see [`Ooi::build`].
 #[derive(Debug)]
 pub struct OoiBuilder {
-    object_type: String,
-    fields: Map<String, Value>,
+    /// The fields so far, or the first error (an unknown type or field), which [`OoiBuilder::finish`] returns.
+    state: Result<Fields, CoreError>,
 }
 
 impl OoiBuilder {
     /// Set a field.
     pub fn field(mut self, name: &str, value: impl Into<Value>) -> Self {
-        self.fields.insert(name.to_string(), value.into());
+        if let Ok(fields) = &mut self.state
+            && fields.set(name, value.into()).is_err()
+        {
+            self.state = Err(invalid(fields.spec(), name, "is not a field of this type"));
+        }
         self
     }
 
@@ -209,7 +239,7 @@ impl OoiBuilder {
 
     /// Validate and derive the primary key.
     pub fn finish(self) -> Result<Ooi, CoreError> {
-        Ooi::new(&self.object_type, self.fields)
+        Ooi::of_fields(self.state?)
     }
 }
 
@@ -275,5 +305,24 @@ mod tests {
         let mut h = hostname("a.nl");
         assert!(h.set("name", "b.nl".into()).is_err());
         assert!(h.set("dns_zone", "DNSZone|internet|a.nl".into()).is_ok());
+        let err = Ooi::build("Hostname").field("network", "Network|internet").field("nmae", "a.nl").field("name", "a.nl").finish().expect_err("a misspelt field");
+        assert!(err.to_string().contains("\"nmae\"") && err.to_string().contains("not a field"), "{err}");
+        let err = Ooi::new("Hostname", serde_json::from_value(serde_json::json!({"network": "Network|internet", "name": "a.nl", "color": "red"})).unwrap_or_default()).expect_err("an unknown field");
+        assert!(err.to_string().contains("\"color\""), "{err}");
+    }
+
+    #[test]
+    fn fields_do_not_depend_on_the_order_they_were_set_in() {
+        let a = Ooi::build("IPPort").field("protocol", "tcp").field("port", 22).field("address", "IPAddressV4|internet|1.2.3.4").finish().expect("port");
+        let b = Ooi::build("IPPort").field("address", "IPAddressV4|internet|1.2.3.4").field("port", 22).field("protocol", "udp").field("protocol", "tcp").finish().expect("port");
+        assert_eq!(a, b);
+        assert_eq!(a.fields().keys().collect::<Vec<_>>(), ["address", "protocol", "port"], "the registry's order");
+        assert_eq!(a.fields()["port"], 22);
+        assert_eq!(a.fields()["state"], Value::Null, "an absent field reads as null");
+        assert!(!a.fields().contains_key("state"));
+        let with_null = Ooi::build("IPPort").field("address", "IPAddressV4|internet|1.2.3.4").field("protocol", "tcp").field("port", 22).field("state", Value::Null).finish().expect("port");
+        assert!(with_null.fields().contains_key("state") && with_null != a, "a null field is set, unlike an absent one");
+        assert_eq!(Ooi::from_json(&a.to_json()).ok(), Some(a.clone()));
+        assert_eq!(a.fields().to_map().len(), a.fields().len());
     }
 }

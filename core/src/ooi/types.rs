@@ -315,8 +315,9 @@ pub static OBJECT_TYPES: &[ObjectTypeSpec] = &[
     },
 ];
 
-/// The specs by name, built once (normalizers look a type up for every object and reference they make).
-static BY_NAME: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static ObjectTypeSpec>> = std::sync::LazyLock::new(|| OBJECT_TYPES.iter().map(|t| (t.name, t)).collect());
+/// The specs by name, built once (normalizers look a type up for every object and reference they make; the
+/// names are ours, so a fast non-keyed hash is fine).
+static BY_NAME: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, &'static ObjectTypeSpec>> = std::sync::LazyLock::new(|| OBJECT_TYPES.iter().map(|t| (t.name, t)).collect());
 
 /// The spec of a type by name.
 pub fn type_spec(name: &str) -> Option<&'static ObjectTypeSpec> {

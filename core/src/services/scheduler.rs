@@ -164,7 +164,7 @@ pub struct ObjectState {
 impl ObjectState {
     /// The state of a stored object.
     pub fn of(object: &super::graph::StoredObject) -> ObjectState {
-        ObjectState { reference: object.ooi.reference().clone(), scan_level: object.scan_level, fields: object.ooi.fields().clone() }
+        ObjectState { reference: object.ooi.reference().clone(), scan_level: object.scan_level, fields: object.ooi.fields().to_map() }
     }
 }
 

@@ -131,12 +131,12 @@ fn diff(before: &[StoredObject], after: &[Ooi]) -> Diff {
     let mut diff = Diff { added: new.keys().filter(|k| !old.contains_key(*k)).cloned().collect(), removed: old.keys().filter(|k| !new.contains_key(*k)).cloned().collect(), changed: Vec::new() };
     for (key, was) in &old {
         let Some(now) = new.get(key) else { continue };
-        let names: BTreeSet<&String> = was.fields().keys().chain(now.fields().keys()).collect();
+        let names: BTreeSet<&str> = was.fields().keys().chain(now.fields().keys()).collect();
         let fields: Vec<(String, Value, Value)> = names
             .into_iter()
             .filter_map(|name| {
                 let (a, b) = (was.get(name).cloned().unwrap_or(Value::Null), now.get(name).cloned().unwrap_or(Value::Null));
-                (a != b).then(|| (name.clone(), a, b))
+                (a != b).then(|| (name.to_string(), a, b))
             })
             .collect();
         if !fields.is_empty() {

@@ -4,29 +4,32 @@
 //! answer, separated by blank lines, each headed `RESOLVER: <ip>`. Only the
 //! `;ANSWER` section matters to the normalizer; the header lines give the
 //! response code (`rcode NXDOMAIN`). Nothing here panics on any input.
+//! Records borrow from the text (a raw file holds tens of thousands).
+
+use std::borrow::Cow;
 
 /// One resource record of an answer section.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordLine {
+pub struct RecordLine<'a> {
     /// Owner name as written, with its trailing dot.
-    pub name: String,
+    pub name: &'a str,
     /// Time to live in seconds.
     pub ttl: u32,
     /// Record type in upper case, e.g. `A`.
-    pub rtype: String,
+    pub rtype: Cow<'a, str>,
     /// The record data as written after the type (single spaces, except TXT which is kept as is).
-    pub rdata: String,
+    pub rdata: Cow<'a, str>,
 }
 
 /// One answer message.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DnsResponse {
+pub struct DnsResponse<'a> {
     /// The resolver that answered, from the `RESOLVER:` line.
-    pub resolver: Option<String>,
+    pub resolver: Option<&'a str>,
     /// The response code, e.g. `NOERROR` or `NXDOMAIN`.
-    pub rcode: Option<String>,
+    pub rcode: Option<&'a str>,
     /// The answer records.
-    pub answer: Vec<RecordLine>,
+    pub answer: Vec<RecordLine<'a>>,
 }
 
 /// Why the answer text could not be parsed.
@@ -48,7 +51,7 @@ enum Section {
 }
 
 /// Parse the whole `dns_records` text into its messages (empty blocks are skipped).
-pub fn parse_responses(text: &str) -> Result<Vec<DnsResponse>, DnsTextError> {
+pub fn parse_responses(text: &str) -> Result<Vec<DnsResponse<'_>>, DnsTextError> {
     let mut out = Vec::new();
     let mut current = DnsResponse::default();
     let mut section = Section::Header;
@@ -65,7 +68,7 @@ pub fn parse_responses(text: &str) -> Result<Vec<DnsResponse>, DnsTextError> {
         }
         has_content = true;
         if let Some(resolver) = line.strip_prefix("RESOLVER:") {
-            current.resolver = Some(resolver.trim().to_string());
+            current.resolver = Some(resolver.trim());
             continue;
         }
         if line.starts_with(';') {
@@ -80,7 +83,7 @@ pub fn parse_responses(text: &str) -> Result<Vec<DnsResponse>, DnsTextError> {
         match section {
             Section::Header => {
                 if let Some(rcode) = line.strip_prefix("rcode ") {
-                    current.rcode = Some(rcode.trim().to_string());
+                    current.rcode = Some(rcode.trim());
                 }
             }
             Section::Answer => current.answer.push(parse_record(line, index + 1)?),
@@ -93,7 +96,7 @@ pub fn parse_responses(text: &str) -> Result<Vec<DnsResponse>, DnsTextError> {
     Ok(out)
 }
 
-fn parse_record(line: &str, number: usize) -> Result<RecordLine, DnsTextError> {
+fn parse_record(line: &str, number: usize) -> Result<RecordLine<'_>, DnsTextError> {
     let error = |message: String| DnsTextError { line: number, message };
     let mut tokens = line.split_whitespace();
     let (Some(name), Some(ttl), Some(class), Some(rtype)) = (tokens.next(), tokens.next(), tokens.next(), tokens.next()) else {
@@ -103,17 +106,22 @@ fn parse_record(line: &str, number: usize) -> Result<RecordLine, DnsTextError> {
     if class != "IN" && class != "CH" && class != "HS" {
         return Err(error(format!("invalid class {class:?}")));
     }
-    let rtype = rtype.to_ascii_uppercase();
-    let rdata = if rtype == "TXT" {
-        // Everything after the type token, as written.
-        rest_after_tokens(line, 4).unwrap_or("").trim().to_string()
+    let rtype: Cow<'_, str> = match rtype.bytes().any(|b| b.is_ascii_lowercase()) {
+        true => rtype.to_ascii_uppercase().into(),
+        false => rtype.into(),
+    };
+    // Everything after the type token, as written.
+    let rest = rest_after_tokens(line, 4).unwrap_or("").trim();
+    let single_spaced = !rest.contains("  ") && !rest.contains(|c: char| c.is_whitespace() && c != ' ');
+    let rdata: Cow<'_, str> = if rtype == "TXT" || single_spaced {
+        rest.into()
     } else {
-        tokens.collect::<Vec<_>>().join(" ")
+        tokens.collect::<Vec<_>>().join(" ").into()
     };
     if rdata.is_empty() {
         return Err(error(format!("{rtype} record without data")));
     }
-    Ok(RecordLine { name: name.to_string(), ttl, rtype, rdata })
+    Ok(RecordLine { name, ttl, rtype, rdata })
 }
 
 /// The text after the first `n` whitespace-separated tokens.

@@ -39,6 +39,11 @@ struct Collected {
 }
 
 impl Collected {
+    /// Room for the objects of `records` answer records (most give one or two).
+    fn with_capacity(records: usize) -> Collected {
+        Collected { others: Vec::with_capacity(records), seen: HashMap::with_capacity_and_hasher(2 * records, Default::default()), ..Collected::default() }
+    }
+
     fn hostname(&mut self, written: &str) -> Result<Reference, NormalizeError> {
         if let Some(reference) = self.names.get(written) {
             return Ok(reference.clone());
@@ -60,11 +65,11 @@ impl Collected {
     }
 
     fn record(&mut self, rr: &RecordLine) -> Result<(), NormalizeError> {
-        let hostname = self.hostname(&rr.name)?;
+        let hostname = self.hostname(rr.name)?;
         let record = |object_type: &str, value: &str| {
-            Ooi::build(object_type).reference("hostname", &hostname).field("dns_record_type", rr.rtype.as_str()).field("value", value).field("ttl", rr.ttl)
+            Ooi::build(object_type).reference("hostname", &hostname).field("dns_record_type", &*rr.rtype).field("value", value).field("ttl", rr.ttl)
         };
-        let ooi = match rr.rtype.as_str() {
+        let ooi = match &*rr.rtype {
             "A" | "AAAA" => {
                 let (ip_type, record_type, valid) = if rr.rtype == "A" {
                     ("IPAddressV4", "DNSARecord", rr.rdata.parse::<std::net::Ipv4Addr>().is_ok())
@@ -74,7 +79,7 @@ impl Collected {
                 if !valid {
                     return Err(NormalizeError::parse(format!("invalid {} record address {:?}", rr.rtype, rr.rdata)));
                 }
-                let ip = Ooi::build(ip_type).field("network", "Network|internet").field("address", rr.rdata.as_str()).finish()?;
+                let ip = Ooi::build(ip_type).field("network", "Network|internet").field("address", &*rr.rdata).finish()?;
                 let record = record(record_type, &rr.rdata).reference("address", ip.reference()).finish()?;
                 self.push(ip);
                 record
@@ -136,7 +141,7 @@ impl Collected {
     }
 }
 
-fn responses(text: &str) -> Result<Vec<DnsResponse>, NormalizeError> {
+fn responses(text: &str) -> Result<Vec<DnsResponse<'_>>, NormalizeError> {
     parse_responses(text).map_err(|e| NormalizeError::parse(format!("invalid DNS answer text: {e}")))
 }
 
@@ -148,12 +153,13 @@ impl Normalizer for DnsNormalizer {
     fn normalize(&self, input: &Reference, raw: &[u8]) -> Result<Vec<Ooi>, NormalizeError> {
         let json: Value = serde_json::from_slice(raw).map_err(|e| NormalizeError::parse(format!("not JSON: {e}")))?;
         let records = json.get("dns_records").and_then(Value::as_str).ok_or_else(|| NormalizeError::parse("no \"dns_records\" text field".into()))?;
-        let mut collected = Collected::default();
+        let answers = responses(records)?;
+        let mut collected = Collected::with_capacity(answers.iter().map(|r| r.answer.len()).sum());
         if input.object_type() == "Hostname" {
             collected.hostname(input.human_readable())?;
         }
-        for response in responses(records)? {
-            if response.rcode.as_deref() == Some("NXDOMAIN") && input.object_type() == "Hostname" {
+        for response in answers {
+            if response.rcode == Some("NXDOMAIN") && input.object_type() == "Hostname" {
                 collected.push(Ooi::build("NXDOMAIN").reference("hostname", input).finish()?);
             }
             for rr in &response.answer {
