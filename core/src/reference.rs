@@ -60,6 +60,13 @@ impl Reference {
         Ok(object_type.len())
     }
 
+    /// `Network|internet`, the network of every public address and hostname (normalizers reference it in
+    /// nearly every object they make).
+    pub fn internet() -> &'static Reference {
+        static INTERNET: std::sync::LazyLock<Reference> = std::sync::LazyLock::new(|| Reference::from_checked_parts("Network|internet".into(), "Network".len()));
+        &INTERNET
+    }
+
     /// A reference from text the caller built from checked parts (an object's own key fields and the
     /// natural keys of references it checked), so it is well formed by construction.
     pub(crate) fn from_checked_parts(text: String, type_len: usize) -> Reference {

@@ -72,11 +72,14 @@ pub fn clear_references(label: &str, field: &str) -> String {
     format!("UNWIND $pks AS pk MATCH (n:{label} {{organisation: $org, primary_key: pk}})-[r:{field}]->() DELETE r")
 }
 
-/// Link `$rows` (`from`, `to`) by reference field `field`, from objects of one type to objects of another.
+/// Link `$rows` (`from`, `to`, each pair once) by reference field `field`, from objects of one type to objects
+/// of another. `CREATE`, not `MERGE`: the same write removed these objects' `field` relations first
+/// ([`clear_references`]), and a `MERGE` would look through every relation of both ends for each row (a
+/// hostname that a thousand records reference has a thousand).
 pub fn link_references(from_label: &str, field: &str, to_label: &str) -> String {
     format!(
         "UNWIND $rows AS row MATCH (a:{from_label} {{organisation: $org, primary_key: row.from}}) \
-         MATCH (b:{to_label} {{organisation: $org, primary_key: row.to}}) MERGE (a)-[:{field}]->(b)"
+         MATCH (b:{to_label} {{organisation: $org, primary_key: row.to}}) CREATE (a)-[:{field}]->(b)"
     )
 }
 
@@ -97,11 +100,13 @@ pub fn declared_objects(label: &str) -> String {
 /// Remove every `RESULT` relation of origin `$origin`.
 pub const CLEAR_ORIGIN_RESULTS: &str = "MATCH (o:Origin {organisation: $org, primary_key: $origin})-[r:RESULT]->() DELETE r";
 
-/// Link origin `$origin` to the objects of one type in `$pks`.
+/// Link origin `$origin` to the objects of one type in `$pks` (each once). `CREATE`, not `MERGE`: the same
+/// write removed the origin's `RESULT` relations first ([`CLEAR_ORIGIN_RESULTS`]), and a `MERGE` would look
+/// through all of them for each object.
 pub fn link_results(label: &str) -> String {
     format!(
         "MATCH (o:Origin {{organisation: $org, primary_key: $origin}}) UNWIND $pks AS pk \
-         MATCH (n:{label} {{organisation: $org, primary_key: pk}}) MERGE (o)-[:RESULT]->(n)"
+         MATCH (n:{label} {{organisation: $org, primary_key: pk}}) CREATE (o)-[:RESULT]->(n)"
     )
 }
 

@@ -159,7 +159,9 @@ impl Graph {
         statements.push(merge_origin(organisation, origin, kind, method, source));
         statements.push((cypher::CLEAR_ORIGIN_RESULTS.into(), with_origin(params(organisation, []))));
         for (label, objects) in &by_type {
-            let pks = objects.iter().map(|o| Value::from(o.reference().as_str())).collect();
+            // Each object once: the links are created, not merged.
+            let pks: BTreeSet<&str> = objects.iter().map(|o| o.reference().as_str()).collect();
+            let pks = pks.into_iter().map(Value::from).collect();
             statements.push((cypher::link_results(label), with_origin(params(organisation, [("pks", Value::Array(pks))]))));
         }
         statements.extend(link_references);
@@ -244,8 +246,10 @@ fn by_label(organisation: &str, refs: &[Reference], cypher: fn(&str) -> String) 
 fn reference_statements(organisation: &str, objects: &[Ooi]) -> (Vec<Statement>, Vec<Statement>) {
     let set_references = objects.iter().flat_map(|o| o.references().into_iter().map(move |(field, _)| ((o.object_type().to_string(), field.to_string()), Value::from(o.reference().as_str()))));
     let clears = group(set_references).into_iter().map(|((label, field), pks)| (cypher::clear_references(&label, &field), params(organisation, [("pks", Value::Array(pks))]))).collect();
-    let references = objects.iter().flat_map(|o| {
-        o.references().into_iter().map(move |(field, to)| ((o.object_type().to_string(), field.to_string(), to.object_type().to_string()), json!({"from": o.reference().as_str(), "to": to.as_str()})))
+    // Each link once (an object may be in a result twice): they are created, not merged.
+    let mut seen = std::collections::HashSet::new();
+    let references = objects.iter().flat_map(|o| o.references().into_iter().map(move |(field, to)| (o, field, to))).filter(|(o, field, to)| seen.insert((o.reference().clone(), *field, to.clone()))).map(|(o, field, to)| {
+        ((o.object_type().to_string(), field.to_string(), to.object_type().to_string()), json!({"from": o.reference().as_str(), "to": to.as_str()}))
     });
     let links = group(references).into_iter().map(|((from, field, to), rows)| (cypher::link_references(&from, &field, &to), params(organisation, [("rows", Value::Array(rows))]))).collect();
     (clears, links)

@@ -126,6 +126,29 @@ async fn fields_are_properties_and_references_relations(graph: &Graph) {
     assert_eq!(rows, [[json!("KAT-TEST")]]);
 }
 
+/// Relations are created anew on each save (not merged): saving again, or a result that holds an object
+/// twice, still leaves one relation per reference and one result link per object.
+async fn each_relation_once_whatever_the_saves(graph: &Graph) {
+    let org = org("once");
+    let host = hostname("example.nl");
+    let address = ip("192.0.2.1");
+    graph.declare(&org, &host, ScanLevel::L1).await.expect("declare");
+    let mut result = dns_result(&host, &[&address]);
+    result.extend(result.clone());
+    for _ in 0..3 {
+        graph.save_observation(&org, DNS, host.reference(), &result).await.expect("save");
+    }
+    let affirmed = a_record(&host, &address);
+    graph.affirm(&org, "kat_affirm", host.reference(), &[affirmed.clone(), affirmed]).await.expect("affirm twice");
+    let count = |pattern: &str| format!("MATCH {pattern} WHERE a.organisation = '{org}' RETURN count(*) AS n");
+    for pattern in ["(a:DNSARecord)-[:hostname]->(:Hostname)", "(a:DNSARecord)-[:address]->(:IPAddressV4)", "(a:Origin)-[:RESULT]->(:DNSARecord)", "(a:Origin)-[:RESULT]->(:IPAddressV4)"] {
+        let (_, rows) = graph.query(&count(pattern)).await.expect("query");
+        assert_eq!(rows, [[json!(1)]], "{pattern}");
+    }
+    let (_, rows) = graph.query(&count("(a:Origin)-[:RESULT]->()")).await.expect("query");
+    assert_eq!(rows, [[json!(4)]], "the declaration holds the hostname; the observation holds it, the record and the address");
+}
+
 /// The stored `dns_zone` of `mail.example.nl` and the zones its `dns_zone` relations lead to.
 async fn zone_of(graph: &Graph, org: &str) -> (Option<serde_json::Value>, Vec<Vec<serde_json::Value>>) {
     let stored = graph.get(org, &r("Hostname|internet|mail.example.nl")).await.expect("read").expect("stored");
@@ -380,4 +403,5 @@ on_both_engines!(
     affirmation_adds_fields_and_holds_nothing,
     referencing_follows_relations_set_by_observations_and_affirmations,
     bad_input_gets_clear_errors,
+    each_relation_once_whatever_the_saves,
 );

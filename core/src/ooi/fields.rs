@@ -38,11 +38,11 @@ impl Fields {
         self.spec.fields.iter().position(|f| f.name.len() == name.len() && f.name.as_bytes().first() == first && f.name == name)
     }
 
-    /// Set field `name`; `Err` when the type has no such field.
-    pub(crate) fn set(&mut self, name: &str, value: Value) -> Result<(), ()> {
+    /// Set field `name`; its slot, or `Err` when the type has no such field.
+    pub(crate) fn set(&mut self, name: &str, value: Value) -> Result<usize, ()> {
         let index = self.index(name).ok_or(())?;
         self.slots[index] = Some(value);
-        Ok(())
+        Ok(index)
     }
 
     /// Each field of the type with its value, if set.

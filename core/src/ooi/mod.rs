@@ -54,16 +54,17 @@ impl Ooi {
                 return Err(invalid(spec, &name, "is not a field of this type"));
             }
         }
-        Ooi::of_fields(fields)
+        Ooi::of_fields(fields, 0)
     }
 
     /// Check each field once, without allocating, and build the key from the checked parts (normalizers
-    /// build an object for every record they read).
-    fn of_fields(fields: Fields) -> Result<Ooi, CoreError> {
+    /// build an object for every record they read). Bit `i` of `checked` says slot `i` holds the text of a
+    /// [`Reference`], which is well formed already.
+    fn of_fields(fields: Fields, checked: u64) -> Result<Ooi, CoreError> {
         let spec = fields.spec();
         let invalid = |field: &str, reason: &str| invalid(spec, field, reason);
         let mut missing = None;
-        for (field, value) in fields.slots() {
+        for (index, (field, value)) in fields.slots().enumerate() {
             let name = field.name;
             let Some(value) = value else {
                 if !field.optional {
@@ -76,7 +77,10 @@ impl Ooi {
                 (FieldKind::Text, Value::String(_)) => {}
                 (FieldKind::Int, Value::Number(n)) if n.is_i64() || n.is_u64() => {}
                 (FieldKind::Ref { targets, .. }, Value::String(s)) => {
-                    let type_len = Reference::check(s).map_err(|e| invalid(name, &e.to_string()))?;
+                    let type_len = match checked & (1 << index) {
+                        0 => Reference::check(s).map_err(|e| invalid(name, &e.to_string()))?,
+                        _ => s.find('|').unwrap_or(s.len()),
+                    };
                     if !targets.is_empty() && !targets.contains(&&s[..type_len]) {
                         return Err(invalid(name, &format!("must reference one of {targets:?}")));
                     }
@@ -126,7 +130,7 @@ impl Ooi {
     /// Start building an object of `object_type` field by field.
     pub fn build(object_type: &str) -> OoiBuilder {
         let state = match type_spec(object_type) {
-            Some(spec) => Ok(Fields::empty(spec)),
+            Some(spec) => Ok((Fields::empty(spec), 0)),
             None => Err(CoreError::UnknownObjectType(object_type.to_string())),
         };
         OoiBuilder { state }
@@ -169,7 +173,7 @@ impl Ooi {
         let spec = self.fields.spec();
         let mut fields = self.fields.clone();
         fields.set(name, value).map_err(|()| invalid(spec, name, "is not a field of this type"))?;
-        let updated = Ooi::of_fields(fields)?;
+        let updated = Ooi::of_fields(fields, 0)?;
         if updated.primary_key != self.primary_key {
             return Err(invalid(spec, name, "is part of the natural key and cannot change"));
         }
@@ -217,29 +221,39 @@ impl<'de> Deserialize<'de> for Ooi {
 /// Builds an [`Ooi`] one field at a time; see [`Ooi::build`].
 #[derive(Debug)]
 pub struct OoiBuilder {
-    /// The fields so far, or the first error (an unknown type or field), which [`OoiBuilder::finish`] returns.
-    state: Result<Fields, CoreError>,
+    /// The fields so far with the slots set from a [`Reference`] (as bits), or the first error (an unknown
+    /// type or field), which [`OoiBuilder::finish`] returns.
+    state: Result<(Fields, u64), CoreError>,
 }
 
 impl OoiBuilder {
     /// Set a field.
-    pub fn field(mut self, name: &str, value: impl Into<Value>) -> Self {
-        if let Ok(fields) = &mut self.state
-            && fields.set(name, value.into()).is_err()
-        {
-            self.state = Err(invalid(fields.spec(), name, "is not a field of this type"));
-        }
-        self
+    pub fn field(self, name: &str, value: impl Into<Value>) -> Self {
+        self.set(name, value.into(), false)
     }
 
     /// Set a reference field from an object's primary key.
     pub fn reference(self, name: &str, target: &Reference) -> Self {
-        self.field(name, target.as_str())
+        self.set(name, target.as_str().into(), true)
+    }
+
+    fn set(mut self, name: &str, value: Value, is_reference: bool) -> Self {
+        if let Ok((fields, checked)) = &mut self.state {
+            match fields.set(name, value) {
+                Ok(index) if index < 64 => {
+                    *checked = (*checked & !(1 << index)) | (u64::from(is_reference) << index);
+                }
+                Ok(_) => {}
+                Err(()) => self.state = Err(invalid(fields.spec(), name, "is not a field of this type")),
+            }
+        }
+        self
     }
 
     /// Validate and derive the primary key.
     pub fn finish(self) -> Result<Ooi, CoreError> {
-        Ooi::of_fields(self.state?)
+        let (fields, checked) = self.state?;
+        Ooi::of_fields(fields, checked)
     }
 }
 
@@ -324,5 +338,18 @@ mod tests {
         assert!(with_null.fields().contains_key("state") && with_null != a, "a null field is set, unlike an absent one");
         assert_eq!(Ooi::from_json(&a.to_json()).ok(), Some(a.clone()));
         assert_eq!(a.fields().to_map().len(), a.fields().len());
+    }
+
+    #[test]
+    fn a_reference_field_overwritten_with_text_is_checked_again() {
+        let host = hostname("a.nl");
+        let built = |text: &str| Ooi::build("DNSZone").reference("hostname", host.reference()).field("hostname", text).finish();
+        let err = built("Hostname|internet").expect_err("too few key parts");
+        assert!(err.to_string().contains("\"hostname\""), "{err}");
+        assert!(built("Nope|x").is_err());
+        assert_eq!(built("Hostname|internet|b.nl").map(|z| z.reference().to_string()).ok().as_deref(), Some("DNSZone|internet|b.nl"));
+        let zone = Ooi::build("DNSZone").field("hostname", "Hostname|internet|b.nl").reference("hostname", host.reference()).finish().expect("zone");
+        assert_eq!(zone.reference().as_str(), "DNSZone|internet|a.nl");
+        assert_eq!(Reference::internet().as_str(), "Network|internet");
     }
 }

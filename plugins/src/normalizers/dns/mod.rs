@@ -49,7 +49,7 @@ impl Collected {
             return Ok(reference.clone());
         }
         let name = written.trim_end_matches('.').to_ascii_lowercase();
-        let host = Ooi::build("Hostname").field("network", "Network|internet").field("name", name).finish()?;
+        let host = Ooi::build("Hostname").reference("network", Reference::internet()).field("name", name).finish()?;
         let reference = host.reference().clone();
         if self.seen.insert(reference.clone(), ()).is_none() {
             self.hostnames.push(host);
@@ -79,7 +79,7 @@ impl Collected {
                 if !valid {
                     return Err(NormalizeError::parse(format!("invalid {} record address {:?}", rr.rtype, rr.rdata)));
                 }
-                let ip = Ooi::build(ip_type).field("network", "Network|internet").field("address", &*rr.rdata).finish()?;
+                let ip = Ooi::build(ip_type).reference("network", Reference::internet()).field("address", &*rr.rdata).finish()?;
                 let record = record(record_type, &rr.rdata).reference("address", ip.reference()).finish()?;
                 self.push(ip);
                 record

@@ -59,7 +59,7 @@ impl Normalizer for MasscanNormalizer {
         for record in records {
             let address: IpAddr = record.ip.parse().map_err(|_| NormalizeError::parse(format!("masscan record with an invalid IP address {:?}", record.ip)))?;
             let object_type = if address.is_ipv4() { "IPAddressV4" } else { "IPAddressV6" };
-            let ip = Ooi::build(object_type).field("network", "Network|internet").field("address", address.to_string()).finish()?;
+            let ip = Ooi::build(object_type).reference("network", Reference::internet()).field("address", address.to_string()).finish()?;
             let ip_ref = ip.reference().clone();
             for port in record.ports.into_iter().filter(|p| p.status.as_deref().is_none_or(|s| s == "open")) {
                 if !matches!(port.proto.as_str(), "tcp" | "udp" | "sctp") {

@@ -71,7 +71,7 @@ impl Normalizer for NmapNormalizer {
                                 Some("ipv6") => "IPAddressV6",
                                 _ => continue,
                             };
-                            let ip = Ooi::build(object_type).field("network", "Network|internet").field("address", addr).finish()?;
+                            let ip = Ooi::build(object_type).reference("network", Reference::internet()).field("address", addr).finish()?;
                             address = Some(ip.reference().clone());
                         }
                         "port" => {
