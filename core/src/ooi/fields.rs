@@ -50,10 +50,15 @@ impl Fields {
         self.spec.fields.iter().zip(self.slots.iter().map(Option::as_ref))
     }
 
+    /// Field `name` of the type with its value, if set; `None` when the type has no such field.
+    pub(crate) fn slot(&self, name: &str) -> Option<(&'static FieldSpec, Option<&Value>)> {
+        let index = self.index(name)?;
+        Some((&self.spec.fields[index], self.slots[index].as_ref()))
+    }
+
     /// One field's value.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        let index = self.index(name)?;
-        self.slots[index].as_ref()
+        self.slot(name)?.1
     }
 
     /// Whether field `name` is set (null included).

@@ -77,7 +77,7 @@ impl Ooi {
                 (FieldKind::Text, Value::String(_)) => {}
                 (FieldKind::Int, Value::Number(n)) if n.is_i64() || n.is_u64() => {}
                 (FieldKind::Ref { targets, .. }, Value::String(s)) => {
-                    let type_len = match checked & (1 << index) {
+                    let type_len = match checked & slot_bit(index) {
                         0 => Reference::check(s).map_err(|e| invalid(name, &e.to_string()))?,
                         _ => s.find('|').unwrap_or(s.len()),
                     };
@@ -93,8 +93,8 @@ impl Ooi {
         let mut key = String::with_capacity(64);
         key.push_str(spec.name);
         for name in spec.natural_key {
-            let kind = spec.field(name).map(|f| f.kind);
-            let part: std::borrow::Cow<'_, str> = match fields.get(name) {
+            let (kind, value) = fields.slot(name).map_or((None, None), |(f, v)| (Some(f.kind), v));
+            let part: std::borrow::Cow<'_, str> = match value {
                 Some(Value::String(s)) => match kind {
                     // A reference to any type keeps its type name in the key.
                     Some(FieldKind::Ref { targets: [], .. }) => s.as_str().into(),
@@ -200,6 +200,12 @@ impl Ooi {
     }
 }
 
+/// The bit of slot `index` in the builder's mask of slots set from a [`Reference`]; none past the 64th slot
+/// (such a slot is checked again, as text is).
+fn slot_bit(index: usize) -> u64 {
+    u32::try_from(index).ok().and_then(|i| 1u64.checked_shl(i)).unwrap_or(0)
+}
+
 /// The error for field `field` of an object of type `spec`.
 fn invalid(spec: &ObjectTypeSpec, field: &str, reason: &str) -> CoreError {
     CoreError::InvalidField { object_type: spec.name.to_string(), field: field.to_string(), reason: reason.to_string() }
@@ -240,10 +246,8 @@ impl OoiBuilder {
     fn set(mut self, name: &str, value: Value, is_reference: bool) -> Self {
         if let Ok((fields, checked)) = &mut self.state {
             match fields.set(name, value) {
-                Ok(index) if index < 64 => {
-                    *checked = (*checked & !(1 << index)) | (u64::from(is_reference) << index);
-                }
-                Ok(_) => {}
+                Ok(index) if is_reference => *checked |= slot_bit(index),
+                Ok(index) => *checked &= !slot_bit(index),
                 Err(()) => self.state = Err(invalid(fields.spec(), name, "is not a field of this type")),
             }
         }
@@ -351,5 +355,6 @@ mod tests {
         let zone = Ooi::build("DNSZone").field("hostname", "Hostname|internet|b.nl").reference("hostname", host.reference()).finish().expect("zone");
         assert_eq!(zone.reference().as_str(), "DNSZone|internet|a.nl");
         assert_eq!(Reference::internet().as_str(), "Network|internet");
+        assert_eq!((slot_bit(0), slot_bit(63), slot_bit(64), slot_bit(usize::MAX)), (1, 1 << 63, 0, 0), "no bit, and no overflow, past 64 slots");
     }
 }
