@@ -32,6 +32,18 @@ pub struct Config {
     pub queue_uri: Option<String>,
     /// Encryption at rest (`BYTES_ENCRYPTION_MIDDLEWARE`, `BYTES_PRIVATE_KEY_B64`, `BYTES_PUBLIC_KEY_B64`).
     pub crypto: Middleware,
+    /// The largest contents (bytes as stored) kept in the metadata database (`BYTES_INLINE_MAX`, 0 to 1 MiB;
+    /// unset: 4096 with the local filesystem, 0 with S3 so that a bucket holds every content).
+    pub inline_max: usize,
+}
+
+/// Contents of at most `BYTES_INLINE_MAX` bytes as stored live in the metadata database; by default 4096 with the
+/// local filesystem and 0 (every content in the bucket) when `BYTES_S3_BUCKET` is set.
+pub fn inline_max(lookup: &impl Fn(&str) -> Option<String>) -> Result<usize, ConfigError> {
+    let s3 = lookup("BYTES_S3_BUCKET").is_some_and(|b| !b.trim().is_empty());
+    let default = if s3 { 0 } else { crate::DEFAULT_INLINE_MAX as u64 };
+    let max = kat_core::config::number(lookup, "BYTES_INLINE_MAX", default, 0, crate::MAX_INLINE_MAX as u64)?;
+    usize::try_from(max).map_err(|_| ConfigError::Invalid(format!("BYTES_INLINE_MAX={max} does not fit this machine")))
 }
 
 impl std::fmt::Debug for Config {
@@ -47,6 +59,7 @@ impl std::fmt::Debug for Config {
             .field("bind", &self.bind)
             .field("queue_uri", &self.queue_uri.as_ref().map(|_| "***"))
             .field("crypto", &self.crypto)
+            .field("inline_max", &self.inline_max)
             .finish()
     }
 }
@@ -94,6 +107,7 @@ impl Config {
             bind: bind.parse().map_err(|_| ConfigError::Invalid(format!("BYTES_BIND={bind:?} is not an address such as 127.0.0.1:8002")))?,
             queue_uri: get("QUEUE_URI"),
             crypto: Middleware::from_vars(&lookup, &BYTES_ENV)?,
+            inline_max: inline_max(&lookup)?,
         })
     }
 }

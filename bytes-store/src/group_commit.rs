@@ -23,8 +23,8 @@ use crate::meta_db::{db_error, integrity_error};
 pub(crate) enum Write {
     /// A boefje meta (refused when its id exists).
     BoefjeMeta { id: String, organization: String, boefje_id: String, input_ooi: Option<String>, started_at_us: Option<i64>, body: String },
-    /// A raw file's metadata and its `raw_file_received` event.
-    Raw { id: String, boefje_meta_id: String, mime_types: String, secure_hash: String, hashed_text: String, rule: &'static str, size: i64, event_id: String, event_body: String },
+    /// A raw file's metadata (with its stored contents when they are kept inline) and its `raw_file_received` event.
+    Raw { id: String, boefje_meta_id: String, mime_types: String, secure_hash: String, hashed_text: String, rule: &'static str, size: i64, content: Option<Vec<u8>>, event_id: String, event_body: String },
     /// A normalizer meta (refused when its id exists; its raw file must exist).
     NormalizerMeta { id: String, raw_id: String, started_at_us: Option<i64>, body: String },
 }
@@ -48,8 +48,8 @@ impl Write {
                     return Err(integrity_error("id"));
                 }
             }
-            Write::Raw { id, boefje_meta_id, mime_types, secure_hash, hashed_text, rule, size, event_id, event_body } => {
-                sqlx::query("INSERT INTO raw_data (id, boefje_meta_id, mime_types, secure_hash, hashed_at, hash_rule, size) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            Write::Raw { id, boefje_meta_id, mime_types, secure_hash, hashed_text, rule, size, content, event_id, event_body } => {
+                sqlx::query("INSERT INTO raw_data (id, boefje_meta_id, mime_types, secure_hash, hashed_at, hash_rule, size, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                     .bind(id)
                     .bind(boefje_meta_id)
                     .bind(mime_types)
@@ -57,6 +57,7 @@ impl Write {
                     .bind(hashed_text)
                     .bind(*rule)
                     .bind(size)
+                    .bind(content.as_deref())
                     .execute(&mut *conn)
                     .await
                     .map_err(db_error)?;

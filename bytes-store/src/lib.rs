@@ -10,6 +10,10 @@
 //!
 //! Saving a raw file writes its contents first, then, in one database
 //! transaction, its metadata and a `raw_file_received` event in the outbox.
+//! Small contents (at most [`LocalBytes::inline_max`] bytes as stored,
+//! `BYTES_INLINE_MAX`) are not written as an object of their own: they go
+//! into their metadata row, in the same transaction, so they are as durable
+//! as the metadata and cost no file or S3 request.
 //! The outbox is drained by whoever relays events (the in-process pipeline in
 //! embedded mode, [`relay`] in the service); an event stays pending until it
 //! is acknowledged, so it is delivered at least once. Contents written
@@ -65,11 +69,31 @@ pub struct LocalBytes {
     store: Arc<dyn ObjectStore>,
     crypto: Arc<Middleware>,
     relay: relay::RelayStatus,
+    inline_max: usize,
 }
+
+/// Contents of at most this many bytes (as stored) are kept in the metadata database unless configured otherwise:
+/// one filesystem block, below which a file of its own costs more than the bytes it holds.
+pub const DEFAULT_INLINE_MAX: usize = 4096;
+
+/// The largest `BYTES_INLINE_MAX` accepted (larger contents belong in the object store).
+pub const MAX_INLINE_MAX: usize = 1 << 20;
 
 impl LocalBytes {
     fn new(db: MetaDb, store: Arc<dyn ObjectStore>, crypto: Arc<Middleware>) -> LocalBytes {
-        LocalBytes { db: Arc::new(db), store, crypto, relay: relay::RelayStatus::default() }
+        LocalBytes { db: Arc::new(db), store, crypto, relay: relay::RelayStatus::default(), inline_max: DEFAULT_INLINE_MAX }
+    }
+
+    /// Keep contents of at most `max` bytes as stored (encrypted, when they are) in the metadata database
+    /// instead of the object store; 0 keeps every content in the object store. Capped at [`MAX_INLINE_MAX`].
+    pub fn with_inline_max(mut self, max: usize) -> LocalBytes {
+        self.inline_max = max.min(MAX_INLINE_MAX);
+        self
+    }
+
+    /// The largest contents (as stored) kept in the metadata database.
+    pub fn inline_max(&self) -> usize {
+        self.inline_max
     }
 
     /// Open (creating when missing) the store under `dir`, keeping contents unencrypted.
@@ -226,9 +250,15 @@ impl Bytes for LocalBytes {
         // that hung up, a runner killed mid-request) drops this future, and dropped between the two writes it
         // would leave contents in the store that no metadata names.
         let (store, db, size) = (self.store.clone(), self.db.clone(), content.len());
+        let inline = stored.len() <= self.inline_max;
         let write = tokio::spawn(async move {
+            if inline {
+                db.insert_raw(&meta, HashRule::EndedAtTimestamp, &hashed_text, size, Some(stored), &event).await?;
+                tracing::debug!(raw_id = %meta.id, size, "raw file saved inline");
+                return Ok(meta);
+            }
             store.put(&location, PutPayload::from(stored)).await.map_err(|e| ServiceError::unavailable(format!("cannot write raw file {}: {e}", meta.id)))?;
-            if let Err(e) = db.insert_raw(&meta, HashRule::EndedAtTimestamp, &hashed_text, size, &event).await {
+            if let Err(e) = db.insert_raw(&meta, HashRule::EndedAtTimestamp, &hashed_text, size, None, &event).await {
                 // Best effort: contents whose metadata could not be written are nobody's (`kat verify-raw --all`
                 // lists what a failing delete leaves).
                 if let Err(gone) = store.delete(&location).await {
@@ -247,9 +277,14 @@ impl Bytes for LocalBytes {
     }
 
     async fn get_raw(&self, id: Uuid) -> ServiceResult<(RawDataMeta, Vec<u8>)> {
-        let (meta, rule, stored_text) = self.db.raw_meta(id).await?;
-        let unreadable = |e: object_store::Error| ServiceError::unavailable(format!("cannot read raw file {id}: {e}"));
-        let stored = self.store.get(&Self::location(&meta)?).await.map_err(unreadable)?.bytes().await.map_err(unreadable)?.to_vec();
+        let (meta, rule, stored_text, inline) = self.db.raw_with_content(id).await?;
+        let stored = match inline {
+            Some(stored) => stored,
+            None => {
+                let unreadable = |e: object_store::Error| ServiceError::unavailable(format!("cannot read raw file {id}: {e}"));
+                self.store.get(&Self::location(&meta)?).await.map_err(unreadable)?.bytes().await.map_err(unreadable)?.to_vec()
+            }
+        };
         let content = self.crypto.decrypt_bytes(&stored).map_err(|e| ServiceError::internal(format!("raw file {id}: {e}")))?;
         let text = Self::hashed_text(&meta, rule, stored_text)?;
         if meta.secure_hash.as_deref() != Some(hashing::secure_hash(&content, &text).as_str()) {

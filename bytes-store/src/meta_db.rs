@@ -201,8 +201,9 @@ impl MetaDb {
         serde_json::from_str(row.get::<&str, _>(0)).map_err(|e| corrupt("boefje meta", e))
     }
 
-    /// Insert a raw file's metadata (with the rule and text its hash covers) and its event in one transaction.
-    pub async fn insert_raw(&self, meta: &RawDataMeta, rule: HashRule, hashed_text: &str, size: usize, event: &RawFileReceived) -> ServiceResult<()> {
+    /// Insert a raw file's metadata (with the rule and text its hash covers, and its stored contents when they
+    /// are kept inline) and its event in one transaction.
+    pub async fn insert_raw(&self, meta: &RawDataMeta, rule: HashRule, hashed_text: &str, size: usize, content: Option<Vec<u8>>, event: &RawFileReceived) -> ServiceResult<()> {
         let mime_types = serde_json::to_string(&meta.mime_types).map_err(|e| ServiceError::invalid(e.to_string()))?;
         let body = serde_json::to_string(event).map_err(|e| ServiceError::invalid(e.to_string()))?;
         self.write(Write::Raw {
@@ -213,6 +214,7 @@ impl MetaDb {
             hashed_text: hashed_text.to_string(),
             rule: rule.as_str(),
             size: i64::try_from(size).unwrap_or(i64::MAX),
+            content,
             event_id: event.event_id.to_string(),
             event_body: body,
         })
@@ -226,6 +228,14 @@ impl MetaDb {
         raw_from_row(&row)
     }
 
+    /// As [`MetaDb::raw_meta`], with the stored contents when they are kept inline (`None`: in the object store).
+    pub async fn raw_with_content(&self, id: Uuid) -> ServiceResult<(RawDataMeta, HashRule, String, Option<Vec<u8>>)> {
+        let row = sqlx::query(RAW_SELECT_WITH_CONTENT_BY_ID).bind(id.to_string()).fetch_optional(&self.pool).await.map_err(db_error)?;
+        let row = row.ok_or_else(|| ServiceError::not_found(format!("no raw file {id}")))?;
+        let (meta, rule, text) = raw_from_row(&row)?;
+        Ok((meta, rule, text, row.get::<Option<Vec<u8>>, _>(6)))
+    }
+
     /// Raw metas of one run, or of all runs, oldest first.
     pub async fn raw_metas(&self, boefje_meta_id: Option<Uuid>) -> ServiceResult<Vec<RawDataMeta>> {
         let rows = match boefje_meta_id {
@@ -236,9 +246,10 @@ impl MetaDb {
         rows.iter().map(|r| raw_from_row(r).map(|(m, _, _)| m)).collect()
     }
 
-    /// Where every raw file's contents live (`ORGANISATION/RAW_ID`), for finding orphans.
+    /// Where the contents of every raw file kept in the object store live (`ORGANISATION/RAW_ID`), for finding
+    /// orphans (inline contents have no place there).
     pub async fn raw_locations(&self) -> ServiceResult<Vec<String>> {
-        let rows = sqlx::query("SELECT b.organization, r.id FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id").fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows = sqlx::query("SELECT b.organization, r.id FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id WHERE r.content IS NULL").fetch_all(&self.pool).await.map_err(db_error)?;
         Ok(rows.iter().map(|r| format!("{}/{}", r.get::<&str, _>(0), r.get::<&str, _>(1))).collect())
     }
 
@@ -272,11 +283,15 @@ impl MetaDb {
 /// A select of raw file rows (the columns `raw_from_row` reads) followed by `$tail`.
 macro_rules! raw_select {
     ($tail:literal) => {
-        concat!("SELECT r.id, r.mime_types, r.secure_hash, r.hashed_at, b.body, r.hash_rule FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id", $tail)
+        raw_select!("", $tail)
+    };
+    ($extra:literal, $tail:literal) => {
+        concat!("SELECT r.id, r.mime_types, r.secure_hash, r.hashed_at, b.body, r.hash_rule", $extra, " FROM raw_data r JOIN boefje_meta b ON b.id = r.boefje_meta_id", $tail)
     };
 }
 
 const RAW_SELECT_BY_ID: &str = raw_select!(" WHERE r.id = $1");
+const RAW_SELECT_WITH_CONTENT_BY_ID: &str = raw_select!(", r.content", " WHERE r.id = $1");
 const RAW_SELECT_BY_RUN: &str = raw_select!(" WHERE r.boefje_meta_id = $1 ORDER BY r.seq");
 const RAW_SELECT_ALL: &str = raw_select!(" ORDER BY r.seq");
 

@@ -27,7 +27,7 @@ pub async fn start(config: Config) -> ServiceResult<Service> {
         Some(url) => LocalBytes::connect_waiting(url, config.db_wait, store, crypto).await?,
         None => LocalBytes::open_with_store(&config.data_dir, store, crypto).await?,
     };
-    let bytes = Arc::new(bytes);
+    let bytes = Arc::new(bytes.with_inline_max(config.inline_max));
     let (stop, stop_rx) = watch::channel(false);
     if let Some(uri) = &config.queue_uri {
         let relay = relay::RelayConfig { uri: uri.clone(), queue: relay::DEFAULT_QUEUE.into(), batch: 500 };

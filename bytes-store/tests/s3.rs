@@ -37,7 +37,7 @@ async fn raw_files_live_encrypted_in_s3_and_are_checked_on_read() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = storage::s3(&bucket, aws).expect("S3 store");
     let (private, public) = generate_key_pair();
-    let bytes = Arc::new(LocalBytes::open_with_store(dir.path(), store.clone(), Arc::new(Middleware::nacl_box(&private, &public).expect("keys"))).await.expect("bytes"));
+    let bytes = Arc::new(LocalBytes::open_with_store(dir.path(), store.clone(), Arc::new(Middleware::nacl_box(&private, &public).expect("keys"))).await.expect("bytes").with_inline_max(0));
     let state = BytesState { bytes: bytes.clone(), auth: Arc::new(Auth::new("u", "p", Duration::from_secs(60))), max_raw_size: 1 << 20 };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));

@@ -44,6 +44,9 @@ fn numbers_out_of_range_are_refused_at_start() {
         ("BYTES_MAX_RAW_SIZE", "-1"),
         ("BYTES_MAX_RAW_SIZE", "1099511627776"),
         ("BYTES_DB_WAIT_SECONDS", "86400"),
+        ("BYTES_INLINE_MAX", "-1"),
+        ("BYTES_INLINE_MAX", "1048577"),
+        ("BYTES_INLINE_MAX", "4k"),
     ] {
         let mut vars = base.to_vec();
         vars.push((name, value.to_string()));
@@ -54,6 +57,21 @@ fn numbers_out_of_range_are_refused_at_start() {
     let mut vars = base.to_vec();
     vars.push(("BYTES_ACCESS_TOKEN_EXPIRE_MINUTES", "525600".to_string()));
     assert_eq!(config(&vars).expect("a year is fine").token_lifetime, Duration::from_secs(525_600 * 60));
+}
+
+#[test]
+fn inline_contents_default_to_one_block_locally_and_to_none_with_s3() {
+    let base = vec![("BYTES_USERNAME", "u".to_string()), ("BYTES_PASSWORD", "p".to_string())];
+    assert_eq!(config(&base).expect("defaults").inline_max, 4096);
+    let with = |extra: &[(&'static str, &str)]| {
+        let mut vars = base.clone();
+        vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        config(&vars).expect("valid").inline_max
+    };
+    assert_eq!(with(&[("BYTES_S3_BUCKET", "evidence")]), 0, "a bucket holds every content unless asked otherwise");
+    assert_eq!(with(&[("BYTES_S3_BUCKET", "evidence"), ("BYTES_INLINE_MAX", "1024")]), 1024);
+    assert_eq!(with(&[("BYTES_INLINE_MAX", "0")]), 0);
+    assert_eq!(with(&[("BYTES_INLINE_MAX", "1048576")]), 1 << 20);
 }
 
 /// A TCP proxy from `listener` to PostgreSQL while `up`; when `up` turns false open connections are cut and new ones closed.

@@ -249,7 +249,7 @@ impl Embedded {
         Ok(Embedded {
             _lock: lock,
             data_dir: data_dir.to_path_buf(),
-            bytes: Arc::new(LocalBytes::open_with(data_dir, bytes_crypto()?).await?),
+            bytes: Arc::new(LocalBytes::open_with(data_dir, bytes_crypto()?).await?.with_inline_max(kat_bytes::config::inline_max(&|name| std::env::var(name).ok())?)),
             katalogus,
             scheduler: Arc::new(scheduler),
             runner_setup,

@@ -154,7 +154,9 @@ fn a_tampered_raw_file_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let open = listeners(1);
     let p = port(&open[0]).to_string();
-    let ran = run(env!("CARGO_BIN_EXE_run_boefje"), dir.path(), &[("BOEFJE_PORTS", p.as_str())], &["_dev", "port-scan", "IPAddressV4|internet|127.0.0.1"]);
+    // The contents in a file of their own (BYTES_INLINE_MAX=0), to damage on disk; `kat_bytes`'s inline tests damage
+    // contents kept in the database.
+    let ran = run(env!("CARGO_BIN_EXE_run_boefje"), dir.path(), &[("BOEFJE_PORTS", p.as_str()), ("BYTES_INLINE_MAX", "0")], &["_dev", "port-scan", "IPAddressV4|internet|127.0.0.1"]);
     let raw_id = ran.stdout.trim().to_string();
     let file = dir.path().join("raw/_dev").join(&raw_id);
     let mut bytes = std::fs::read(&file).expect("raw file on disk");
@@ -180,7 +182,7 @@ fn raw_files_can_be_encrypted_at_rest() {
     let keys = kat(dir.path(), &[], &["keygen"]).stdout;
     let value = |name: &str| keys.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or_default().to_string();
     let (private, public) = (value("BOEFJES_KATALOGUS_PRIVATE_KEY"), value("BOEFJES_KATALOGUS_PUBLIC_KEY"));
-    let env = [("BYTES_ENCRYPTION_MIDDLEWARE", "NACL_SEALBOX"), ("BYTES_PRIVATE_KEY_B64", private.as_str()), ("BYTES_PUBLIC_KEY_B64", public.as_str()), ("BOEFJE_PORTS", p.as_str())];
+    let env = [("BYTES_ENCRYPTION_MIDDLEWARE", "NACL_SEALBOX"), ("BYTES_PRIVATE_KEY_B64", private.as_str()), ("BYTES_PUBLIC_KEY_B64", public.as_str()), ("BOEFJE_PORTS", p.as_str()), ("BYTES_INLINE_MAX", "0")];
     let ran = run(env!("CARGO_BIN_EXE_run_boefje"), dir.path(), &env, &["_dev", "port-scan", "IPAddressV4|internet|127.0.0.1"]);
     assert!(ran.ok, "{}", ran.stderr);
     let raw_id = ran.stdout.trim();

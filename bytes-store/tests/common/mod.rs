@@ -60,7 +60,9 @@ pub async fn s3_store() -> Arc<dyn ObjectStore> {
     storage::s3(&bucket, aws).expect("S3 store")
 }
 
-/// The store on `backend`, the place its contents live, and the temporary directory that must outlive it.
+/// The store on `backend`, the place its contents live, and the temporary directory that must outlive it. Every
+/// content goes to the object store (`BYTES_INLINE_MAX=0`), where the scenarios look for it; `inline.rs` tests
+/// contents kept in the metadata database.
 pub async fn open(backend: Backend) -> (Arc<LocalBytes>, Arc<dyn ObjectStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (bytes, store) = match backend {
@@ -73,7 +75,7 @@ pub async fn open(backend: Backend) -> (Arc<LocalBytes>, Arc<dyn ObjectStore>, t
             (LocalBytes::connect(&postgres_url().await, store.clone(), Arc::new(Middleware::Identity)).await.expect("bytes on PostgreSQL"), store)
         }
     };
-    (Arc::new(bytes), store, dir)
+    (Arc::new(bytes.with_inline_max(0)), store, dir)
 }
 
 /// A client of the API with a token.

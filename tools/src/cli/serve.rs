@@ -24,7 +24,8 @@ BOEFJES_ENCRYPTION_MIDDLEWARE (IDENTITY or NACL_SEALBOX) with BOEFJES_KATALOGUS_
 /// The variables the `bytes-store` binary reads, for its `--help`.
 pub const BYTES_HELP: &str = "Environment: BYTES_USERNAME and BYTES_PASSWORD (required: clients log in with them), BYTES_BIND (default 127.0.0.1:8002), \
 BYTES_DATA_DIR (default ./kat-data), BYTES_DB_URI (postgres://...; default bytes.sqlite in BYTES_DATA_DIR), BYTES_DB_WAIT_SECONDS (0-3600, default 60), \
-BYTES_ACCESS_TOKEN_EXPIRE_MINUTES (default 15), BYTES_MAX_RAW_SIZE (bytes, default 64 MiB), BYTES_S3_BUCKET (contents in S3) with AWS_ENDPOINT_URL, \
+BYTES_ACCESS_TOKEN_EXPIRE_MINUTES (default 15), BYTES_MAX_RAW_SIZE (bytes, default 64 MiB), BYTES_INLINE_MAX (contents of at most this many bytes are kept in the metadata database; \
+default 4096, 0 with S3), BYTES_S3_BUCKET (contents in S3) with AWS_ENDPOINT_URL, \
 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION, QUEUE_URI (amqp://...: raw_file_received events are relayed there; unset, they wait in the outbox), \
 BYTES_ENCRYPTION_MIDDLEWARE (IDENTITY or NACL_SEALBOX) with BYTES_PRIVATE_KEY_B64 and BYTES_PUBLIC_KEY_B64, RUST_LOG.";
 
@@ -50,7 +51,7 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with = "bytes")]
     pub katalogus: bool,
     /// Serve the Bytes API (environment: BYTES_DATA_DIR, BYTES_DB_URI, BYTES_DB_WAIT_SECONDS, BYTES_USERNAME, BYTES_PASSWORD,
-    /// BYTES_ACCESS_TOKEN_EXPIRE_MINUTES, BYTES_MAX_RAW_SIZE, BYTES_BIND (default 127.0.0.1:8002), QUEUE_URI (amqp://...),
+    /// BYTES_ACCESS_TOKEN_EXPIRE_MINUTES, BYTES_MAX_RAW_SIZE, BYTES_INLINE_MAX, BYTES_BIND (default 127.0.0.1:8002), QUEUE_URI (amqp://...),
     /// BYTES_ENCRYPTION_MIDDLEWARE with BYTES_PRIVATE_KEY_B64 and BYTES_PUBLIC_KEY_B64).
     #[arg(long, conflicts_with = "scheduler")]
     pub bytes: bool,
