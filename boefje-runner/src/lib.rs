@@ -317,8 +317,9 @@ impl BoefjeRunner {
     }
 
     /// Store a run's meta, job log and raw files in Bytes.
+    /// The meta, the job log (when there is one) and the raw files go to Bytes as one run (`Bytes::save_run`, one
+    /// transaction in process); a meta whose id exists (a task that runs again) goes the way of [`Self::save_meta`].
     async fn store(&self, task: &BoefjeTask, meta: BoefjeMeta, produced: Produced) -> ServiceResult<BoefjeOutcome> {
-        self.save_meta(&meta).await?;
         let Produced { files, log, error } = produced;
         if let Some(message) = &error {
             tracing::warn!(boefje = %task.boefje.id, input = %task.input_ooi, "boefje failed: {message}");
@@ -326,20 +327,33 @@ impl BoefjeRunner {
         let lines = runner::log::parse(&log);
         runner::log::emit(&task.boefje.id, &task.id, &lines);
         // The log is not tagged `boefje/<id>`: normalizers that read the boefje's output must not get it.
-        let log_raw_id = match log.is_empty() {
-            true => None,
-            false => Some(self.bytes.save_raw(meta.id, &[LOG_MIME_TYPE.to_string()], &log).await?.id),
-        };
-        let mut raw_ids = Vec::new();
-        for file in files {
+        let mut raws: Vec<(Vec<String>, &[u8])> = Vec::with_capacity(files.len() + 1);
+        if !log.is_empty() {
+            raws.push((vec![LOG_MIME_TYPE.to_string()], &log));
+        }
+        for file in &files {
             // As OpenKAT: every raw file of a boefje is also tagged `boefje/<id>` (and `boefje/<id>-<version>`).
-            let mut mime_types = file.mime_types;
+            let mut mime_types = file.mime_types.clone();
             mime_types.push(format!("boefje/{}", task.boefje.id));
             if let Some(version) = &task.boefje.version {
                 mime_types.push(format!("boefje/{}-{version}", task.boefje.id));
             }
-            raw_ids.push(self.bytes.save_raw(meta.id, &mime_types, &file.content).await?.id);
+            raws.push((mime_types, &file.content));
         }
+        let saved = match self.bytes.save_run(&meta, &raws).await {
+            Err(e) if e.kind == kat_core::ErrorKind::Conflict => {
+                self.save_meta(&meta).await?;
+                let mut saved = Vec::with_capacity(raws.len());
+                for (mime_types, content) in &raws {
+                    saved.push(self.bytes.save_raw(meta.id, mime_types, content).await?);
+                }
+                saved
+            }
+            other => other?,
+        };
+        let mut ids = saved.into_iter().map(|raw| raw.id);
+        let log_raw_id = if log.is_empty() { None } else { ids.next() };
+        let raw_ids = ids.collect();
         Ok(BoefjeOutcome { boefje_meta_id: meta.id, boefje_id: task.boefje.id.clone(), input_ooi: task.input_ooi.clone(), raw_ids, error, log_raw_id, log: lines })
     }
 

@@ -1,5 +1,5 @@
 //! Group commit of the metadata writes (boefje metas, raw file metas with
-//! their events, normalizer metas).
+//! their events, whole runs, normalizer metas).
 //!
 //! A save is acknowledged only once its metadata is on disk, and on SQLite
 //! (`synchronous=FULL`) each commit costs an fsync. Concurrent saves share
@@ -18,13 +18,42 @@ use tokio::sync::oneshot;
 
 use crate::meta_db::{db_error, integrity_error};
 
+/// A boefje meta row, with its values ready to bind.
+#[derive(Debug)]
+pub(crate) struct MetaRow {
+    pub id: String,
+    pub organization: String,
+    pub boefje_id: String,
+    pub input_ooi: Option<String>,
+    pub started_at_us: Option<i64>,
+    pub body: String,
+}
+
+/// A raw file's metadata row (with its stored contents when they are kept inline) and its `raw_file_received`
+/// event, with their values ready to bind.
+#[derive(Debug)]
+pub(crate) struct RawRow {
+    pub id: String,
+    pub boefje_meta_id: String,
+    pub mime_types: String,
+    pub secure_hash: String,
+    pub hashed_text: String,
+    pub rule: &'static str,
+    pub size: i64,
+    pub content: Option<Vec<u8>>,
+    pub event_id: String,
+    pub event_body: String,
+}
+
 /// One metadata write, with its values ready to bind.
 #[derive(Debug)]
 pub(crate) enum Write {
     /// A boefje meta (refused when its id exists).
-    BoefjeMeta { id: String, organization: String, boefje_id: String, input_ooi: Option<String>, started_at_us: Option<i64>, body: String },
-    /// A raw file's metadata (with its stored contents when they are kept inline) and its `raw_file_received` event.
-    Raw { id: String, boefje_meta_id: String, mime_types: String, secure_hash: String, hashed_text: String, rule: &'static str, size: i64, content: Option<Vec<u8>>, event_id: String, event_body: String },
+    BoefjeMeta(MetaRow),
+    /// A raw file of a stored run.
+    Raw(RawRow),
+    /// A finished run: its meta (refused, with none of its raw files, when its id exists) and its raw files.
+    Run(MetaRow, Vec<RawRow>),
     /// A normalizer meta (refused when its id exists; its raw file must exist).
     NormalizerMeta { id: String, raw_id: String, started_at_us: Option<i64>, body: String },
 }
@@ -33,35 +62,14 @@ impl Write {
     /// Run the write's statements on `conn` (inside the caller's transaction).
     pub(crate) async fn apply(&self, conn: &mut AnyConnection) -> ServiceResult<()> {
         match self {
-            Write::BoefjeMeta { id, organization, boefje_id, input_ooi, started_at_us, body } => {
-                let done = sqlx::query("INSERT INTO boefje_meta (id, organization, boefje_id, input_ooi, started_at_us, body) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
-                    .bind(id)
-                    .bind(organization)
-                    .bind(boefje_id)
-                    .bind(input_ooi)
-                    .bind(started_at_us)
-                    .bind(body)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db_error)?;
-                if done.rows_affected() == 0 {
-                    return Err(integrity_error("id"));
+            Write::BoefjeMeta(meta) => meta.insert(conn).await,
+            Write::Raw(raw) => raw.insert(conn).await,
+            Write::Run(meta, raws) => {
+                meta.insert(conn).await?;
+                for raw in raws {
+                    raw.insert(conn).await?;
                 }
-            }
-            Write::Raw { id, boefje_meta_id, mime_types, secure_hash, hashed_text, rule, size, content, event_id, event_body } => {
-                sqlx::query("INSERT INTO raw_data (id, boefje_meta_id, mime_types, secure_hash, hashed_at, hash_rule, size, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                    .bind(id)
-                    .bind(boefje_meta_id)
-                    .bind(mime_types)
-                    .bind(secure_hash)
-                    .bind(hashed_text)
-                    .bind(*rule)
-                    .bind(size)
-                    .bind(content.as_deref())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db_error)?;
-                sqlx::query("INSERT INTO outbox (event_id, body) VALUES ($1, $2)").bind(event_id).bind(event_body).execute(&mut *conn).await.map_err(db_error)?;
+                Ok(())
             }
             Write::NormalizerMeta { id, raw_id, started_at_us, body } => {
                 let done = sqlx::query("INSERT INTO normalizer_meta (id, raw_id, started_at_us, body) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING")
@@ -78,8 +86,48 @@ impl Write {
                 if done.rows_affected() == 0 {
                     return Err(integrity_error("id"));
                 }
+                Ok(())
             }
         }
+    }
+}
+
+impl MetaRow {
+    async fn insert(&self, conn: &mut AnyConnection) -> ServiceResult<()> {
+        let MetaRow { id, organization, boefje_id, input_ooi, started_at_us, body } = self;
+        let done = sqlx::query("INSERT INTO boefje_meta (id, organization, boefje_id, input_ooi, started_at_us, body) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
+            .bind(id)
+            .bind(organization)
+            .bind(boefje_id)
+            .bind(input_ooi)
+            .bind(started_at_us)
+            .bind(body)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(integrity_error("id"));
+        }
+        Ok(())
+    }
+}
+
+impl RawRow {
+    async fn insert(&self, conn: &mut AnyConnection) -> ServiceResult<()> {
+        let RawRow { id, boefje_meta_id, mime_types, secure_hash, hashed_text, rule, size, content, event_id, event_body } = self;
+        sqlx::query("INSERT INTO raw_data (id, boefje_meta_id, mime_types, secure_hash, hashed_at, hash_rule, size, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(id)
+            .bind(boefje_meta_id)
+            .bind(mime_types)
+            .bind(secure_hash)
+            .bind(hashed_text)
+            .bind(*rule)
+            .bind(size)
+            .bind(content.as_deref())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        sqlx::query("INSERT INTO outbox (event_id, body) VALUES ($1, $2)").bind(event_id).bind(event_body).execute(&mut *conn).await.map_err(db_error)?;
         Ok(())
     }
 }

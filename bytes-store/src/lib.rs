@@ -26,6 +26,7 @@
 //! - [`config`]: `Config` from the `BYTES_*` variables; [`serve`] runs the service.
 //! - [`hashing`]: OpenKAT's secure hash (Python's float `repr` of the timestamp).
 //! - [`storage`]: raw contents on the local filesystem or in S3.
+//! - `save`: preparing raw files and writing contents and metadata (one file, or a whole run at once).
 //! - [`relay`]: the outbox relay to RabbitMQ (publisher confirms, mandatory publishing, reconnects).
 //! - [`meta_db`]: the metadata and outbox tables; [`queries`]: filtered listings for the API.
 //! - [`LocalBytes`]: the in-process implementation of `kat_core::services::bytes::Bytes`.
@@ -40,6 +41,7 @@ pub mod hashing;
 pub mod meta_db;
 pub mod queries;
 pub mod relay;
+mod save;
 pub mod serve;
 pub mod storage;
 
@@ -53,11 +55,10 @@ use hashing::HashRule;
 use kat_core::crypto::Middleware;
 use kat_core::events::RawFileReceived;
 use kat_core::meta::{BoefjeMeta, MimeType, NormalizerMeta, RawDataMeta};
-use kat_core::services::bytes::Bytes;
+use kat_core::services::bytes::{save_run_one_by_one, Bytes};
 use kat_core::services::{ServiceError, ServiceResult};
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use time::OffsetDateTime;
+use object_store::{ObjectStore, ObjectStoreExt};
 use uuid::Uuid;
 
 use meta_db::MetaDb;
@@ -222,9 +223,7 @@ impl Bytes for LocalBytes {
 
     async fn save_raw(&self, boefje_meta_id: Uuid, mime_types: &[String], content: &[u8]) -> ServiceResult<RawDataMeta> {
         let boefje_meta = self.db.boefje_meta(boefje_meta_id).await?;
-        let mut mime_types: Vec<MimeType> = mime_types.iter().map(|m| MimeType { value: m.clone() }).collect();
-        mime_types.sort();
-        mime_types.dedup();
+        let mime_types = save::mime_set(mime_types);
         // As OpenKAT: one raw file per run and set of mime types; saving it again returns the first.
         let key = serde_json::to_string(&mime_types).map_err(|e| ServiceError::internal(e.to_string()))?;
         if let Some(existing) = self.db.raw_with_mime_types(boefje_meta_id, &key).await? {
@@ -234,42 +233,23 @@ impl Bytes for LocalBytes {
             ServiceError::invalid(format!("boefje meta {boefje_meta_id} has no ended_at: a raw file's hash covers it, so save the run with ended_at first")).with_field("ended_at")
         })?;
         let hashed_text = hashing::python_timestamp(ended_at);
-        let meta = RawDataMeta {
-            id: Uuid::new_v4(),
-            boefje_meta,
-            mime_types,
-            secure_hash: Some(hashing::secure_hash(content, &hashed_text)),
-            signing_provider_url: None,
-            hash_retrieval_link: None,
+        let raw = self.prepare(boefje_meta, &hashed_text, mime_types, content)?;
+        let mut saved = save::write(self.store.clone(), self.db.clone(), hashed_text, None, vec![raw]).await?;
+        saved.pop().ok_or_else(|| ServiceError::internal("saving a raw file returned nothing"))
+    }
+
+    /// The run's meta and raw files in one transaction (contents bound for the object store written first). A run
+    /// without `ended_at`, or with a set of mime types twice (Bytes keeps the first file of a set), is saved one
+    /// call at a time instead, which answers both as OpenKAT does.
+    async fn save_run(&self, meta: &BoefjeMeta, files: &[(Vec<String>, &[u8])]) -> ServiceResult<Vec<RawDataMeta>> {
+        let sets: Vec<Vec<MimeType>> = files.iter().map(|(mime_types, _)| save::mime_set(mime_types)).collect();
+        let repeated = (1..sets.len()).any(|i| sets[..i].contains(&sets[i]));
+        let Some(ended_at) = meta.ended_at.filter(|_| !repeated) else {
+            return save_run_one_by_one(self, meta, files).await;
         };
-        let stored = self.crypto.encrypt_bytes(content).map_err(|e| ServiceError::internal(e.to_string()))?;
-        let location = Self::location(&meta)?;
-        let now = OffsetDateTime::now_utc();
-        let event = RawFileReceived { event_id: Uuid::new_v4(), created_at: now, organization: meta.boefje_meta.organization.clone(), raw_data: meta.clone() };
-        // The contents and their metadata are written in a task of their own: a caller that goes away (a client
-        // that hung up, a runner killed mid-request) drops this future, and dropped between the two writes it
-        // would leave contents in the store that no metadata names.
-        let (store, db, size) = (self.store.clone(), self.db.clone(), content.len());
-        let inline = stored.len() <= self.inline_max;
-        let write = tokio::spawn(async move {
-            if inline {
-                db.insert_raw(&meta, HashRule::EndedAtTimestamp, &hashed_text, size, Some(stored), &event).await?;
-                tracing::debug!(raw_id = %meta.id, size, "raw file saved inline");
-                return Ok(meta);
-            }
-            store.put(&location, PutPayload::from(stored)).await.map_err(|e| ServiceError::unavailable(format!("cannot write raw file {}: {e}", meta.id)))?;
-            if let Err(e) = db.insert_raw(&meta, HashRule::EndedAtTimestamp, &hashed_text, size, None, &event).await {
-                // Best effort: contents whose metadata could not be written are nobody's (`kat verify-raw --all`
-                // lists what a failing delete leaves).
-                if let Err(gone) = store.delete(&location).await {
-                    tracing::warn!(raw_id = %meta.id, "cannot remove the contents of a raw file whose metadata failed: {gone}");
-                }
-                return Err(e);
-            }
-            tracing::debug!(raw_id = %meta.id, size, "raw file saved");
-            Ok(meta)
-        });
-        write.await.map_err(|e| ServiceError::internal(format!("saving a raw file stopped: {e}")))?
+        let hashed_text = hashing::python_timestamp(ended_at);
+        let raws = files.iter().zip(sets).map(|((_, content), set)| self.prepare(meta.clone(), &hashed_text, set, content)).collect::<ServiceResult<Vec<_>>>()?;
+        save::write(self.store.clone(), self.db.clone(), hashed_text, Some(meta.clone()), raws).await
     }
 
     async fn get_raw_meta(&self, id: Uuid) -> ServiceResult<RawDataMeta> {

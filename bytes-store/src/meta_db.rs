@@ -31,7 +31,7 @@ use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::group_commit::{commit_batch, Queue, Write};
+use crate::group_commit::{commit_batch, MetaRow, Queue, RawRow, Write};
 use crate::hashing::HashRule;
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -181,17 +181,14 @@ impl MetaDb {
 
     /// Insert a boefje meta; an existing id is refused (`Conflict`, OpenKAT's integrity error) and left as it was.
     pub async fn save_boefje_meta(&self, meta: &BoefjeMeta) -> ServiceResult<()> {
-        check_organisation_id(&meta.organization, "organization")?;
-        let body = check_no_nul(meta)?;
-        self.write(Write::BoefjeMeta {
-            id: meta.id.to_string(),
-            organization: meta.organization.clone(),
-            boefje_id: meta.boefje.id.clone(),
-            input_ooi: meta.input_ooi.clone(),
-            started_at_us: micros(meta.started_at),
-            body,
-        })
-        .await
+        self.write(Write::BoefjeMeta(meta_row(meta)?)).await
+    }
+
+    /// Insert a finished run's meta and its raw files (as [`MetaDb::insert_raw`] each) in one transaction; an
+    /// existing meta id is refused (`Conflict`) and none of the raw files is inserted.
+    pub async fn insert_run(&self, meta: &BoefjeMeta, raws: Vec<RawInsert<'_>>) -> ServiceResult<()> {
+        let rows = raws.into_iter().map(raw_row).collect::<ServiceResult<Vec<_>>>()?;
+        self.write(Write::Run(meta_row(meta)?, rows)).await
     }
 
     /// One boefje meta.
@@ -203,22 +200,8 @@ impl MetaDb {
 
     /// Insert a raw file's metadata (with the rule and text its hash covers, and its stored contents when they
     /// are kept inline) and its event in one transaction.
-    pub async fn insert_raw(&self, meta: &RawDataMeta, rule: HashRule, hashed_text: &str, size: usize, content: Option<Vec<u8>>, event: &RawFileReceived) -> ServiceResult<()> {
-        let mime_types = serde_json::to_string(&meta.mime_types).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        let body = serde_json::to_string(event).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        self.write(Write::Raw {
-            id: meta.id.to_string(),
-            boefje_meta_id: meta.boefje_meta.id.to_string(),
-            mime_types,
-            secure_hash: meta.secure_hash.clone().unwrap_or_default(),
-            hashed_text: hashed_text.to_string(),
-            rule: rule.as_str(),
-            size: i64::try_from(size).unwrap_or(i64::MAX),
-            content,
-            event_id: event.event_id.to_string(),
-            event_body: body,
-        })
-        .await
+    pub async fn insert_raw(&self, raw: RawInsert<'_>) -> ServiceResult<()> {
+        self.write(Write::Raw(raw_row(raw)?)).await
     }
 
     /// A raw file's metadata, the rule of its hash and the text stored with it.
@@ -278,6 +261,54 @@ impl MetaDb {
         }
         tx.commit().await.map_err(db_error)
     }
+}
+
+/// A raw file's row to insert: its metadata, the rule and text its hash covers, its size, its stored contents when
+/// they are kept inline (`None`: in the object store), and its event.
+#[derive(Debug)]
+pub struct RawInsert<'a> {
+    /// The raw file's metadata (with its run's).
+    pub meta: &'a RawDataMeta,
+    /// The rule of its hash.
+    pub rule: HashRule,
+    /// The text its hash covers beside the contents.
+    pub hashed_text: &'a str,
+    /// The plain contents' size in bytes.
+    pub size: usize,
+    /// The stored (possibly encrypted) contents when they live in the row.
+    pub content: Option<Vec<u8>>,
+    /// Its `raw_file_received` event.
+    pub event: &'a RawFileReceived,
+}
+
+fn meta_row(meta: &BoefjeMeta) -> ServiceResult<MetaRow> {
+    check_organisation_id(&meta.organization, "organization")?;
+    let body = check_no_nul(meta)?;
+    Ok(MetaRow {
+        id: meta.id.to_string(),
+        organization: meta.organization.clone(),
+        boefje_id: meta.boefje.id.clone(),
+        input_ooi: meta.input_ooi.clone(),
+        started_at_us: micros(meta.started_at),
+        body,
+    })
+}
+
+fn raw_row(raw: RawInsert<'_>) -> ServiceResult<RawRow> {
+    let mime_types = serde_json::to_string(&raw.meta.mime_types).map_err(|e| ServiceError::invalid(e.to_string()))?;
+    let event_body = serde_json::to_string(raw.event).map_err(|e| ServiceError::invalid(e.to_string()))?;
+    Ok(RawRow {
+        id: raw.meta.id.to_string(),
+        boefje_meta_id: raw.meta.boefje_meta.id.to_string(),
+        mime_types,
+        secure_hash: raw.meta.secure_hash.clone().unwrap_or_default(),
+        hashed_text: raw.hashed_text.to_string(),
+        rule: raw.rule.as_str(),
+        size: i64::try_from(raw.size).unwrap_or(i64::MAX),
+        content: raw.content,
+        event_id: raw.event.event_id.to_string(),
+        event_body,
+    })
 }
 
 /// A select of raw file rows (the columns `raw_from_row` reads) followed by `$tail`.

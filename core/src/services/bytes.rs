@@ -1,7 +1,9 @@
 //! The Bytes contract: boefje metas, raw files with their metadata, and
 //! normalizer metas. A saved raw file is on disk before `save_raw` returns,
 //! and its arrival is announced (at least once) as a `raw_file_received`
-//! event by the implementation.
+//! event by the implementation. [`Bytes::save_run`] stores a finished run
+//! (its meta and raw files) at once; an implementation may write it in one
+//! transaction.
 
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -12,7 +14,8 @@ use crate::meta::{BoefjeMeta, NormalizerMeta, RawDataMeta};
 /// The raw-data store.
 #[async_trait]
 pub trait Bytes: Send + Sync {
-    /// Store the metadata of a boefje run (saving the same id again replaces it).
+    /// Store the metadata of a boefje run; a meta whose id exists is refused (`Conflict`, OpenKAT's integrity
+    /// error) and the stored one kept.
     async fn save_boefje_meta(&self, meta: &BoefjeMeta) -> ServiceResult<()>;
     /// The metadata of a boefje run.
     async fn get_boefje_meta(&self, id: Uuid) -> ServiceResult<BoefjeMeta>;
@@ -26,4 +29,20 @@ pub trait Bytes: Send + Sync {
     async fn raw_of_run(&self, boefje_meta_id: Uuid) -> ServiceResult<Vec<RawDataMeta>>;
     /// Record a normalizer run.
     async fn save_normalizer_meta(&self, meta: &NormalizerMeta) -> ServiceResult<()>;
+    /// Store a finished run: its meta, then each raw file (mime types, contents), in order; the raw files'
+    /// metadata in the same order. A meta whose id exists is refused (`Conflict`) before any raw file is
+    /// stored. By default [`save_run_one_by_one`].
+    async fn save_run(&self, meta: &BoefjeMeta, files: &[(Vec<String>, &[u8])]) -> ServiceResult<Vec<RawDataMeta>> {
+        save_run_one_by_one(self, meta, files).await
+    }
+}
+
+/// [`Bytes::save_run`] as separate calls: `save_boefje_meta`, then `save_raw` per file.
+pub async fn save_run_one_by_one<B: Bytes + ?Sized>(bytes: &B, meta: &BoefjeMeta, files: &[(Vec<String>, &[u8])]) -> ServiceResult<Vec<RawDataMeta>> {
+    bytes.save_boefje_meta(meta).await?;
+    let mut saved = Vec::with_capacity(files.len());
+    for (mime_types, content) in files {
+        saved.push(bytes.save_raw(meta.id, mime_types, content).await?);
+    }
+    Ok(saved)
 }
