@@ -17,6 +17,7 @@
 //! saves on SQLite share one commit (`group_commit`).
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use kat_core::events::RawFileReceived;
@@ -31,7 +32,7 @@ use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::group_commit::{commit_batch, MetaRow, Queue, RawRow, Write};
+use crate::group_commit::{commit_batch, commit_batch_sqlite, refuse_batch, sqlite_error, MetaRow, Queue, RawRow, Write};
 use crate::hashing::HashRule;
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -54,6 +55,9 @@ pub struct MetaDb {
     gate: db::WriteGate,
     /// Writes waiting for the next group commit (SQLite).
     queue: Queue,
+    /// The connection group commits run on, for a SQLite file (see `group_commit`; taken out and closed by
+    /// [`MetaDb::close`]); `None`: the pool.
+    writer: Option<Arc<Mutex<Option<rusqlite::Connection>>>>,
 }
 
 /// A database failure as a caller may see it (details go to the log).
@@ -98,7 +102,13 @@ impl MetaDb {
     pub async fn connect_waiting(url: &str, wait: Duration) -> ServiceResult<MetaDb> {
         let spec = DbSpec { what: WHAT, variable: "BYTES_DB_URI", sqlite: &SQLITE_MIGRATOR, postgres: &POSTGRES_MIGRATOR, wait, durability: kat_server::db::Durability::Full, scrub_deleted: false };
         let opened = db::open(url, spec).await?;
-        Ok(MetaDb { pool: opened.pool, postgres: opened.postgres, gate: db::WriteGate::new(opened.postgres), queue: Queue::default() })
+        // The group commits' own connection to the same file (migrated by now); an in-memory database has no file
+        // to share, so its writes stay on the pool.
+        let writer = match db::sqlite_file(url).filter(|_| !opened.postgres) {
+            Some(file) => Some(Arc::new(Mutex::new(Some(open_writer(&file)?)))),
+            None => None,
+        };
+        Ok(MetaDb { pool: opened.pool, postgres: opened.postgres, gate: db::WriteGate::new(opened.postgres), queue: Queue::default(), writer })
     }
 
     /// Open an existing SQLite file for reading only: nothing is written, created or migrated. When no
@@ -129,7 +139,7 @@ impl MetaDb {
                 path.display()
             )));
         }
-        Ok(MetaDb { pool, postgres: false, gate: db::WriteGate::default(), queue: Queue::default() })
+        Ok(MetaDb { pool, postgres: false, gate: db::WriteGate::default(), queue: Queue::default(), writer: None })
     }
 
     /// The connection pool (for the listing queries in `queries`).
@@ -144,6 +154,13 @@ impl MetaDb {
 
     /// Close every connection, waiting until they are closed (a SQLite write-ahead log is then checkpointed away).
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            let _gate = self.gate.enter().await;
+            let conn = writer.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(Err((_, e))) = conn.map(rusqlite::Connection::close) {
+                tracing::warn!(database = WHAT, error = %e, "closing the writer's connection failed");
+            }
+        }
         self.pool.close().await;
     }
 
@@ -157,7 +174,7 @@ impl MetaDb {
     async fn write(&self, write: Write) -> ServiceResult<()> {
         if self.postgres {
             let mut tx = self.pool.begin().await.map_err(db_error)?;
-            write.apply(&mut tx).await?;
+            write.apply(&mut *tx).await?;
             return tx.commit().await.map_err(db_error);
         }
         let mut result = self.queue.push(write);
@@ -171,11 +188,26 @@ impl MetaDb {
         }
         // The batch runs as its own task holding the gate, so a caller that gives up (a client that hung up)
         // cannot cut short the other writers' commit.
-        let (pool, batch) = (self.pool.clone(), self.queue.take(usize::MAX));
-        tokio::spawn(async move {
-            commit_batch(&pool, batch).await;
-            drop(gate);
-        });
+        let batch = self.queue.take(usize::MAX);
+        match &self.writer {
+            Some(writer) => {
+                let writer = writer.clone();
+                tokio::task::spawn_blocking(move || {
+                    match writer.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+                        Some(conn) => commit_batch_sqlite(conn, batch),
+                        None => refuse_batch(batch, ServiceError::unavailable("the bytes metadata database is closed")),
+                    }
+                    drop(gate);
+                });
+            }
+            None => {
+                let pool = self.pool.clone();
+                tokio::spawn(async move {
+                    commit_batch(&pool, batch).await;
+                    drop(gate);
+                });
+            }
+        }
         result.await.unwrap_or_else(|_| Err(ServiceError::internal("a metadata write was dropped before its commit")))
     }
 
@@ -261,6 +293,15 @@ impl MetaDb {
         }
         tx.commit().await.map_err(db_error)
     }
+}
+
+/// The group commits' connection to the SQLite file at `path`, with the pool's settings (WAL, foreign keys, an
+/// fsync per commit).
+fn open_writer(path: &Path) -> ServiceResult<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path).map_err(sqlite_error)?;
+    conn.execute_batch(&db::sqlite_pragmas(db::Durability::Full, false)).map_err(sqlite_error)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
 }
 
 /// A raw file's row to insert: its metadata, the rule and text its hash covers, its size, its stored contents when
