@@ -242,6 +242,8 @@ impl Bytes for LocalBytes {
     /// without `ended_at`, or with a set of mime types twice (Bytes keeps the first file of a set), is saved one
     /// call at a time instead, which answers both as OpenKAT does.
     async fn save_run(&self, meta: &BoefjeMeta, files: &[(Vec<String>, &[u8])]) -> ServiceResult<Vec<RawDataMeta>> {
+        // Refused as `save_boefje_meta` refuses it, before any contents are prepared.
+        kat_core::ids::check_organisation_id(&meta.organization, "organization")?;
         let sets: Vec<Vec<MimeType>> = files.iter().map(|(mime_types, _)| save::mime_set(mime_types)).collect();
         let repeated = (1..sets.len()).any(|i| sets[..i].contains(&sets[i]));
         let Some(ended_at) = meta.ended_at.filter(|_| !repeated) else {

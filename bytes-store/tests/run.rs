@@ -50,6 +50,13 @@ async fn a_run_is_saved_whole_or_not_at_all(backend: Backend, inline_max: usize)
     let saved = bytes.save_run(&twice, &files).await.expect("saved");
     assert_eq!(saved[0], saved[1]);
     assert_eq!(bytes.get_raw(saved[0].id).await.expect("readable").1, b"first");
+
+    // A meta that may not be stored: refused as `save_boefje_meta` refuses it, nothing kept.
+    let objects = stored_objects(&store).await;
+    let stray = kat_core::meta::BoefjeMeta { organization: "../elsewhere".into(), ..boefje_meta() };
+    let refused = bytes.save_run(&stray, &[(vec!["text/plain".into()], vec![b'x'; 5000].as_slice())]).await.expect_err("a bad organisation id");
+    assert_eq!((refused.kind, refused.field.as_deref()), (ErrorKind::Invalid, Some("organization")), "{refused}");
+    assert_eq!(stored_objects(&store).await, objects);
 }
 
 #[tokio::test]
