@@ -52,7 +52,7 @@ use std::sync::Arc;
 use kat_core::builtin::{Boefje, JobEnv, RawFile};
 use kat_core::env_rules::build_job_env;
 use kat_core::meta::{BoefjeMeta, PluginRef};
-use kat_core::services::bytes::Bytes;
+use kat_core::services::bytes::{save_raws_one_by_one, Bytes};
 use kat_core::services::katalogus::Katalogus;
 use kat_core::services::scheduler::{Scheduler, TaskPatch};
 use kat_core::services::ServiceResult;
@@ -316,8 +316,7 @@ impl BoefjeRunner {
         (meta, produced)
     }
 
-    /// Store a run's meta, job log and raw files in Bytes.
-    /// The meta, the job log (when there is one) and the raw files go to Bytes as one run (`Bytes::save_run`, one
+    /// Store a run's meta, job log (when there is one) and raw files in Bytes as one run (`Bytes::save_run`, one
     /// transaction in process); a meta whose id exists (a task that runs again) goes the way of [`Self::save_meta`].
     async fn store(&self, task: &BoefjeTask, meta: BoefjeMeta, produced: Produced) -> ServiceResult<BoefjeOutcome> {
         let Produced { files, log, error } = produced;
@@ -343,11 +342,7 @@ impl BoefjeRunner {
         let saved = match self.bytes.save_run(&meta, &raws).await {
             Err(e) if e.kind == kat_core::ErrorKind::Conflict => {
                 self.save_meta(&meta).await?;
-                let mut saved = Vec::with_capacity(raws.len());
-                for (mime_types, content) in &raws {
-                    saved.push(self.bytes.save_raw(meta.id, mime_types, content).await?);
-                }
-                saved
+                save_raws_one_by_one(&*self.bytes, meta.id, &raws).await?
             }
             other => other?,
         };

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use common::{postgres_url, s3_store, start, Backend};
+use common::{start, Backend};
 use kat_bytes::hashing::{isoformat, secure_hash};
 use kat_bytes::LocalBytes;
 use kat_core::crypto::Middleware;
@@ -123,10 +123,7 @@ async fn old_database(url: &str, postgres: bool, store: &Arc<dyn ObjectStore>) -
 
 async fn old_raw_files_still_verify(backend: Backend) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (url, store) = match backend {
-        Backend::SqliteFiles => (format!("sqlite://{}?mode=rwc", dir.path().join("bytes.sqlite").display()), kat_bytes::storage::local(dir.path()).expect("store")),
-        Backend::PostgresS3 => (postgres_url().await, s3_store().await),
-    };
+    let (url, store) = common::database(backend, dir.path()).await;
     let raw = old_database(&url, backend == Backend::PostgresS3, &store).await;
     let bytes = LocalBytes::connect(&url, store.clone(), Arc::new(Middleware::Identity)).await.expect("migrates");
     let (meta, content) = bytes.get_raw(raw).await.expect("an old raw file verifies by the old rule");

@@ -10,7 +10,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{boefje_meta, postgres_url, s3_store, Backend};
+use common::{boefje_meta, Backend};
 use futures::TryStreamExt;
 use kat_bytes::LocalBytes;
 use kat_core::crypto::{generate_key_pair, Middleware};
@@ -24,10 +24,7 @@ const LIMIT: usize = 64;
 async fn open(backend: Backend, crypto: Middleware) -> (LocalBytes, String, Arc<dyn ObjectStore>, tempfile::TempDir) {
     sqlx::any::install_default_drivers();
     let dir = tempfile::tempdir().expect("temp dir");
-    let (url, store) = match backend {
-        Backend::SqliteFiles => (format!("sqlite://{}?mode=rwc", dir.path().join("bytes.sqlite").display()), kat_bytes::storage::local(dir.path()).expect("store")),
-        Backend::PostgresS3 => (postgres_url().await, s3_store().await),
-    };
+    let (url, store) = common::database(backend, dir.path()).await;
     let bytes = LocalBytes::connect(&url, store.clone(), Arc::new(crypto)).await.expect("bytes").with_inline_max(LIMIT);
     (bytes, url, store, dir)
 }

@@ -60,6 +60,15 @@ pub async fn s3_store() -> Arc<dyn ObjectStore> {
     storage::s3(&bucket, aws).expect("S3 store")
 }
 
+/// The database URL and the contents store of `backend`: `bytes.sqlite` and `raw/` in `dir`, or a fresh PostgreSQL
+/// database and a fresh bucket.
+pub async fn database(backend: Backend, dir: &std::path::Path) -> (String, Arc<dyn ObjectStore>) {
+    match backend {
+        Backend::SqliteFiles => (format!("sqlite://{}?mode=rwc", dir.join("bytes.sqlite").display()), storage::local(dir).expect("store")),
+        Backend::PostgresS3 => (postgres_url().await, s3_store().await),
+    }
+}
+
 /// The store on `backend`, the place its contents live, and the temporary directory that must outlive it. Every
 /// content goes to the object store (`BYTES_INLINE_MAX=0`), where the scenarios look for it; `inline.rs` tests
 /// contents kept in the metadata database.

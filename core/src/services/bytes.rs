@@ -37,12 +37,17 @@ pub trait Bytes: Send + Sync {
     }
 }
 
-/// [`Bytes::save_run`] as separate calls: `save_boefje_meta`, then `save_raw` per file.
+/// [`Bytes::save_run`] as separate calls: `save_boefje_meta`, then [`save_raws_one_by_one`].
 pub async fn save_run_one_by_one<B: Bytes + ?Sized>(bytes: &B, meta: &BoefjeMeta, files: &[(Vec<String>, &[u8])]) -> ServiceResult<Vec<RawDataMeta>> {
     bytes.save_boefje_meta(meta).await?;
+    save_raws_one_by_one(bytes, meta.id, files).await
+}
+
+/// `save_raw` for each file (mime types, contents) of the stored run `boefje_meta_id`, in order.
+pub async fn save_raws_one_by_one<B: Bytes + ?Sized>(bytes: &B, boefje_meta_id: Uuid, files: &[(Vec<String>, &[u8])]) -> ServiceResult<Vec<RawDataMeta>> {
     let mut saved = Vec::with_capacity(files.len());
     for (mime_types, content) in files {
-        saved.push(bytes.save_raw(meta.id, mime_types, content).await?);
+        saved.push(bytes.save_raw(boefje_meta_id, mime_types, content).await?);
     }
     Ok(saved)
 }
