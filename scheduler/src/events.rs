@@ -1,7 +1,9 @@
 //! The task event log (secator's hooks, as a service): every status change
 //! of a task is a row of `task_events` (task, time, from, to, reason),
 //! written in the same transaction as the change, listed by
-//! `GET /tasks/{id}/events`.
+//! `GET /tasks/{id}/events`. Events are indexed by the task's sequence
+//! number (`task_seq`), not its random id, so the events of tasks popped
+//! together share index pages instead of each writing a page of its own.
 //!
 //! With `SCHEDULER_WEBHOOK_URL` set, each event is also queued in
 //! `webhook_outbox` (same transaction) and a background [`Webhook`] POSTs it
@@ -49,7 +51,7 @@ pub struct TaskEvent {
 /// Append a status change of `task_id` to the log (and the webhook outbox when `webhook`).
 pub async fn record(conn: &mut impl Exec, webhook: bool, task_id: Uuid, at: i64, from: Option<TaskStatus>, to: TaskStatus, reason: Option<&str>) -> ServiceResult<()> {
     let binds = [Bind::Text(task_id.to_string()), Bind::Int(at), Bind::OptText(from.map(|f| f.as_str().to_string())), Bind::Text(to.as_str().to_string()), Bind::OptText(reason.map(str::to_string))];
-    let rows = conn.rows("INSERT INTO task_events (task_id, at, from_status, to_status, reason) VALUES ($1, $2, $3, $4, $5) RETURNING seq", &binds).await?;
+    let rows = conn.rows("INSERT INTO task_events (task_id, task_seq, at, from_status, to_status, reason) VALUES ($1, (SELECT seq FROM tasks WHERE id = $1), $2, $3, $4, $5) RETURNING seq", &binds).await?;
     if webhook {
         let seq = rows.first().map(|r| r.int(0)).transpose()?.ok_or_else(|| kat_core::services::ServiceError::internal("the event log returned no sequence number"))?;
         conn.rows("INSERT INTO webhook_outbox (event_seq, attempts, next_at) VALUES ($1, 0, $2)", &[Bind::Int(seq), Bind::Int(at)]).await?;
@@ -74,7 +76,7 @@ fn event(row: &sqlx::any::AnyRow) -> ServiceResult<TaskEvent> {
 impl Store {
     /// The status changes of one task, oldest first.
     pub async fn events(&self, task_id: Uuid) -> ServiceResult<Vec<TaskEvent>> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM task_events e WHERE e.task_id = $1 ORDER BY e.seq");
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM task_events e WHERE e.task_seq = (SELECT seq FROM tasks WHERE id = $1) ORDER BY e.seq");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(task_id.to_string()).fetch_all(&self.pool).await.map_err(db_error)?;
         rows.iter().map(event).collect()
     }

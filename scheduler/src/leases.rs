@@ -181,15 +181,28 @@ async fn patch(conn: &mut impl Exec, cx: WriteContext, id: Uuid, next: TaskStatu
         return Err(ServiceError::new(ErrorKind::Conflict, format!("task {id} is {}; it cannot become {}", from.as_str(), next.as_str())).with_field("status"));
     }
     let lease_until = next.is_leased().then(|| cx.now + duration_micros(cx.rules.lease));
-    let finished_at = next.is_terminal().then_some(cx.now);
-    let sql = format!("UPDATE tasks SET status = $1, lease_until = $2, finished_at = $3, reason = COALESCE($4, reason), modified_at = $5 WHERE id = $6 RETURNING {TASK_COLUMNS}");
-    let binds = [Bind::Text(next.as_str().to_string()), Bind::OptInt(lease_until), Bind::OptInt(finished_at), Bind::OptText(reason.map(str::to_string)), Bind::Int(cx.now), Bind::Text(id.to_string())];
+    let (sql, binds) = patch_statement(id, next, lease_until, next.is_terminal().then_some(cx.now), reason, cx.now);
     let rows = conn.rows(&sql, &binds).await?;
     let row = rows.first().map(task_row).transpose()?.ok_or_else(|| ServiceError::internal(format!("task {id} vanished during its patch")))?;
     if !renewal {
         events::record(conn, cx.webhook, id, cx.now, Some(from), next, reason).await?;
     }
     Ok(row)
+}
+
+/// The `UPDATE` of a patch. It sets only the columns the patch changes: SQLite rewrites every index on a
+/// column named in `SET`, changed or not, and `finished_at` (set by a final status) is in the conditions of
+/// both hash indexes; `reason` comes with few patches. Four texts at most, each prepared once.
+fn patch_statement(id: Uuid, next: TaskStatus, lease_until: Option<i64>, finished_at: Option<i64>, reason: Option<&str>, now: i64) -> (String, Vec<Bind>) {
+    let mut binds = vec![Bind::Text(id.to_string()), Bind::Text(next.as_str().to_string()), Bind::OptInt(lease_until), Bind::Int(now)];
+    let mut set = String::from("status = $2, lease_until = $3, modified_at = $4");
+    for (column, value) in [("finished_at", finished_at.map(Bind::Int)), ("reason", reason.map(|r| Bind::Text(r.to_string())))] {
+        if let Some(value) = value {
+            binds.push(value);
+            set.push_str(&format!(", {column} = ${}", binds.len()));
+        }
+    }
+    (format!("UPDATE tasks SET {set} WHERE id = $1 RETURNING {TASK_COLUMNS}"), binds)
 }
 
 impl Store {
@@ -253,4 +266,22 @@ impl Store {
 
 fn unexpected(done: &LeaseDone) -> ServiceError {
     ServiceError::internal(format!("the database writer answered a different write: {done:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_patch_sets_only_what_it_changes() {
+        let id = Uuid::nil();
+        let (running, binds) = patch_statement(id, TaskStatus::Running, Some(7), None, None, 5);
+        assert!(running.starts_with("UPDATE tasks SET status = $2, lease_until = $3, modified_at = $4 WHERE id = $1"), "{running}");
+        assert_eq!(binds.len(), 4);
+        let (done, binds) = patch_statement(id, TaskStatus::Failed, None, Some(9), Some("boom"), 9);
+        assert!(done.contains("modified_at = $4, finished_at = $5, reason = $6 WHERE"), "{done}");
+        assert!(matches!(&binds[4..], [Bind::Int(9), Bind::Text(r)] if r == "boom"));
+        let (reason_only, _) = patch_statement(id, TaskStatus::Queued, None, None, Some("handed back"), 1);
+        assert!(reason_only.contains("modified_at = $4, reason = $5 WHERE") && !reason_only.contains("finished_at ="), "{reason_only}");
+    }
 }

@@ -38,13 +38,15 @@ pub struct Insert<'a> {
     pub now: i64,
 }
 
-const ACTIVE: &str = "('pending', 'queued', 'dispatched', 'running')";
+/// Unfinished: `finished_at` is set exactly when a task reaches a final status, and the partial unique index
+/// `tasks_open_hash` holds the hashes of the rows without it (a pop or a patch to `running` leaves the index alone).
+const UNFINISHED: &str = "finished_at IS NULL";
 
 /// Insert a queued task unless an unfinished task has the same hash; `Ok(None)` then (see [`find_open`]).
 pub async fn insert(conn: &mut AnyConnection, webhook: bool, task: &Insert<'_>) -> ServiceResult<Option<TaskRow>> {
     let sql = format!(
         "INSERT INTO tasks (id, scheduler_id, schedule_id, organisation, task_type, priority, status, hash, data, origin, attempts, created_at, modified_at) \
-         VALUES ($1, $2, $3, $4, $2, $5, 'queued', $6, $7, $8, 0, $9, $9) ON CONFLICT (hash) WHERE status IN {ACTIVE} DO NOTHING RETURNING {TASK_COLUMNS}"
+         VALUES ($1, $2, $3, $4, $2, $5, 'queued', $6, $7, $8, 0, $9, $9) ON CONFLICT (hash) WHERE {UNFINISHED} DO NOTHING RETURNING {TASK_COLUMNS}"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(task.id.to_string())
@@ -70,7 +72,7 @@ pub async fn insert(conn: &mut AnyConnection, webhook: bool, task: &Insert<'_>) 
 
 /// The unfinished task with `hash`, if any.
 pub async fn find_open(conn: &mut AnyConnection, hash: &str) -> ServiceResult<Option<TaskRow>> {
-    let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE hash = $1 AND status IN {ACTIVE}");
+    let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE hash = $1 AND {UNFINISHED}");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(hash).fetch_optional(conn).await.map_err(db_error)?;
     row.as_ref().map(task_row).transpose()
 }
