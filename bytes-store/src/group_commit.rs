@@ -197,13 +197,7 @@ fn run_sqlite(conn: &rusqlite::Connection, sql: &str, args: &[Arg<'_>]) -> rusql
 
 /// A failure of the writer's SQLite connection as a caller may see it (details only in the log).
 pub(crate) fn sqlite_error(e: rusqlite::Error) -> ServiceError {
-    tracing::error!(database = "bytes metadata", error = %e, "database call failed");
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked | rusqlite::ErrorCode::CannotOpen) => {
-            ServiceError::unavailable("the bytes metadata database is unavailable; try again later")
-        }
-        _ => ServiceError::internal("the bytes metadata database failed the request (details are in the service log)"),
-    }
+    kat_server::sqlite::sqlite_error("bytes metadata")(e)
 }
 
 /// A write waiting for its batch, with where its result goes.

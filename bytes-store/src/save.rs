@@ -45,7 +45,7 @@ impl LocalBytes {
     /// A raw file of `boefje_meta` with `mime_types`, hashed over `content` and `hashed_text`.
     pub(crate) fn prepare(&self, boefje_meta: BoefjeMeta, hashed_text: &str, mime_types: Vec<MimeType>, content: &[u8]) -> ServiceResult<Prepared> {
         let meta = RawDataMeta {
-            id: Uuid::new_v4(),
+            id: Uuid::now_v7(),
             boefje_meta,
             mime_types,
             secure_hash: Some(hashing::secure_hash(content, hashed_text)),
@@ -54,7 +54,7 @@ impl LocalBytes {
         };
         let stored = self.crypto.encrypt_bytes(content).map_err(|e| ServiceError::internal(e.to_string()))?;
         let location = Self::location(&meta)?;
-        let event = RawFileReceived { event_id: Uuid::new_v4(), created_at: OffsetDateTime::now_utc(), organization: meta.boefje_meta.organization.clone(), raw_data: meta.clone() };
+        let event = RawFileReceived { event_id: Uuid::now_v7(), created_at: OffsetDateTime::now_utc(), organization: meta.boefje_meta.organization.clone(), raw_data: meta.clone() };
         let (to_store, in_row) = if stored.len() <= self.inline_max { (None, Some(stored)) } else { (Some(stored), None) };
         Ok(Prepared { meta, location, event, size: content.len(), to_store, in_row })
     }

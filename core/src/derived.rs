@@ -68,7 +68,7 @@ mod tests {
 
     #[test]
     fn the_parent_reads_back_from_the_markers() {
-        let id = Uuid::new_v4();
+        let id = Uuid::now_v7();
         let marks = markers(id, 2, 1, &[], true);
         assert_eq!(parent(marks.iter().map(String::as_str)), Some((id, 2)));
         assert_eq!(parent(["boefje/dns-records", "kat/derived-from:nope#1"]), None);

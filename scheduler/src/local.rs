@@ -215,7 +215,7 @@ impl LocalScheduler {
     /// Insert a task (its body gets the task id), or return the unfinished twin that won a race.
     #[allow(clippy::too_many_arguments, reason = "the columns of one row")]
     async fn insert(&self, conn: &mut AnyConnection, task_type: TaskType, organisation: &str, mut data: Value, hash: &str, priority: i64, origin: Origin, schedule_id: Option<Uuid>) -> ServiceResult<Pushed> {
-        let id = data.get("id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()).unwrap_or_else(Uuid::new_v4);
+        let id = data.get("id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()).unwrap_or_else(Uuid::now_v7);
         if let Value::Object(map) = &mut data {
             map.insert("id".into(), Value::String(id.to_string()));
         }

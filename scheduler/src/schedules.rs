@@ -169,7 +169,7 @@ pub async fn insert(conn: &mut AnyConnection, new: &NewSchedule, now: OffsetDate
          VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $11) RETURNING {COLUMNS}"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(Uuid::new_v4().to_string())
+        .bind(Uuid::now_v7().to_string())
         .bind(&new.scheduler_id)
         .bind(&new.organisation)
         .bind(&new.hash)

@@ -14,6 +14,8 @@
 //!   that gives every other error answer that body too.
 //! - [`auth`]: the bearer-token check (scheme case-insensitive, constant time).
 //! - [`params`]: query and path parameters with 422s naming the parameter.
+//! - [`sqlite`]: `rusqlite` connections beside a pool for hot paths (a
+//!   reader on the caller's thread) and their error mapping.
 //! - [`app`]: the outer wrapper of every router: trailing slashes ignored,
 //!   NUL characters in paths and queries refused.
 
@@ -25,6 +27,7 @@ pub mod db;
 pub mod error;
 pub mod json;
 pub mod params;
+pub mod sqlite;
 
 pub use app::app;
 pub use error::ApiError;

@@ -47,6 +47,9 @@ pub struct LocalKatalogus {
     pool: AnyPool,
     repository: RwLock<PluginRepository>,
     crypto: Arc<Middleware>,
+    /// On a SQLite file: the connection a job's settings are read through on the caller's thread (every task
+    /// a runner starts reads them once).
+    reader: Option<kat_server::sqlite::Reader>,
 }
 
 /// Every database error becomes a generic message (the details go to the log).
@@ -69,7 +72,11 @@ impl LocalKatalogus {
     pub async fn connect_with(url: &str, repository: PluginRepository, crypto: Arc<Middleware>, wait: Duration) -> ServiceResult<LocalKatalogus> {
         let spec = kat_server::db::DbSpec { what: "katalogus", variable: crate::config::ENV_DB_URI, sqlite: &SQLITE, postgres: &POSTGRES, wait, durability: kat_server::db::Durability::Full, scrub_deleted: true };
         let opened = kat_server::db::open(url, spec).await?;
-        let katalogus = LocalKatalogus { pool: opened.pool, repository: RwLock::new(repository), crypto };
+        let reader = match kat_server::db::sqlite_file(url).filter(|_| !opened.postgres) {
+            Some(file) => Some(kat_server::sqlite::Reader::open(&file, "katalogus")?),
+            None => None,
+        };
+        let katalogus = LocalKatalogus { pool: opened.pool, repository: RwLock::new(repository), crypto, reader };
         katalogus.load_stored_plugins().await?;
         Ok(katalogus)
     }
@@ -97,6 +104,9 @@ impl LocalKatalogus {
     /// Close the database and wait until every connection is closed (on SQLite the last one checkpoints its
     /// write-ahead log into the database file).
     pub async fn close(&self) {
+        if let Some(reader) = &self.reader {
+            reader.close();
+        }
         self.pool.close().await;
     }
 
@@ -259,9 +269,13 @@ impl Katalogus for LocalKatalogus {
     }
 
     async fn settings(&self, organisation: &str, plugin_id: &str) -> ServiceResult<Map<String, Value>> {
-        let row = sqlx::query("SELECT body FROM settings WHERE organisation = $1 AND plugin_id = $2").bind(organisation).bind(plugin_id).fetch_optional(&self.pool).await.map_err(db)?;
-        match row {
-            Some(row) => self.open_settings(organisation, plugin_id, row.get::<&str, _>(0)),
+        const SQL: &str = "SELECT body FROM settings WHERE organisation = $1 AND plugin_id = $2";
+        let body = match &self.reader {
+            Some(reader) => reader.optional_text(SQL, &[organisation, plugin_id])?,
+            None => sqlx::query(SQL).bind(organisation).bind(plugin_id).fetch_optional(&self.pool).await.map_err(db)?.map(|row| row.get::<String, _>(0)),
+        };
+        match body {
+            Some(body) => self.open_settings(organisation, plugin_id, &body),
             None => Ok(Map::new()),
         }
     }

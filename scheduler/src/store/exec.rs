@@ -128,11 +128,5 @@ fn run_sqlite(conn: &rusqlite::Connection, sql: &str, binds: &[Bind]) -> rusqlit
 
 /// A failure of the writer thread's SQLite connection as a client may see it (details only in the log).
 pub fn sqlite_error(e: rusqlite::Error) -> ServiceError {
-    tracing::error!(database = "scheduler", error = %e, "database call failed");
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked | rusqlite::ErrorCode::CannotOpen) => {
-            ServiceError::unavailable("the scheduler database is unavailable; try again later")
-        }
-        _ => ServiceError::internal("the scheduler database failed the request (details are in the service log)"),
-    }
+    kat_server::sqlite::sqlite_error("scheduler")(e)
 }
