@@ -27,7 +27,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kat_core::config::{get, number, ConfigError};
 use kat_core::services::scheduler::{Filter, Scheduler, TaskType};
-use kat_core::services::ServiceResult;
+use kat_core::services::{ServiceError, ServiceResult};
 use kat_core::task::Task;
 use tokio::task::JoinSet;
 use uuid::Uuid;
@@ -212,13 +212,21 @@ impl<W: Worker> Pool<W> {
     /// Work until `stop` resolves: then pop nothing more, wait for the running jobs and return what was done.
     /// A failing pop is logged and retried after a back-off (doubling from `idle_wait` up to 10 s).
     pub async fn run(self, stop: impl Future<Output = ()>) -> ServiceResult<PoolStats> {
-        self.work(stop, Until::Stopped).await
+        let (stopped, stop_here) = tokio::sync::oneshot::channel::<()>();
+        let mut work = Spawned(tokio::spawn(self.work(async move { drop(stop_here.await) }, Until::Stopped)));
+        tokio::pin!(stop);
+        tokio::select! {
+            joined = &mut work.0 => return joined_stats(joined),
+            () = &mut stop => drop(stopped.send(())),
+        }
+        joined_stats((&mut work.0).await)
     }
 
     /// Work until a pop finds nothing while no job runs. A failing pop ends the work: the running jobs
     /// finish and the pop's error is returned.
     pub async fn drain(self) -> ServiceResult<PoolStats> {
-        self.work(std::future::pending(), Until::Drained).await
+        let mut work = Spawned(tokio::spawn(self.work(std::future::pending(), Until::Drained)));
+        joined_stats((&mut work.0).await)
     }
 
     async fn work(self, stop: impl Future<Output = ()>, until: Until) -> ServiceResult<PoolStats> {
@@ -295,6 +303,23 @@ impl<W: Worker> Pool<W> {
             Some(e) => Err(e),
             None => Ok(stats),
         }
+    }
+}
+
+/// The result of the pool's own task. The pool works in a task of its own on a runtime worker, wherever it
+/// is awaited from: awaited on the thread that blocks on a `main` future, every job's end was a wake-up
+/// across threads (a tenth of the no-op runner's throughput). Dropping `run`'s or `drain`'s future still
+/// ends the pool and its jobs at once ([`Spawned`]), as it did when the pool worked inside that future.
+fn joined_stats(joined: Result<ServiceResult<PoolStats>, tokio::task::JoinError>) -> ServiceResult<PoolStats> {
+    joined.unwrap_or_else(|e| Err(ServiceError::internal(format!("the worker pool stopped unexpectedly: {e}"))))
+}
+
+/// The pool's own task, aborted (with its jobs) when the future that awaits it is dropped.
+struct Spawned(tokio::task::JoinHandle<ServiceResult<PoolStats>>);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
