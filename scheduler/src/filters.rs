@@ -191,8 +191,8 @@ impl Sql {
     }
 
     /// `column = 'value'` with the value written into the SQL, for values of a fixed set (queue names,
-    /// statuses) only. SQLite re-prepares a statement on every bind of a parameter it compared with a partial
-    /// index's condition (as `status = $n` with `tasks_open_hash`); a literal keeps the statement prepared.
+    /// statuses) only. SQLite re-prepares a statement on every bind of a parameter it compares with a column
+    /// of a partial index's condition; a literal keeps the statement prepared.
     pub fn push_fixed_eq(&mut self, column: &str, value: &'static str) {
         debug_assert!(value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "a fixed value: {value}");
         self.parts.push(format!("{column} = '{value}'"));
