@@ -35,16 +35,14 @@ impl Reference {
             input: input.to_string(),
             reason: reason.to_string(),
         };
-        let (object_type, key) = input
-            .split_once('|')
-            .ok_or_else(|| bad("expected Type|key, found no '|'"))?;
+        let (object_type, key) = split_at_bar(input).ok_or_else(|| bad("expected Type|key, found no '|'"))?;
         if object_type.is_empty() {
             return Err(bad("the object type is empty"));
         }
         let spec = type_spec(object_type)
             .ok_or_else(|| bad(&format!("unknown object type {object_type:?}")))?;
         let mut parts = 0;
-        for part in key.split('|') {
+        for part in key.as_bytes().split(|&b| b == b'|') {
             if part.is_empty() {
                 return Err(bad("a key part is empty"));
             }
@@ -160,6 +158,14 @@ impl<'de> Deserialize<'de> for Reference {
     }
 }
 
+/// `input` split at its first `|`. A byte search: `str::split_once('|')` compares each candidate's UTF-8
+/// encoding with a `memcmp` call (a few per cent of the DNS normalizer's time). (`|` is ASCII, so it never sits
+/// inside a multi-byte character and both sides are valid `str`s.)
+pub(crate) fn split_at_bar(input: &str) -> Option<(&str, &str)> {
+    let at = input.bytes().position(|b| b == b'|')?;
+    Some((&input[..at], &input[at + 1..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +216,15 @@ mod tests {
             }
         }
         assert!(serde_json::from_str::<Reference>("\"Nope|x\"").is_err());
+    }
+
+    #[test]
+    fn splits_at_the_first_bar_between_multibyte_characters() {
+        assert_eq!(split_at_bar("Hostname|internet|bücher.é"), Some(("Hostname", "internet|bücher.é")));
+        assert_eq!(split_at_bar("é|"), Some(("é", "")));
+        assert_eq!(split_at_bar("ééé"), None);
+        let r = Reference::parse("Hostname|internet|bücher.example").expect("a non-ASCII name");
+        assert_eq!((r.object_type(), r.to_string().as_str()), ("Hostname", "Hostname|internet|bücher.example"));
+        assert!(Reference::parse("Hostname|internet|é|").is_err(), "an empty last part");
     }
 }

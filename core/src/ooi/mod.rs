@@ -79,7 +79,7 @@ impl Ooi {
                 (FieldKind::Ref { targets, .. }, Value::String(s)) => {
                     let type_len = match checked & slot_bit(index) {
                         0 => Reference::check(s).map_err(|e| invalid(name, &e.to_string()))?,
-                        _ => s.find('|').unwrap_or(s.len()),
+                        _ => crate::reference::split_at_bar(s).map_or(s.len(), |(object_type, _)| object_type.len()),
                     };
                     if !targets.is_empty() && !targets.contains(&&s[..type_len]) {
                         return Err(invalid(name, &format!("must reference one of {targets:?}")));
@@ -99,7 +99,7 @@ impl Ooi {
                     // A reference to any type keeps its type name in the key.
                     Some(FieldKind::Ref { targets: [], .. }) => s.as_str().into(),
                     // Checked above: the natural key follows the type name.
-                    Some(FieldKind::Ref { .. }) => match s.split_once('|') {
+                    Some(FieldKind::Ref { .. }) => match crate::reference::split_at_bar(s) {
                         Some((_, natural_key)) => natural_key.into(),
                         None => return Err(invalid(name, "is not a valid reference")),
                     },
