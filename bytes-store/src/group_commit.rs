@@ -124,6 +124,18 @@ pub(crate) enum Arg<'a> {
     OptBlob(Option<&'a [u8]>),
 }
 
+impl Arg<'_> {
+    /// The value as rusqlite binds it.
+    fn as_sql(&self) -> &dyn rusqlite::ToSql {
+        match self {
+            Arg::Text(t) => t,
+            Arg::OptText(t) => t,
+            Arg::OptInt(n) => n,
+            Arg::OptBlob(b) => b,
+        }
+    }
+}
+
 /// Why a statement failed: a foreign key it broke, or anything else (as a caller may see it).
 #[derive(Debug)]
 pub(crate) enum Failure {
@@ -172,27 +184,15 @@ pub(crate) struct SqliteWriter<'a>(pub &'a rusqlite::Connection);
 impl Exec for SqliteWriter<'_> {
     async fn run(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<u64, Failure> {
         run_sqlite(self.0, sql, args).map_err(|e| match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::ConstraintViolation) if matches!(&e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == SQLITE_CONSTRAINT_FOREIGNKEY) => Failure::ForeignKey,
+            Some(rusqlite::ErrorCode::ConstraintViolation) if matches!(&e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => Failure::ForeignKey,
             _ => Failure::Other(sqlite_error(e)),
         })
     }
 }
 
-/// SQLite's extended result code for a broken foreign key.
-const SQLITE_CONSTRAINT_FOREIGNKEY: std::ffi::c_int = 787;
-
 fn run_sqlite(conn: &rusqlite::Connection, sql: &str, args: &[Arg<'_>]) -> rusqlite::Result<u64> {
-    let mut statement = conn.prepare_cached(sql)?;
-    for (i, arg) in args.iter().enumerate() {
-        let Some(index) = statement.parameter_index(&format!("${}", i + 1))? else { continue };
-        match *arg {
-            Arg::Text(t) => statement.raw_bind_parameter(index, t)?,
-            Arg::OptText(t) => statement.raw_bind_parameter(index, t)?,
-            Arg::OptInt(n) => statement.raw_bind_parameter(index, n)?,
-            Arg::OptBlob(b) => statement.raw_bind_parameter(index, b)?,
-        }
-    }
-    statement.raw_execute().map(|n| n as u64)
+    let values: Vec<&dyn rusqlite::ToSql> = args.iter().map(Arg::as_sql).collect();
+    kat_server::sqlite::prepare_numbered(conn, sql, &values)?.raw_execute().map(|n| n as u64)
 }
 
 /// A failure of the writer's SQLite connection as a caller may see it (details only in the log).

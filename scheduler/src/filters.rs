@@ -161,6 +161,19 @@ pub enum Bind {
     OptText(Option<String>),
 }
 
+impl Bind {
+    /// The value as rusqlite binds it.
+    pub fn as_sql(&self) -> &dyn rusqlite::ToSql {
+        match self {
+            Bind::Text(t) => t,
+            Bind::Int(n) => n,
+            Bind::Float(f) => f,
+            Bind::OptInt(n) => n,
+            Bind::OptText(t) => t,
+        }
+    }
+}
+
 /// SQL conditions joined with AND, and their bound values (`$1` ... in order).
 #[derive(Debug, Clone, Default)]
 pub struct Sql {

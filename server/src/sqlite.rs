@@ -4,6 +4,9 @@
 //!
 //! - [`sqlite_error`]: a `rusqlite` failure as a client may see it (the
 //!   details only in the log), as [`crate::db::db_error`] does for sqlx.
+//! - [`prepare_numbered`]: a cached statement with its values bound to
+//!   `$1`, `$2` ... (the placeholders our SQL shares with PostgreSQL), for
+//!   the writers that run the same statements on sqlx and on rusqlite.
 //! - [`Reader`]: one connection for small reads run on the caller's thread
 //!   (a lookup by key takes microseconds; WAL readers never wait for the
 //!   writer). It opens the file after the pool ran the migrations, refuses
@@ -26,6 +29,19 @@ pub fn sqlite_error(what: &'static str) -> impl Fn(rusqlite::Error) -> ServiceEr
             _ => ServiceError::internal(format!("the {what} database failed the request (details are in the service log)")),
         }
     }
+}
+
+/// `sql` prepared (from the connection's cache) with `args[i]` bound to `$(i + 1)`; a `$n` the statement does not
+/// use is skipped. SQLite reads `$1` as a named parameter, so binding by position would misplace a value whose
+/// placeholder comes later in the text than another's, or appears twice.
+pub fn prepare_numbered<'c>(conn: &'c rusqlite::Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    for (i, arg) in args.iter().enumerate() {
+        if let Some(index) = statement.parameter_index(&format!("${}", i + 1))? {
+            statement.raw_bind_parameter(index, arg)?;
+        }
+    }
+    Ok(statement)
 }
 
 /// A read-only connection to a SQLite file, shared by clones, used on the caller's thread.
@@ -93,5 +109,13 @@ mod tests {
         assert!(e.message.contains("test database failed") && !e.message.contains("readonly"), "generic: {}", e.message);
         reader.close();
         assert!(reader.optional_text(sql, &["a"]).expect_err("closed").message.contains("closed"));
+    }
+
+    #[test]
+    fn numbered_values_go_to_their_placeholders_wherever_they_stand() {
+        let conn = rusqlite::Connection::open_in_memory().expect("memory database");
+        let mut statement = prepare_numbered(&conn, "SELECT $2 || '-' || $1 || '-' || $2", &[&"a", &"b", &"unused"]).expect("prepare");
+        let text: String = statement.raw_query().next().expect("step").expect("a row").get(0).expect("text");
+        assert_eq!(text, "b-a-b");
     }
 }

@@ -106,17 +106,8 @@ impl Exec for SqliteConn<'_> {
 }
 
 fn run_sqlite(conn: &rusqlite::Connection, sql: &str, binds: &[Bind]) -> rusqlite::Result<Vec<Vec<rusqlite::types::Value>>> {
-    let mut statement = conn.prepare_cached(sql)?;
-    for (i, value) in binds.iter().enumerate() {
-        let Some(index) = statement.parameter_index(&format!("${}", i + 1))? else { continue };
-        match value {
-            Bind::Text(t) => statement.raw_bind_parameter(index, t)?,
-            Bind::Int(n) => statement.raw_bind_parameter(index, n)?,
-            Bind::Float(f) => statement.raw_bind_parameter(index, f)?,
-            Bind::OptInt(n) => statement.raw_bind_parameter(index, n)?,
-            Bind::OptText(t) => statement.raw_bind_parameter(index, t)?,
-        }
-    }
+    let values: Vec<&dyn rusqlite::ToSql> = binds.iter().map(Bind::as_sql).collect();
+    let mut statement = kat_server::sqlite::prepare_numbered(conn, sql, &values)?;
     let columns = statement.column_count();
     let mut rows = statement.raw_query();
     let mut out = Vec::new();
