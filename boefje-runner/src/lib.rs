@@ -34,7 +34,8 @@
 //!
 //! [`Pool`] runs many tasks at once: it pops boefje tasks from the scheduler
 //! into `BOEFJES_POOL_SIZE` slots, renews each running task's lease, and
-//! refills a slot as soon as its job ends (see [`pool`]).
+//! refills a slot as soon as its plugin has ended, while the job stores its
+//! output (see [`pool`] and [`slot`]).
 //!
 //! This crate talks to the services only through `kat_core::services`
 //! traits, and gets its boefjes as `Box<dyn Boefje>`; it never depends on the
@@ -44,6 +45,7 @@
 
 pub mod pool;
 pub mod runner;
+pub mod slot;
 mod shared;
 
 use std::collections::BTreeMap;
@@ -65,6 +67,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use pool::{Pool, PoolConfig, PoolStats, Worker};
+pub use slot::Slot;
 pub use runner::api::ApiConfig;
 pub use runner::local::{LocalLimits, LocalPlugin};
 use runner::api::{BoefjeApi, PostedOutput, PostedStatus};
@@ -273,6 +276,11 @@ impl BoefjeRunner {
 
     /// Run a popped (dispatched) task: mark it running, run it, mark it completed or failed.
     pub async fn run_task(&self, scheduler: &dyn Scheduler, task: &Task) -> ServiceResult<BoefjeOutcome> {
+        self.run_task_in(scheduler, task, &mut Slot::detached()).await
+    }
+
+    /// [`Self::run_task`] in a pool's slot, which moves from running to storing when the plugin has ended.
+    pub async fn run_task_in(&self, scheduler: &dyn Scheduler, task: &Task, slot: &mut Slot) -> ServiceResult<BoefjeOutcome> {
         let body: BoefjeTask = match serde_json::from_value(task.data.clone()) {
             Ok(body) => body,
             Err(e) => {
@@ -282,23 +290,21 @@ impl BoefjeRunner {
             }
         };
         scheduler.patch(task.id, TaskPatch::status(TaskStatus::Running)).await?;
-        let outcome = self.execute_for(&body, Some(task)).await;
+        let (meta, produced) = self.produce(&body, Some(task)).await;
+        slot.plugin_ended().await;
+        let outcome = self.store(&body, meta, produced).await;
         finish(scheduler, task, outcome).await
     }
 
-    /// Run a boefje task body now, without the scheduler (`run_boefje`).
+    /// Run a boefje task body now, without the scheduler (`run_boefje`); a `boefje-api` plugin is given a task
+    /// in the scheduler's shape made up from the body.
     pub async fn execute(&self, task: &BoefjeTask) -> ServiceResult<BoefjeOutcome> {
-        self.execute_for(task, None).await
-    }
-
-    /// Run a task body; `scheduler_task` is the scheduler's task it came from, which a `boefje-api` plugin
-    /// is given (without one, a task in the scheduler's shape is made up from the body).
-    async fn execute_for(&self, task: &BoefjeTask, scheduler_task: Option<&Task>) -> ServiceResult<BoefjeOutcome> {
-        let (meta, produced) = self.produce(task, scheduler_task).await;
+        let (meta, produced) = self.produce(task, None).await;
         self.store(task, meta, produced).await
     }
 
-    /// Run the boefje of a task body: its meta (ended) and what it produced, failures included.
+    /// Run the boefje of a task body: its meta (ended) and what it produced, failures included;
+    /// `scheduler_task` is the scheduler's task it came from, which a `boefje-api` plugin is given.
     async fn produce(&self, task: &BoefjeTask, scheduler_task: Option<&Task>) -> (BoefjeMeta, Produced) {
         let mut meta = BoefjeMeta {
             id: task.id,

@@ -3,12 +3,15 @@
 //! [`BoefjeRunner`] for boefje tasks, and (wired by `kat-tools`, since this
 //! crate may not know the graph) a normalizer worker for normalizer tasks.
 //!
-//! The pool asks the scheduler for as many tasks as it has free slots (with
-//! its filters, such as the plugin ids this runner serves) and runs each as
-//! its own tokio task, with a heartbeat beside it that renews the task's
-//! lease every [`PoolConfig::heartbeat_every`] until the job ends. There is
-//! no batch barrier: a job that ends frees its slot at once and the next
-//! pop fills it, so one slow boefje never holds up the others. A runner
+//! The pool asks the scheduler for as many tasks as it has free running
+//! places (with its filters, such as the plugin ids this runner serves) and
+//! runs each as its own tokio task, with a heartbeat beside it that renews
+//! the task's lease every [`PoolConfig::heartbeat_every`] until the job
+//! ends. A job gives its running place back when its plugin has ended and
+//! it holds one of as many storing places ([`crate::slot`]), so the next pop
+//! does not wait for Bytes to commit the output. There is no batch barrier:
+//! a freed place is filled by the next pop at once, so one slow boefje never
+//! holds up the others. A runner
 //! that dies mid-job stops heartbeating, and the scheduler's lease expiry
 //! hands its task to another runner.
 //!
@@ -32,6 +35,7 @@ use kat_core::task::Task;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
+use crate::slot::{Places, Slot};
 use crate::{BoefjeOutcome, BoefjeRunner};
 
 /// How many jobs run at once.
@@ -50,7 +54,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// How a [`Pool`] works.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolConfig {
-    /// How many jobs run at once (at least 1).
+    /// How many plugins run at once (at least 1); as many more jobs may be storing their output.
     pub size: usize,
     /// The filters of every pop (mula's filter language), such as `data.boefje__id in [...]`.
     pub filters: Vec<Filter>,
@@ -109,8 +113,9 @@ pub trait Worker: Send + Sync + 'static {
         Vec::new()
     }
     /// Run one popped task (and any it serves alongside), renewing their leases every `every`; the outcome of
-    /// each task.
-    async fn job(&self, scheduler: &dyn Scheduler, task: Task, every: Duration) -> Vec<(Task, ServiceResult<Self::Outcome>)>;
+    /// each task. The job holds `slot` until it ends, or calls [`Slot::plugin_ended`] once its plugin has run
+    /// to let the pool start the next one while it stores the output.
+    async fn job(&self, scheduler: &dyn Scheduler, task: Task, every: Duration, slot: Slot) -> Vec<(Task, ServiceResult<Self::Outcome>)>;
 }
 
 #[async_trait]
@@ -127,10 +132,11 @@ impl Worker for BoefjeRunner {
     }
 
     /// The task with the duplicates of other organisations it may run for (see `shared`).
-    async fn job(&self, scheduler: &dyn Scheduler, task: Task, every: Duration) -> Vec<(Task, ServiceResult<BoefjeOutcome>)> {
+    /// A shared run holds its slot until every task it serves is stored.
+    async fn job(&self, scheduler: &dyn Scheduler, task: Task, every: Duration, mut slot: Slot) -> Vec<(Task, ServiceResult<BoefjeOutcome>)> {
         let duplicates = self.claim_duplicates(scheduler, &task).await;
         if duplicates.is_empty() {
-            let outcome = with_heartbeat(scheduler, task.id, every, self.run_task(scheduler, &task)).await;
+            let outcome = with_heartbeat(scheduler, task.id, every, self.run_task_in(scheduler, &task, &mut slot)).await;
             return vec![(task, outcome)];
         }
         let ids: Vec<Uuid> = std::iter::once(task.id).chain(duplicates.iter().map(|t| t.id)).collect();
@@ -232,18 +238,19 @@ impl<W: Worker> Pool<W> {
     async fn work(self, stop: impl Future<Output = ()>, until: Until) -> ServiceResult<PoolStats> {
         tokio::pin!(stop);
         let mut jobs: JoinSet<Vec<(Uuid, ServiceResult<W::Outcome>)>> = JoinSet::new();
+        let places = Places::new(self.config.size);
         let mut stats = PoolStats::default();
         let mut backoff = self.config.idle_wait;
         let mut stopping = false;
         let mut failure = None;
         // Jobs an earlier life of this runner left running in the cluster: run their tasks again first.
         for task in self.runner.orphaned_tasks(&*self.scheduler).await {
-            jobs.spawn(job(self.runner.clone(), self.scheduler.clone(), task, self.config.heartbeat_every, self.on_done.clone()));
+            jobs.spawn(job(self.runner.clone(), self.scheduler.clone(), task, self.config.heartbeat_every, places.take(), self.on_done.clone()));
         }
         loop {
-            // How long to wait for a job to end before popping again; `None`: only a job's end (or the stop) wakes us.
+            // How long to wait for a job to end before popping again; `None`: a freed place (or the stop) wakes us.
             let mut wait = None;
-            let free = self.config.size.saturating_sub(jobs.len());
+            let free = places.free();
             if !stopping && free > 0 {
                 match self.scheduler.pop(W::TASK_TYPE, &self.config.filters, free).await {
                     Ok(tasks) if tasks.is_empty() => {
@@ -258,7 +265,7 @@ impl<W: Worker> Pool<W> {
                         let popped = tasks.len();
                         for task in tasks {
                             tracing::debug!(task = %task.id, "task popped");
-                            jobs.spawn(job(self.runner.clone(), self.scheduler.clone(), task, self.config.heartbeat_every, self.on_done.clone()));
+                            jobs.spawn(job(self.runner.clone(), self.scheduler.clone(), task, self.config.heartbeat_every, places.take(), self.on_done.clone()));
                         }
                         if popped < free {
                             // The queue may hold more already; otherwise the next pop finds nothing and waits.
@@ -288,6 +295,8 @@ impl<W: Worker> Pool<W> {
                     stopping = true;
                 }
                 Some(joined) = jobs.join_next(), if !jobs.is_empty() => stats.record::<W>(joined),
+                // Every free place was filled: a job's plugin ended (or the job did), so pop for the freed place.
+                () = places.wait_free(), if !stopping && wait.is_none() => {}
                 () = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {}
                 else => {}
             }
@@ -323,9 +332,9 @@ impl Drop for Spawned {
     }
 }
 
-/// Run one popped task with the worker, then tell `on_done`.
-async fn job<W: Worker>(runner: Arc<W>, scheduler: Arc<dyn Scheduler>, task: Task, every: Duration, on_done: Option<OnDone<W::Outcome>>) -> Vec<(Uuid, ServiceResult<W::Outcome>)> {
-    let results = runner.job(&*scheduler, task, every).await;
+/// Run one popped task with the worker in `slot`, then tell `on_done`.
+async fn job<W: Worker>(runner: Arc<W>, scheduler: Arc<dyn Scheduler>, task: Task, every: Duration, slot: Slot, on_done: Option<OnDone<W::Outcome>>) -> Vec<(Uuid, ServiceResult<W::Outcome>)> {
+    let results = runner.job(&*scheduler, task, every, slot).await;
     if let Some(on_done) = on_done {
         for (task, outcome) in &results {
             on_done(task, outcome);

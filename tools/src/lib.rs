@@ -21,7 +21,9 @@
 #![forbid(unsafe_code)]
 
 /// Every binary of this crate allocates with mimalloc: normalizers and the graph make many small objects, and
-/// glibc's allocator spent a third of a DNS normalization in malloc and free.
+/// glibc's allocator spent a third of a DNS normalization in malloc and free. Without transparent huge pages
+/// (`no_thp`): each fresh 2 MiB page mimalloc asked the kernel for was zeroed at first touch, which took a
+/// third of the no-op runner's CPU and halved the DNS normalizer (measured; README's performance notes).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kat_boefje_runner::pool::with_heartbeat;
-use kat_boefje_runner::Worker;
+use kat_boefje_runner::{Slot, Worker};
 use kat_core::services::graph::ObjectGraph;
 use kat_core::services::scheduler::{Scheduler, TaskType};
 use kat_core::services::ServiceResult;
@@ -40,7 +40,8 @@ impl Worker for NormalizerWorker {
         false
     }
 
-    async fn job(&self, scheduler: &dyn Scheduler, task: Task, every: Duration) -> Vec<(Task, ServiceResult<NormalizerOutcome>)> {
+    /// The task holds its slot until it ends: saving into the graph is the normalizer's work.
+    async fn job(&self, scheduler: &dyn Scheduler, task: Task, every: Duration, _slot: Slot) -> Vec<(Task, ServiceResult<NormalizerOutcome>)> {
         let outcome = with_heartbeat(scheduler, task.id, every, self.runner.run_task(scheduler, &*self.graph, &task)).await;
         vec![(task, outcome)]
     }
