@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,11 +25,19 @@ use uuid::Uuid;
 /// When each run ended: (boefje id, input, time), in the order they ended.
 type Ends = Arc<Mutex<Vec<(String, String, Instant)>>>;
 
+/// How many sleepers run now, and the most that ever ran at once.
+#[derive(Default)]
+struct Gauge {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
 /// A built-in boefje that sleeps `delay`, then notes its end and returns one file.
 struct Sleeper {
     id: &'static str,
     delay: Duration,
     ends: Ends,
+    gauge: Arc<Gauge>,
 }
 
 impl Sleeper {
@@ -49,7 +58,10 @@ impl Boefje for Sleeper {
 
     fn run<'a>(&'a self, input: &'a Reference, _env: &'a JobEnv) -> BoefjeRun<'a> {
         Box::pin(async move {
+            let now = self.gauge.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.gauge.most.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(self.delay).await;
+            self.gauge.now.fetch_sub(1, Ordering::SeqCst);
             self.ends.lock().expect("lock").push((self.id.to_string(), input.to_string(), Instant::now()));
             Ok(vec![RawFile { name: "out".into(), mime_types: vec![format!("boefje/{}", self.id)], content: input.to_string().into_bytes() }])
         })
@@ -62,18 +74,20 @@ struct Setup {
     scheduler: Arc<LocalScheduler>,
     runner: Arc<BoefjeRunner>,
     ends: Ends,
+    gauge: Arc<Gauge>,
 }
 
 impl Setup {
     /// Sleepers with these ids and delays, known to the KATalogus (organisation `o`) and the runner.
     async fn new(sleepers: &[(&'static str, Duration)]) -> Setup {
         let ends: Ends = Arc::default();
-        let boefjes: Vec<Box<dyn Boefje>> = sleepers.iter().map(|&(id, delay)| Box::new(Sleeper { id, delay, ends: ends.clone() }) as Box<dyn Boefje>).collect();
+        let gauge: Arc<Gauge> = Arc::default();
+        let boefjes: Vec<Box<dyn Boefje>> = sleepers.iter().map(|&(id, delay)| Box::new(Sleeper { id, delay, ends: ends.clone(), gauge: gauge.clone() }) as Box<dyn Boefje>).collect();
         let fixture = common::fixture_with(&[], boefjes.iter().map(|b| (b.manifest(), None)).collect()).await;
         let url = format!("sqlite://{}?mode=rwc", fixture.dir.path().join("scheduler.sqlite").display());
         let scheduler = LocalScheduler::open(&url, Settings::default(), Arc::new(SystemClock), fixture.katalogus.clone()).await.expect("scheduler opens");
         let runner = BoefjeRunner::new(boefjes, fixture.bytes.clone(), fixture.katalogus.clone(), BTreeMap::new());
-        Setup { _fixture: fixture, scheduler: Arc::new(scheduler), runner: Arc::new(runner), ends }
+        Setup { _fixture: fixture, scheduler: Arc::new(scheduler), runner: Arc::new(runner), ends, gauge }
     }
 
     /// Queue boefje `id` on host `n` (each host is its own task; the same boefje on the same host would deduplicate).
@@ -132,6 +146,23 @@ async fn a_slow_job_does_not_hold_up_the_fast_ones() {
         let row = setup.scheduler.task_row(id).await.expect("task");
         assert_eq!(row.task.status, TaskStatus::Completed);
         assert!(row.finished_at < slow_row.finished_at, "{row:?} finished after {slow_row:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_more_plugins_run_at_once_than_the_pool_size() {
+    let setup = Setup::new(&[("short", Duration::from_millis(30))]).await;
+    let mut ids = Vec::new();
+    for n in 0..24 {
+        ids.push(setup.push("short", n).await);
+    }
+    // A job gives its place back when its plugin ends, while it still stores the output: the place is
+    // taken again at once, and never by more plugins than the pool's size.
+    let stats = drain(setup.pool(config(3))).await;
+    assert_eq!(stats, PoolStats { run: 24, failed: 0, errors: 0, pop_errors: 0 });
+    assert_eq!(setup.gauge.most.load(Ordering::SeqCst), 3, "the most plugins that ran at once");
+    for id in ids {
+        assert_eq!(setup.status(id).await, TaskStatus::Completed);
     }
 }
 
