@@ -108,6 +108,11 @@ struct Produced {
 }
 
 impl Produced {
+    /// How many bytes it holds (files and log).
+    fn size(&self) -> usize {
+        self.files.iter().map(|f| f.content.len()).sum::<usize>() + self.log.len()
+    }
+
     /// A run that failed before it produced anything: the message is the error file.
     fn failed(message: String) -> Produced {
         Produced { files: vec![error_file(message.clone().into_bytes())], log: Vec::new(), error: Some(message) }
@@ -291,7 +296,7 @@ impl BoefjeRunner {
         };
         scheduler.patch(task.id, TaskPatch::status(TaskStatus::Running)).await?;
         let (meta, produced) = self.produce(&body, Some(task)).await;
-        slot.plugin_ended().await;
+        slot.plugin_ended(produced.size()).await;
         let outcome = self.store(&body, meta, produced).await;
         finish(scheduler, task, outcome).await
     }
