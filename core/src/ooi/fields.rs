@@ -23,7 +23,8 @@ pub struct Fields {
 impl Fields {
     /// No values yet for an object of type `spec`.
     pub(crate) fn empty(spec: &'static ObjectTypeSpec) -> Fields {
-        Fields { spec, slots: vec![None; spec.fields.len()] }
+        // Not `vec![None; n]`: that clones a `None` into each slot, a call per slot.
+        Fields { spec, slots: std::iter::repeat_with(|| None).take(spec.fields.len()).collect() }
     }
 
     /// The type these are fields of.
@@ -33,12 +34,14 @@ impl Fields {
 
     /// The slot of field `name`. Names are short and most differ from the one looked for in length or
     /// first byte, so those are compared before the whole name.
+    #[inline]
     fn index(&self, name: &str) -> Option<usize> {
         let first = name.as_bytes().first();
         self.spec.fields.iter().position(|f| f.name.len() == name.len() && f.name.as_bytes().first() == first && f.name == name)
     }
 
     /// Set field `name`; its slot, or `Err` when the type has no such field.
+    #[inline]
     pub(crate) fn set(&mut self, name: &str, value: Value) -> Result<usize, ()> {
         let index = self.index(name).ok_or(())?;
         self.slots[index] = Some(value);

@@ -131,7 +131,7 @@ impl Ooi {
     pub fn build(object_type: &str) -> OoiBuilder {
         let state = match type_spec(object_type) {
             Some(spec) => Ok((Fields::empty(spec), 0)),
-            None => Err(CoreError::UnknownObjectType(object_type.to_string())),
+            None => Err(Box::new(CoreError::UnknownObjectType(object_type.to_string()))),
         };
         OoiBuilder { state }
     }
@@ -228,27 +228,33 @@ impl<'de> Deserialize<'de> for Ooi {
 #[derive(Debug)]
 pub struct OoiBuilder {
     /// The fields so far with the slots set from a [`Reference`] (as bits), or the first error (an unknown
-    /// type or field), which [`OoiBuilder::finish`] returns.
-    state: Result<(Fields, u64), CoreError>,
+    /// type or field), which [`OoiBuilder::finish`] returns. Boxed, so that the builder that each call takes
+    /// and gives back by value stays small (normalizers call it for every field of every record).
+    state: Result<(Fields, u64), Box<CoreError>>,
 }
 
 impl OoiBuilder {
     /// Set a field.
+    #[inline]
     pub fn field(self, name: &str, value: impl Into<Value>) -> Self {
         self.set(name, value.into(), false)
     }
 
     /// Set a reference field from an object's primary key.
+    #[inline]
     pub fn reference(self, name: &str, target: &Reference) -> Self {
         self.set(name, target.as_str().into(), true)
     }
 
+    /// Inlined into the normalizers (another crate): called as a function, the builder and the value went
+    /// through memory on each call.
+    #[inline]
     fn set(mut self, name: &str, value: Value, is_reference: bool) -> Self {
         if let Ok((fields, checked)) = &mut self.state {
             match fields.set(name, value) {
                 Ok(index) if is_reference => *checked |= slot_bit(index),
                 Ok(index) => *checked &= !slot_bit(index),
-                Err(()) => self.state = Err(invalid(fields.spec(), name, "is not a field of this type")),
+                Err(()) => self.state = Err(Box::new(invalid(fields.spec(), name, "is not a field of this type"))),
             }
         }
         self
@@ -256,7 +262,7 @@ impl OoiBuilder {
 
     /// Validate and derive the primary key.
     pub fn finish(self) -> Result<Ooi, CoreError> {
-        let (fields, checked) = self.state?;
+        let (fields, checked) = self.state.map_err(|e| *e)?;
         Ooi::of_fields(fields, checked)
     }
 }

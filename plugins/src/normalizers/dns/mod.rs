@@ -10,6 +10,9 @@
 //! answers of `dmarc_response` (the `_dmarc.` name's) become
 //! `DMARCTXTRecord`s of the input hostname, as OpenKAT gives them.
 
+use std::hash::BuildHasher;
+
+use hashbrown::hash_table::{Entry, HashTable};
 use rustc_hash::FxHashMap as HashMap;
 
 use serde_json::Value;
@@ -32,16 +35,49 @@ pub struct DnsNormalizer;
 struct Collected {
     hostnames: Vec<Ooi>,
     others: Vec<Ooi>,
-    seen: HashMap<Reference, ()>,
+    /// Where each collected object is ([`Collected::at`]), found by its primary key: the keys stay in the
+    /// objects, not copied into the table.
+    seen: HashTable<u32>,
     /// Each hostname's reference by its name as written (most records repeat a few owner names).
     names: HashMap<String, Reference>,
     zone: Option<Ooi>,
 }
 
+/// The bit of a [`Collected::seen`] entry that says the object is in `hostnames` (else in `others`).
+const IN_HOSTNAMES: u32 = 1 << 31;
+
+/// The hash of a primary key in [`Collected::seen`].
+fn key_hash(key: &Reference) -> u64 {
+    rustc_hash::FxBuildHasher.hash_one(key.as_str())
+}
+
 impl Collected {
     /// Room for the objects of `records` answer records (most give one or two).
     fn with_capacity(records: usize) -> Collected {
-        Collected { others: Vec::with_capacity(records), seen: HashMap::with_capacity_and_hasher(2 * records, Default::default()), ..Collected::default() }
+        Collected { others: Vec::with_capacity(records), seen: HashTable::with_capacity(2 * records), ..Collected::default() }
+    }
+
+    /// The object a [`Collected::seen`] entry points at.
+    fn at<'a>(hostnames: &'a [Ooi], others: &'a [Ooi], entry: u32) -> &'a Ooi {
+        match entry & IN_HOSTNAMES {
+            0 => &others[entry as usize],
+            _ => &hostnames[(entry & !IN_HOSTNAMES) as usize],
+        }
+    }
+
+    /// Add `ooi` to `hostnames` (or else `others`) unless an object with its key is collected already.
+    fn add(&mut self, ooi: Ooi, hostname: bool) -> Result<(), NormalizeError> {
+        let Collected { hostnames, others, seen, .. } = self;
+        let list_len = if hostname { hostnames.len() } else { others.len() };
+        let index = u32::try_from(list_len).ok().filter(|i| i & IN_HOSTNAMES == 0).ok_or_else(|| NormalizeError::parse("too many objects in one raw file".into()))?;
+        let hash = key_hash(ooi.reference());
+        let same = |entry: &u32| Collected::at(hostnames, others, *entry).reference() == ooi.reference();
+        let rehash = |entry: &u32| key_hash(Collected::at(hostnames, others, *entry).reference());
+        if let Entry::Vacant(vacant) = seen.entry(hash, same, rehash) {
+            vacant.insert(if hostname { index | IN_HOSTNAMES } else { index });
+            if hostname { hostnames.push(ooi) } else { others.push(ooi) }
+        }
+        Ok(())
     }
 
     fn hostname(&mut self, written: &str) -> Result<Reference, NormalizeError> {
@@ -51,17 +87,13 @@ impl Collected {
         let name = written.trim_end_matches('.').to_ascii_lowercase();
         let host = Ooi::build("Hostname").reference("network", Reference::internet()).field("name", name).finish()?;
         let reference = host.reference().clone();
-        if self.seen.insert(reference.clone(), ()).is_none() {
-            self.hostnames.push(host);
-        }
+        self.add(host, true)?;
         self.names.insert(written.to_string(), reference.clone());
         Ok(reference)
     }
 
-    fn push(&mut self, ooi: Ooi) {
-        if self.seen.insert(ooi.reference().clone(), ()).is_none() {
-            self.others.push(ooi);
-        }
+    fn push(&mut self, ooi: Ooi) -> Result<(), NormalizeError> {
+        self.add(ooi, false)
     }
 
     fn record(&mut self, rr: &RecordLine) -> Result<(), NormalizeError> {
@@ -81,7 +113,7 @@ impl Collected {
                 }
                 let ip = Ooi::build(ip_type).reference("network", Reference::internet()).field("address", &*rr.rdata).finish()?;
                 let record = record(record_type, &rr.rdata).reference("address", ip.reference()).finish()?;
-                self.push(ip);
+                self.push(ip)?;
                 record
             }
             "TXT" => record("DNSTXTRecord", rr.rdata.trim_matches('"')).finish()?,
@@ -117,8 +149,7 @@ impl Collected {
             }
             _ => return Ok(()),
         };
-        self.push(ooi);
-        Ok(())
+        self.push(ooi)
     }
 
     /// Link every hostname inside the zone to it, then list zone, hostnames, the rest.
@@ -160,7 +191,7 @@ impl Normalizer for DnsNormalizer {
         }
         for response in answers {
             if response.rcode == Some("NXDOMAIN") && input.object_type() == "Hostname" {
-                collected.push(Ooi::build("NXDOMAIN").reference("hostname", input).finish()?);
+                collected.push(Ooi::build("NXDOMAIN").reference("hostname", input).finish()?)?;
             }
             for rr in &response.answer {
                 collected.record(rr)?;
@@ -172,7 +203,7 @@ impl Normalizer for DnsNormalizer {
         {
             for response in responses(dmarc)? {
                 for rr in response.answer.iter().filter(|rr| rr.rtype == "TXT") {
-                    collected.push(Ooi::build("DMARCTXTRecord").reference("hostname", input).field("value", rr.rdata.trim_matches('"')).field("ttl", rr.ttl).finish()?);
+                    collected.push(Ooi::build("DMARCTXTRecord").reference("hostname", input).field("value", rr.rdata.trim_matches('"')).field("ttl", rr.ttl).finish()?)?;
                 }
             }
         }
