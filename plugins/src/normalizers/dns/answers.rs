@@ -106,14 +106,13 @@ fn parse_record(line: &str, number: usize) -> Result<RecordLine<'_>, DnsTextErro
     if class != "IN" && class != "CH" && class != "HS" {
         return Err(error(format!("invalid class {class:?}")));
     }
+    // Everything after the type token, as written.
+    let rest = line.get(end_in(line, rtype)..).unwrap_or("").trim();
     let rtype: Cow<'_, str> = match rtype.bytes().any(|b| b.is_ascii_lowercase()) {
         true => rtype.to_ascii_uppercase().into(),
         false => rtype.into(),
     };
-    // Everything after the type token, as written.
-    let rest = rest_after_tokens(line, 4).unwrap_or("").trim();
-    let single_spaced = || !rest.contains("  ") && !rest.contains(|c: char| c.is_whitespace() && c != ' ');
-    let rdata: Cow<'_, str> = if rtype == "TXT" || single_spaced() {
+    let rdata: Cow<'_, str> = if rtype == "TXT" || single_spaced(rest) {
         rest.into()
     } else {
         tokens.collect::<Vec<_>>().join(" ").into()
@@ -124,14 +123,26 @@ fn parse_record(line: &str, number: usize) -> Result<RecordLine<'_>, DnsTextErro
     Ok(RecordLine { name, ttl, rtype, rdata })
 }
 
-/// The text after the first `n` whitespace-separated tokens.
-fn rest_after_tokens(line: &str, n: usize) -> Option<&str> {
-    let mut rest = line.trim_start();
-    for _ in 0..n {
-        let end = rest.find(char::is_whitespace)?;
-        rest = rest.get(end..)?.trim_start();
+/// Where `token`, a slice of `line` (as `split_whitespace` gives), ends in `line`.
+fn end_in(line: &str, token: &str) -> usize {
+    (token.as_ptr() as usize).saturating_sub(line.as_ptr() as usize) + token.len()
+}
+
+/// Whether `text` separates its words with single spaces only (no runs of spaces, no other whitespace).
+fn single_spaced(text: &str) -> bool {
+    if !text.is_ascii() {
+        return !text.contains("  ") && !text.contains(|c: char| c.is_whitespace() && c != ' ');
     }
-    Some(rest)
+    let mut previous = 0u8;
+    for &byte in text.as_bytes() {
+        // `char::is_whitespace` on ASCII: space, tab, newline, vertical tab, form feed, carriage return.
+        let other_whitespace = byte != b' ' && (byte.is_ascii_whitespace() || byte == 0x0b);
+        if other_whitespace || byte == b' ' && previous == b' ' {
+            return false;
+        }
+        previous = byte;
+    }
+    true
 }
 
 /// The fields of SOA record data.
@@ -192,6 +203,18 @@ mod tests {
         assert_eq!(r[0].answer[1], RecordLine { name: "webredir.examplenl.nl.", ttl: 10800, rtype: "A".into(), rdata: "94.198.159.35".into() });
         assert_eq!(r[1].rcode, Some("NXDOMAIN"));
         assert!(r[1].answer.is_empty(), "authority records are not answers");
+    }
+
+    #[test]
+    fn single_spacing_is_judged_as_char_whitespace_says() {
+        let by_chars = |text: &str| !text.contains("  ") && !text.contains(|c: char| c.is_whitespace() && c != ' ');
+        for text in ["10 mx.a.nl.", "10  mx.a.nl.", "10\tmx", "a\u{0b}b", "a\u{0c}b", "a\rb", "a\u{a0}b", "é é", "é  é", "", " ", "a "] {
+            assert_eq!(single_spaced(text), by_chars(text), "{text:?}");
+        }
+        let r = parse_responses(";ANSWER\nx.\t5 IN\tMX\t10   mx.a.nl.\n").expect("parses");
+        assert_eq!((r[0].answer[0].rtype.as_ref(), r[0].answer[0].rdata.as_ref()), ("MX", "10 mx.a.nl."), "tabs between the tokens, spaces in the data");
+        let r = parse_responses(";ANSWER\nx. 5 IN a 1.2.3.4\n").expect("parses");
+        assert_eq!((r[0].answer[0].rtype.as_ref(), r[0].answer[0].rdata.as_ref()), ("A", "1.2.3.4"), "a type in lower case");
     }
 
     #[test]
