@@ -8,8 +8,8 @@
 //! runs each as its own tokio task, with a heartbeat beside it that renews
 //! the task's lease every [`PoolConfig::heartbeat_every`] until the job
 //! ends. A job gives its running place back when its plugin has ended and
-//! it holds one of as many storing places ([`crate::slot`]), so the next pop
-//! does not wait for Bytes to commit the output. There is no batch barrier:
+//! it holds its share of the pool's storing budget ([`crate::slot`]), so the
+//! next pop does not wait for Bytes to commit the output. There is no batch barrier:
 //! a freed place is filled by the next pop at once, so one slow boefje never
 //! holds up the others. A runner
 //! that dies mid-job stops heartbeating, and the scheduler's lease expiry
@@ -54,7 +54,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// How a [`Pool`] works.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolConfig {
-    /// How many plugins run at once (at least 1); as many more jobs may be storing their output.
+    /// How many plugins run at once (at least 1); beside them, up to twice this many MiB of outputs (or one
+    /// larger output) wait to be stored ([`crate::slot`]).
     pub size: usize,
     /// The filters of every pop (mula's filter language), such as `data.boefje__id in [...]`.
     pub filters: Vec<Filter>,
