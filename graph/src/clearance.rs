@@ -101,8 +101,9 @@ impl Graph {
                 for r in &unknown {
                     edges.insert(r.clone(), Vec::new());
                 }
+                let asked: HashSet<&Reference> = unknown.iter().collect();
                 for edge in self.edges(organisation, &unknown).await? {
-                    let other = if unknown.contains(&edge.from) && !unknown.contains(&edge.to) { &edge.to } else { &edge.from };
+                    let other = if asked.contains(&edge.from) && !asked.contains(&edge.to) { &edge.to } else { &edge.from };
                     let start_at = if baseline == Baseline::Stored { edge.other_level } else { 0 };
                     settlement.start(other.clone(), start_at, edge.other_level);
                     let triple = (edge.from.clone(), edge.field.clone(), edge.to.clone());
