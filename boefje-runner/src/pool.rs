@@ -9,11 +9,11 @@
 //! the task's lease every [`PoolConfig::heartbeat_every`] until the job
 //! ends. A job gives its running place back when its plugin has ended and
 //! it holds its share of the pool's storing budget ([`crate::slot`]), so the
-//! next pop does not wait for Bytes to commit the output. There is no batch barrier:
-//! a freed place is filled by the next pop at once, so one slow boefje never
-//! holds up the others. A runner
-//! that dies mid-job stops heartbeating, and the scheduler's lease expiry
-//! hands its task to another runner.
+//! next pop does not wait for Bytes to commit the output. There is no batch
+//! barrier: a freed place is filled by the next pop at once, so one slow
+//! boefje never holds up the others. A runner that dies mid-job stops
+//! heartbeating, and the scheduler's lease expiry hands its task to another
+//! runner.
 //!
 //! A runner with Kubernetes first takes back the tasks of Jobs an earlier
 //! life of it left running (see `runner::kubernetes`), beside its slots.

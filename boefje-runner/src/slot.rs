@@ -99,7 +99,8 @@ impl Slot {
     }
 
     /// Whether the slot holds a running place (the job's plugin may still run).
-    pub fn is_running(&self) -> bool {
+    #[cfg(test)]
+    fn is_running(&self) -> bool {
         self.running.is_some()
     }
 }
